@@ -1,0 +1,448 @@
+"""``ExchangeClient``: normalise, pseudonymise, sign, push, pull and look up.
+
+One method per RPC, plain dataclasses in and out, and one private ``_call``
+that turns ``grpc.RpcError`` into the SDK's error tree.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from client_sdk import envelope as env
+from client_sdk import keys, oprf
+from client_sdk._wire import (
+    directory_pb2,
+    directory_pb2_grpc,
+    exchange_pb2,
+    exchange_pb2_grpc,
+    pseudonymizer_pb2,
+    pseudonymizer_pb2_grpc,
+    signals_pb2,
+)
+from client_sdk.credentials import Credentials
+from client_sdk.errors import RPC_ERRORS, ExchangeRpcError, InvalidIdentifierError, ProofError, VerificationError
+from client_sdk.models import (
+    EVENT_KINDS,
+    TYPE_CODES,
+    TYPE_NAMES,
+    VERDICTS,
+    Event,
+    Identifier,
+    LookupResult,
+    Match,
+    SharedSignal,
+    Signal,
+    SubmitResult,
+)
+
+T = TypeVar("T")
+BATCH = 1000
+_STATUS = {1: "accepted", 2: "duplicate", 3: "rejected"}
+_MAX_MESSAGE = 16 * 1024 * 1024
+_CODE_NAMES = {status.value[0]: status.name for status in grpc.StatusCode}
+
+
+def _rpc_error(exc: grpc.RpcError) -> ExchangeRpcError:
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if hasattr(exc, "details") else "") or ""
+    trailers = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
+    cls = RPC_ERRORS.get(code.name, ExchangeRpcError)
+    err = cls(details or code.name, reason=str(trailers.get("sigx-reason", "")))
+    if cls is ExchangeRpcError:
+        err.code = code.name
+    return err
+
+
+def oprf_input(type_name: str, normalised: str) -> bytes:
+    """The OPRF input for an identifier: ``type || 0x00 || normalised`` (UTF-8)."""
+    return type_name.encode() + b"\x00" + normalised.encode("utf-8")
+
+
+class _Directory:
+    """Signing keys by key id, fetched from the exchange and refreshed on a miss."""
+
+    def __init__(self, fetch: Callable[[], list[directory_pb2.SigningKey]]) -> None:
+        self._fetch = fetch
+        self._keys: dict[str, directory_pb2.SigningKey] = {}
+        self._lock = threading.Lock()
+
+    def key(self, key_id: str) -> directory_pb2.SigningKey | None:
+        with self._lock:
+            if key_id not in self._keys:
+                self._keys = {k.key_id: k for k in self._fetch()}
+            return self._keys.get(key_id)
+
+
+class ExchangeClient:
+    """A member's connection to the exchange. Use as a context manager."""
+
+    def __init__(self, channel: grpc.Channel, credentials: Credentials, *, timeout: float = 60.0) -> None:
+        self._channel = channel
+        self.credentials = credentials
+        self.member_id = credentials.member_id
+        self.timeout = timeout
+        self._exchange = exchange_pb2_grpc.ExchangeStub(channel)
+        self._oprf = pseudonymizer_pb2_grpc.PseudonymizerStub(channel)
+        self._directory_stub = directory_pb2_grpc.DirectoryStub(channel)
+        self._directory = _Directory(self._fetch_keys)
+        self._oprf_client = oprf.OprfClient(oprf.MODE_VOPRF, credentials.oprf_public_key)
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="sigx-sdk-verify")
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def connect(
+        cls, address: str | None = None, credentials: str | Path | Credentials = "", *, timeout: float = 60.0
+    ) -> ExchangeClient:
+        """Open a mutual-TLS channel to ``address`` (default: the one in the credentials)."""
+        creds = credentials if isinstance(credentials, Credentials) else Credentials.load(credentials)
+        target = address or creds.address
+        tls = grpc.ssl_channel_credentials(
+            root_certificates=creds.ca_pem, private_key=creds.tls_key_pem, certificate_chain=creds.cert_pem
+        )
+        options = [
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+        ]
+        return cls(grpc.secure_channel(target, tls, options=options), creds, timeout=timeout)
+
+    def close(self) -> None:
+        """Close the channel (ends any open subscription)."""
+        self._channel.close()
+        self._pool.shutdown(wait=False)
+
+    def __enter__(self) -> ExchangeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., T], request: Any, **kwargs: Any) -> T:
+        try:
+            return method(request, timeout=kwargs.pop("timeout", self.timeout), **kwargs)
+        except grpc.RpcError as exc:
+            raise _rpc_error(exc) from None
+
+    def _stream(self, stream: Iterator[T]) -> Iterator[T]:
+        try:
+            yield from stream
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
+                return
+            raise _rpc_error(exc) from None
+
+    # -- pseudonymisation ---------------------------------------------------
+
+    def pseudonymise(self, identifiers: Sequence[Identifier]) -> list[bytes]:
+        """32-byte pseudonyms via the exchange's VOPRF; the raw values never leave this process.
+
+        Raises InvalidIdentifierError (bad input, nothing sent), ProofError (the exchange's
+        proof does not verify against the key pinned in the credentials).
+        """
+        inputs = []
+        for ident in identifiers:
+            if ident.is_media:
+                raise InvalidIdentifierError(ident.type, "media hashes are not pseudonymised")
+            inputs.append(oprf_input(ident.type.lower(), ident.normalised()))
+        out: list[bytes] = []
+        for start in range(0, len(inputs), BATCH):
+            chunk = inputs[start : start + BATCH]
+            blinds, blinded = self._oprf_client.blind(chunk)
+            resp = self._call(
+                self._oprf.Evaluate,
+                pseudonymizer_pb2.EvaluateRequest(blinded_elements=blinded, epoch=self.credentials.oprf_epoch),
+            )
+            if resp.epoch != self.credentials.oprf_epoch or len(resp.evaluated_elements) != len(chunk):
+                raise ProofError("the exchange answered for another key epoch or batch size")
+            outputs = self._oprf_client.finalize(chunk, blinds, blinded, list(resp.evaluated_elements), resp.proof)
+            out.extend(o[:32] for o in outputs)
+        return out
+
+    def _values(self, identifiers: Sequence[Identifier]) -> list[bytes]:
+        """Wire values: pseudonyms for identifiers, raw bytes for media hashes."""
+        values: list[bytes | None] = [None] * len(identifiers)
+        plain = [i for i, ident in enumerate(identifiers) if not ident.is_media]
+        for i, ident in enumerate(identifiers):
+            if ident.is_media:
+                values[i] = bytes.fromhex(ident.normalised())
+        for i, value in zip(plain, self.pseudonymise([identifiers[i] for i in plain]), strict=True):
+            values[i] = value
+        return [v for v in values if v is not None]
+
+    # -- submit -------------------------------------------------------------
+
+    def _seal_signals(self, signals: Sequence[Signal]) -> list[bytes]:
+        values = self._values([s.identifier for s in signals])
+        now = int(time.time())
+        sealed = []
+        for sig, value in zip(signals, values, strict=True):
+            ident = sig.identifier
+            kind = ident.type.lower()
+            if kind not in TYPE_CODES:
+                raise InvalidIdentifierError(ident.type, "unknown identifier type")
+            qualifier = ident.normalised().split(":", 1)[0] if kind in ("username", "payment_handle") else ""
+            body = signals_pb2.SignalBody(
+                submitter=self.member_id,
+                type=TYPE_CODES[kind],
+                value=value,
+                category=sig.category,
+                qualifier=qualifier,
+                audience=sig.audience or "",
+                confidence=sig.confidence,
+                created_at=now,
+                expires_at=sig.expires_at or 0,
+                labels=list(sig.labels),
+                oprf_epoch=0 if ident.is_media else self.credentials.oprf_epoch,
+            )
+            sealed.append(env.seal_body(body, self.credentials.signing_key))
+        return sealed
+
+    @staticmethod
+    def _results(resp: exchange_pb2.SubmitResponse) -> list[SubmitResult]:
+        return [
+            SubmitResult(
+                status=_STATUS.get(r.status, "rejected"),
+                seq=r.seq,
+                signal_id=r.signal_id,
+                reason=r.message,
+                code=_CODE_NAMES.get(r.code, "UNKNOWN") if r.code else "",
+                tag=r.reason,
+            )
+            for r in resp.results
+        ]
+
+    def submit(self, signals: Sequence[Signal], *, batch_size: int = BATCH) -> list[SubmitResult]:
+        """Normalise, pseudonymise, sign and submit; one result per signal, in order."""
+        results: list[SubmitResult] = []
+        for start in range(0, len(signals), batch_size):
+            sealed = self._seal_signals(signals[start : start + batch_size])
+            results.extend(self.submit_envelopes(sealed))
+        return results
+
+    def submit_envelopes(self, envelopes: Sequence[bytes]) -> list[SubmitResult]:
+        """Submit already-signed envelopes in one batch."""
+        return self._results(self._call(self._exchange.Submit, exchange_pb2.SubmitRequest(envelopes=envelopes)))
+
+    def submit_stream(
+        self,
+        signals: Iterable[Signal],
+        *,
+        batch_size: int = BATCH,
+        on_batch: Callable[[list[SubmitResult]], None] | None = None,
+    ) -> Iterator[SubmitResult]:
+        """Bulk submission over one stream; yields results in order, ``on_batch`` after each batch."""
+
+        def batches() -> Iterator[list[Signal]]:
+            batch: list[Signal] = []
+            for s in signals:
+                batch.append(s)
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        requests = (exchange_pb2.SubmitRequest(envelopes=self._seal_signals(b)) for b in batches())
+        yield from self.submit_envelope_stream(requests, on_batch=on_batch)
+
+    def submit_envelope_stream(
+        self,
+        requests: Iterable[exchange_pb2.SubmitRequest],
+        *,
+        on_batch: Callable[[list[SubmitResult]], None] | None = None,
+    ) -> Iterator[SubmitResult]:
+        """Stream pre-built SubmitRequests; yields results in order."""
+        for resp in self._stream(self._exchange.SubmitStream(iter(requests), timeout=None)):
+            batch = self._results(resp)
+            if on_batch is not None:
+                on_batch(batch)
+            yield from batch
+
+    # -- pull and subscribe -------------------------------------------------
+
+    def _request(self, after: str | None, limit: int, types: Sequence[str], categories: Sequence[str]) -> Any:
+        try:
+            codes = [TYPE_CODES[t.lower()] for t in types]
+        except KeyError as exc:
+            raise InvalidIdentifierError(str(exc), "unknown identifier type") from None
+        return exchange_pb2.PullRequest(cursor=after or "", limit=limit, types=codes, categories=list(categories))
+
+    def pull(
+        self,
+        after: str | None = None,
+        *,
+        limit: int = 0,
+        types: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        verify: bool = True,
+    ) -> Iterator[Event]:
+        """Every event this member may see after cursor ``after``; each verified unless ``verify=False``."""
+        stream = self._exchange.Pull(self._request(after, limit, types, categories), timeout=None)
+        yield from self._events(self._stream(stream), verify)
+
+    def subscribe(
+        self,
+        after: str | None = None,
+        *,
+        types: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        verify: bool = True,
+        on_cursor: Callable[[str], None] | None = None,
+    ) -> Iterator[Event]:
+        """Like ``pull`` but stays open, yielding new events live. Stop by breaking out or ``close()``.
+
+        ``on_cursor`` receives the cursor of every message, heartbeats included.
+        """
+        stream = self._exchange.Subscribe(self._request(after, 0, types, categories), timeout=None)
+        try:
+            yield from self._events(self._stream(stream), verify, on_cursor)
+        finally:
+            stream.cancel()
+
+    def _events(
+        self, pages: Iterator[exchange_pb2.PullResponse], verify: bool, on_cursor: Callable[[str], None] | None = None
+    ) -> Iterator[Event]:
+        for page in pages:
+            events = list(page.events)
+            opened = [env.open_envelope(e.envelope) for e in events]
+            if verify:
+                self._verify(events, opened)
+            for i, (event, op) in enumerate(zip(events, opened, strict=True)):
+                cursor = page.cursor if i == len(events) - 1 else f"c1.{event.seq}"
+                yield self._event(event, op, cursor)
+            if on_cursor is not None:
+                on_cursor(page.cursor)
+
+    def _verify(self, events: list[exchange_pb2.Event], opened: list[env.OpenedEnvelope]) -> None:
+        """Check every envelope against the directory: known key, valid then, signature good."""
+        items = []
+        for event, op in zip(events, opened, strict=True):
+            key = self._directory.key(op.key_id)
+            if key is None:
+                raise VerificationError(f"event {event.seq}: signed by unknown key {op.key_id}")
+            if event.received_at < key.not_before or (key.revoked_at and event.received_at >= key.revoked_at):
+                raise VerificationError(f"event {event.seq}: key {op.key_id} was not valid when it was received")
+            items.append((key.public_key, op.signed_message(), op.signature))
+        for event, ok in zip(events, keys.verify_many(items, self._pool), strict=True):
+            if not ok:
+                raise VerificationError(f"event {event.seq}: signature does not verify")
+        for event, op in zip(events, opened, strict=True):
+            body = op.body()
+            key = self._directory.key(op.key_id)
+            if key is None or body.submitter != key.member_id:  # type: ignore[attr-defined]
+                raise VerificationError(f"event {event.seq}: submitter is not the key's owner")
+
+    @staticmethod
+    def _event(event: exchange_pb2.Event, op: env.OpenedEnvelope, cursor: str) -> Event:
+        body: Any = op.body()
+        kind = EVENT_KINDS.get(event.kind, "unknown")
+        common = {
+            "seq": event.seq,
+            "kind": kind,
+            "signal_id": event.signal_id,
+            "submitter": body.submitter,
+            "key_id": op.key_id,
+            "received_at": event.received_at,
+            "cursor": cursor,
+            "envelope": event.envelope,
+        }
+        if kind == "submit":
+            signal = SharedSignal(
+                signal_id=event.signal_id,
+                submitter=body.submitter,
+                type=TYPE_NAMES.get(body.type, "unknown"),
+                value=body.value,
+                category=body.category,
+                qualifier=body.qualifier,
+                audience=body.audience,
+                confidence=body.confidence,
+                created_at=body.created_at,
+                expires_at=body.expires_at,
+                labels=tuple(body.labels),
+            )
+            return Event(**common, signal=signal)
+        if kind == "retract":
+            return Event(**common, reason=body.reason)
+        verdict = VERDICTS[body.verdict - 1] if 1 <= body.verdict <= len(VERDICTS) else "unknown"
+        return Event(**common, verdict=verdict)
+
+    # -- lookup, retract, feedback -----------------------------------------
+
+    def lookup(self, queries: Sequence[Identifier | tuple[str, bytes]], *, max_distance: int | None = None) -> list[LookupResult]:
+        """Active visible signals matching each identifier (pseudonymised first) or (type, value) pair."""
+        idents = [q for q in queries if isinstance(q, Identifier)]
+        values = iter(self._values(idents))
+        wire = []
+        for q in queries:
+            if isinstance(q, Identifier):
+                wire.append(exchange_pb2.LookupQuery(type=TYPE_CODES[q.type.lower()], value=next(values)))
+            else:
+                wire.append(exchange_pb2.LookupQuery(type=TYPE_CODES[q[0].lower()], value=q[1]))
+        out: list[LookupResult] = []
+        for start in range(0, len(wire), BATCH):
+            chunk = wire[start : start + BATCH]
+            request = exchange_pb2.LookupRequest(queries=chunk)
+            if max_distance is not None:
+                request.max_distance = max_distance
+            resp = self._call(self._exchange.Lookup, request)
+            for q, result in zip(queries[start : start + BATCH], resp.results, strict=True):
+                out.append(LookupResult(q if isinstance(q, Identifier) else q[1], [_match(m) for m in result.matches]))
+        return out
+
+    def retract(self, signal_id: int, reason: str = "") -> int:
+        """Retract one of this member's signals; returns the event's seq."""
+        body = signals_pb2.RetractBody(
+            submitter=self.member_id, signal_id=signal_id, reason=reason, created_at=int(time.time())
+        )
+        sealed = env.seal_body(body, self.credentials.signing_key)
+        return self._call(self._exchange.Retract, exchange_pb2.RetractRequest(envelope=sealed)).seq
+
+    def feedback(self, signal_id: int, verdict: str) -> int:
+        """Signed feedback on another member's signal: confirmed, actioned, false_positive, not_found, duplicate."""
+        key = verdict.lower().replace("-", "_")
+        if key not in VERDICTS:
+            raise ValueError(f"unknown verdict {verdict!r}; expected one of {', '.join(VERDICTS)}")
+        body = signals_pb2.FeedbackBody(
+            submitter=self.member_id, signal_id=signal_id, verdict=VERDICTS.index(key) + 1, created_at=int(time.time())
+        )
+        sealed = env.seal_body(body, self.credentials.signing_key)
+        return self._call(self._exchange.Feedback, exchange_pb2.FeedbackRequest(envelope=sealed)).seq
+
+    # -- directory ----------------------------------------------------------
+
+    def _fetch_keys(self) -> list[directory_pb2.SigningKey]:
+        return list(self._call(self._directory_stub.ListSigningKeys, directory_pb2.ListSigningKeysRequest()).keys)
+
+    def members(self) -> list[directory_pb2.Member]:
+        """The programme's members."""
+        return list(self._call(self._directory_stub.ListMembers, directory_pb2.ListMembersRequest()).members)
+
+
+def _match(m: exchange_pb2.Match) -> Match:
+    fb = m.feedback
+    return Match(
+        signal_id=m.signal_id,
+        submitter=m.submitter,
+        type=TYPE_NAMES.get(m.type, "unknown"),
+        category=m.category,
+        qualifier=m.qualifier,
+        confidence=m.confidence,
+        first_seen=m.first_seen,
+        last_seen=m.last_seen,
+        expires_at=m.expires_at,
+        feedback={
+            "confirmed": fb.confirmed,
+            "actioned": fb.actioned,
+            "false_positive": fb.false_positive,
+            "not_found": fb.not_found,
+            "duplicate": fb.duplicate,
+        },
+        distance=m.distance,
+    )

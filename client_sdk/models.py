@@ -1,0 +1,142 @@
+"""The SDK's public data types. Plain dataclasses: never raw protobuf."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from client_sdk.normalise import normalise
+
+# SDK type name <-> wire SignalType value. The name is also the OPRF input's type label.
+TYPE_CODES: dict[str, int] = {
+    "email": 1,
+    "phone": 2,
+    "username": 3,
+    "payment_handle": 4,
+    "url": 5,
+    "domain": 6,
+    "ip": 7,
+    "media_md5": 8,
+    "media_pdq": 9,
+}
+TYPE_NAMES: dict[int, str] = {v: k for k, v in TYPE_CODES.items()}
+MEDIA_TYPES = frozenset({"media_md5", "media_pdq"})
+EVENT_KINDS = {1: "submit", 2: "retract", 3: "feedback"}
+VERDICTS = ("confirmed", "actioned", "false_positive", "not_found", "duplicate")
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """A raw identifier as a member platform knows it. It never leaves the process.
+
+    ``provider`` qualifies payment handles (cashapp, paypal, venmo, …),
+    ``platform`` qualifies usernames, ``region`` lets a phone number omit its ``+``.
+    """
+
+    type: str
+    value: str
+    provider: str | None = None
+    platform: str | None = None
+    region: str | None = None
+
+    @property
+    def qualifier(self) -> str | None:
+        return self.provider or self.platform or self.region
+
+    def normalised(self) -> str:
+        """The canonical form (raises InvalidIdentifierError naming the type and reason)."""
+        return normalise(self.type, self.value, self.qualifier)
+
+    @property
+    def is_media(self) -> bool:
+        return self.type.lower() in MEDIA_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """What a member submits: an identifier seen in abuse of ``category``."""
+
+    identifier: Identifier
+    category: str
+    audience: str | None = None            # group name; None: every member
+    confidence: int = 100
+    expires_at: int | None = None          # unix seconds; None: the category's maximum
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The exchange's answer for one submitted signal."""
+
+    status: str                            # accepted, duplicate, rejected
+    seq: int = 0
+    signal_id: int = 0
+    reason: str = ""                       # what was wrong, for a rejection
+    code: str = ""                         # gRPC status name of a rejection
+    tag: str = ""                          # machine-readable reason tag
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSignal:
+    """A signal as pulled: verified, with its pseudonymised value."""
+
+    signal_id: int
+    submitter: str
+    type: str
+    value: bytes
+    category: str
+    qualifier: str
+    audience: str
+    confidence: int
+    created_at: int
+    expires_at: int
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event from Pull or Subscribe, verified against the member directory."""
+
+    seq: int
+    kind: str                              # submit, retract, feedback
+    signal_id: int
+    submitter: str
+    key_id: str
+    received_at: int
+    cursor: str                            # resume after this event
+    signal: SharedSignal | None = None     # for submit events
+    reason: str = ""                       # for retract events
+    verdict: str = ""                      # for feedback events
+    envelope: bytes = b""                  # the verbatim signed envelope
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An active signal that matched a look-up."""
+
+    signal_id: int
+    submitter: str
+    type: str
+    category: str
+    qualifier: str
+    confidence: int
+    first_seen: int
+    last_seen: int
+    expires_at: int
+    feedback: dict[str, int] = field(default_factory=dict)
+    distance: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """The matches for one looked-up identifier or media hash."""
+
+    query: Identifier | bytes
+    matches: list[Match]
+
+    @property
+    def found(self) -> bool:
+        return bool(self.matches)

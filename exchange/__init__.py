@@ -1,0 +1,1 @@
+"""Signal Exchange server: ingest, storage, policy and the ``sigx`` command."""

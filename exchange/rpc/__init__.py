@@ -1,0 +1,1 @@
+"""gRPC adapters: conversion, status mapping, interceptor and thin handlers."""

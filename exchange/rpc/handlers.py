@@ -1,0 +1,109 @@
+"""Thin gRPC servicers: convert, call a service, convert back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from client_sdk._wire import (
+    directory_pb2,
+    directory_pb2_grpc,
+    exchange_pb2,
+    exchange_pb2_grpc,
+    pseudonymizer_pb2,
+    pseudonymizer_pb2_grpc,
+)
+from client_sdk.oprf import MODE_VOPRF, SUITE
+from exchange.config import Settings
+from exchange.errors import BatchTooLargeError
+from exchange.identity import current_caller
+from exchange.oprf_key import OprfKeyring
+from exchange.rpc import convert
+from exchange.services.directory import DirectoryService
+from exchange.services.ingest import IngestService
+from exchange.services.reader import ReaderService
+
+
+class ExchangeHandler(exchange_pb2_grpc.ExchangeServicer):
+    def __init__(self, ingest: IngestService, reader: ReaderService) -> None:
+        self._ingest = ingest
+        self._reader = reader
+
+    def Submit(self, request: exchange_pb2.SubmitRequest, context: grpc.ServicerContext) -> exchange_pb2.SubmitResponse:
+        return convert.submit_response(self._ingest.submit(current_caller(), request.envelopes))
+
+    def SubmitStream(
+        self, request_iterator: Iterator[exchange_pb2.SubmitRequest], context: grpc.ServicerContext
+    ) -> Iterator[exchange_pb2.SubmitResponse]:
+        caller = current_caller()
+        for request in request_iterator:
+            yield convert.submit_response(self._ingest.submit(caller, request.envelopes))
+
+    def Pull(self, request: exchange_pb2.PullRequest, context: grpc.ServicerContext) -> Iterator[exchange_pb2.PullResponse]:
+        caller = current_caller()
+        flt = self._reader.visibility(caller, request.types, request.categories)
+        for page in self._reader.pull(caller, request.cursor, request.limit, flt):
+            yield convert.pull_response(page)
+
+    def Subscribe(
+        self, request: exchange_pb2.PullRequest, context: grpc.ServicerContext
+    ) -> Iterator[exchange_pb2.PullResponse]:
+        caller = current_caller()
+        flt = self._reader.visibility(caller, request.types, request.categories)
+        for page in self._reader.subscribe(caller, request.cursor, flt, context.is_active):
+            yield convert.pull_response(page)
+
+    def Lookup(self, request: exchange_pb2.LookupRequest, context: grpc.ServicerContext) -> exchange_pb2.LookupResponse:
+        distance = request.max_distance if request.HasField("max_distance") else None
+        return convert.lookup_response(self._reader.lookup(current_caller(), convert.queries(request), distance))
+
+    def Retract(self, request: exchange_pb2.RetractRequest, context: grpc.ServicerContext) -> exchange_pb2.RetractResponse:
+        return exchange_pb2.RetractResponse(seq=self._ingest.retract(current_caller(), request.envelope))
+
+    def Feedback(
+        self, request: exchange_pb2.FeedbackRequest, context: grpc.ServicerContext
+    ) -> exchange_pb2.FeedbackResponse:
+        caller = current_caller()
+        seq = self._ingest.feedback(caller, request.envelope, lambda sid: self._reader.can_see(caller, sid))
+        return exchange_pb2.FeedbackResponse(seq=seq)
+
+
+class PseudonymizerHandler(pseudonymizer_pb2_grpc.PseudonymizerServicer):
+    def __init__(self, keyring: OprfKeyring, settings: Settings) -> None:
+        self._keyring = keyring
+        self._settings = settings
+
+    def GetPublicKey(
+        self, request: pseudonymizer_pb2.GetPublicKeyRequest, context: grpc.ServicerContext
+    ) -> pseudonymizer_pb2.GetPublicKeyResponse:
+        return pseudonymizer_pb2.GetPublicKeyResponse(
+            suite=SUITE, mode=MODE_VOPRF, epoch=self._keyring.current_epoch, public_key=self._keyring.public_key()
+        )
+
+    def Evaluate(
+        self, request: pseudonymizer_pb2.EvaluateRequest, context: grpc.ServicerContext
+    ) -> pseudonymizer_pb2.EvaluateResponse:
+        current_caller()
+        if len(request.blinded_elements) > self._settings.max_batch:
+            raise BatchTooLargeError(
+                f"{len(request.blinded_elements)} elements exceed the maximum of {self._settings.max_batch}"
+            )
+        evaluated, proof, epoch = self._keyring.evaluate(request.blinded_elements, request.epoch)
+        return pseudonymizer_pb2.EvaluateResponse(evaluated_elements=evaluated, proof=proof, epoch=epoch)
+
+
+class DirectoryHandler(directory_pb2_grpc.DirectoryServicer):
+    def __init__(self, directory: DirectoryService) -> None:
+        self._directory = directory
+
+    def ListMembers(
+        self, request: directory_pb2.ListMembersRequest, context: grpc.ServicerContext
+    ) -> directory_pb2.ListMembersResponse:
+        return directory_pb2.ListMembersResponse(members=[convert.member(m) for m in self._directory.members()])
+
+    def ListSigningKeys(
+        self, request: directory_pb2.ListSigningKeysRequest, context: grpc.ServicerContext
+    ) -> directory_pb2.ListSigningKeysResponse:
+        keys = self._directory.signing_keys(request.member_id or None)
+        return directory_pb2.ListSigningKeysResponse(keys=[convert.signing_key(k) for k in keys])

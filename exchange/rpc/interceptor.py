@@ -1,0 +1,136 @@
+"""The one interceptor: authenticate, bind the caller, map errors, log one line per call.
+
+The member id comes from the client certificate's common name (verified by
+mutual TLS against the exchange's CA), never from the request. Domain errors
+become their gRPC status with a safe message and a ``sigx-reason`` trailer;
+anything else becomes INTERNAL with a generic message and the traceback only
+in the log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import structlog
+
+from exchange.errors import ExchangeError, PermissionDeniedError, UnauthenticatedError
+from exchange.identity import Caller, reset_caller, set_caller
+from exchange.rpc.status import status_for
+from exchange.store.base import Store
+
+REASON_KEY = "sigx-reason"
+# Methods any TLS-authenticated peer may call without a directory entry.
+_OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+log = structlog.get_logger("exchange.rpc")
+
+
+class ExchangeInterceptor(grpc.ServerInterceptor):
+    """Wraps every handler of the exchange's services."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def authenticate(self, context: grpc.ServicerContext) -> Caller:
+        """The directory's member for the peer's certificate; raises UnauthenticatedError."""
+        names = context.auth_context().get("x509_common_name") or []
+        if len(names) != 1:
+            raise UnauthenticatedError("a client certificate from this exchange's CA is required")
+        member_id = names[0].decode("utf-8", "replace")
+        member = self._store.get_member(member_id)
+        if member is None:
+            raise UnauthenticatedError(f"certificate names {member_id!r}, who is not in the directory")
+        if member.status != "active":
+            raise PermissionDeniedError(f"member {member_id} is {member.status}", reason="member_suspended")
+        return Caller(member)
+
+    def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        method = details.method  # type: ignore[attr-defined]
+        if handler is None or method.startswith(_OPEN_METHODS):
+            return handler
+        kwargs = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(self._unary(method, handler.unary_unary), **kwargs)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(self._unary(method, handler.stream_unary), **kwargs)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(self._streaming(method, handler.unary_stream), **kwargs)
+        return grpc.stream_stream_rpc_method_handler(self._streaming(method, handler.stream_stream), **kwargs)
+
+    def _unary(self, method: str, fn: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
+        def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            token = None
+            caller_id = None
+            code = grpc.StatusCode.OK
+            try:
+                caller = self.authenticate(context)
+                caller_id = caller.member_id
+                token = set_caller(caller)
+                return fn(request, context)
+            except Exception as exc:  # every failure is mapped here, and only here
+                code = status_for(exc) if isinstance(exc, ExchangeError) else grpc.StatusCode.INTERNAL
+                self._fail(context, method, caller_id, exc)
+            finally:
+                if token is not None:
+                    reset_caller(token)
+                _summary(method, caller_id, code, started)
+
+        return wrapper
+
+    def _streaming(self, method: str, fn: Callable[[Any, grpc.ServicerContext], Iterator[Any]]) -> Callable[..., Any]:
+        def wrapper(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            started = time.perf_counter()
+            token = None
+            caller_id = None
+            code = grpc.StatusCode.OK
+            try:
+                caller = self.authenticate(context)
+                caller_id = caller.member_id
+                token = set_caller(caller)
+                yield from fn(request, context)
+            except GeneratorExit:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:  # every failure is mapped here, and only here
+                code = status_for(exc) if isinstance(exc, ExchangeError) else grpc.StatusCode.INTERNAL
+                self._fail(context, method, caller_id, exc)
+            finally:
+                if token is not None:
+                    try:
+                        reset_caller(token)
+                    except ValueError:  # closed from another thread
+                        pass
+                _summary(method, caller_id, code, started)
+
+        return wrapper
+
+    def _fail(self, context: grpc.ServicerContext, method: str, caller: str | None, exc: Exception) -> None:
+        """Turn any failure into a status (abort raises); unmapped ones log their traceback."""
+        if isinstance(exc, ExchangeError):
+            code, reason, message = status_for(exc), exc.reason, exc.message
+        else:
+            code, reason, message = grpc.StatusCode.INTERNAL, "internal", "internal error; the exchange logged it"
+            log.error("request_failed", method=method, member=caller, exc_info=exc)
+        context.set_trailing_metadata(((REASON_KEY, reason),))
+        context.abort(code, message)
+
+
+def _summary(method: str, caller: str | None, code: grpc.StatusCode, started: float) -> None:
+    log.info(
+        "request_handled",
+        method=method,
+        member=caller,
+        code=code.name,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+    )

@@ -1,0 +1,139 @@
+"""Build and run the exchange server.
+
+``create_server(settings)`` returns a started server and its bound port (tests
+use port 0); ``serve(settings)`` runs until SIGINT/SIGTERM and shuts down
+gracefully, letting in-flight calls finish.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from client_sdk._wire import directory_pb2, directory_pb2_grpc, exchange_pb2, exchange_pb2_grpc
+from client_sdk._wire import pseudonymizer_pb2, pseudonymizer_pb2_grpc
+from exchange.bootstrap import DataDir, ensure_initialised, record_address
+from exchange.config import Settings
+from exchange.errors import ConfigError
+from exchange.events import EventBus
+from exchange.oprf_key import OprfKeyring
+from exchange.retention import RetentionTask
+from exchange.rpc.handlers import DirectoryHandler, ExchangeHandler, PseudonymizerHandler
+from exchange.rpc.interceptor import ExchangeInterceptor
+from exchange.services.directory import DirectoryService
+from exchange.services.ingest import IngestService
+from exchange.services.reader import ReaderService
+from exchange.store.sqlite import SqliteStore
+
+log = structlog.get_logger("exchange.server")
+
+SERVICE_NAMES = (
+    exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
+    pseudonymizer_pb2.DESCRIPTOR.services_by_name["Pseudonymizer"].full_name,
+    directory_pb2.DESCRIPTOR.services_by_name["Directory"].full_name,
+)
+
+
+@dataclass
+class RunningExchange:
+    """A started server and what it owns; ``stop()`` shuts it all down."""
+
+    server: grpc.Server
+    port: int
+    store: SqliteStore
+    bus: EventBus
+    retention: RetentionTask
+    health: health.HealthServicer
+    pools: list[ThreadPoolExecutor] = field(default_factory=list)
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        """Stop accepting calls, let in-flight ones finish within ``grace``, then close the store."""
+        self.health.enter_graceful_shutdown()
+        self.bus.close()
+        self.server.stop(grace).wait()
+        self.retention.stop()
+        for pool in self.pools:
+            pool.shutdown(wait=True)
+        self.store.close()
+
+
+def _tls_credentials(paths: DataDir) -> grpc.ServerCredentials:
+    try:
+        return grpc.ssl_server_credentials(
+            [(paths.server_key.read_bytes(), paths.server_cert.read_bytes())],
+            root_certificates=paths.ca_cert.read_bytes(),
+            require_client_auth=True,
+        )
+    except OSError as exc:
+        raise ConfigError(f"TLS files in {paths.root}: {exc}") from None
+
+
+def create_server(settings: Settings, clock: Callable[[], float] = time.time) -> RunningExchange:
+    """Initialise the data directory if needed, then start a server on ``settings.listen``."""
+    ensure_initialised(settings, clock)
+    paths = DataDir(settings.data_dir)
+    store = SqliteStore(settings.database_path)
+    keyring = OprfKeyring.load(paths.oprf_key)
+    bus = EventBus(store.max_seq())
+    verify_pool = ThreadPoolExecutor(settings.verify_threads, thread_name_prefix="sigx-verify")
+    reader = ReaderService(store, settings, bus, clock)
+    ingest = IngestService(store, settings, keyring, bus, clock, verify_pool)
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
+    server = grpc.server(
+        ThreadPoolExecutor(settings.workers, thread_name_prefix="sigx-rpc"),
+        interceptors=[ExchangeInterceptor(store)],
+        options=options,
+        maximum_concurrent_rpcs=settings.workers * 4,
+    )
+    exchange_pb2_grpc.add_ExchangeServicer_to_server(ExchangeHandler(ingest, reader), server)
+    pseudonymizer_pb2_grpc.add_PseudonymizerServicer_to_server(PseudonymizerHandler(keyring, settings), server)
+    directory_pb2_grpc.add_DirectoryServicer_to_server(DirectoryHandler(DirectoryService(store)), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", *SERVICE_NAMES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    try:
+        port = server.add_secure_port(settings.listen, _tls_credentials(paths))
+    except RuntimeError as exc:
+        raise ConfigError(f"listen: cannot bind {settings.listen}: {exc}") from None
+    if port == 0:
+        raise ConfigError(f"listen: cannot bind {settings.listen}")
+    if settings.listen.endswith(":0"):
+        record_address(settings.data_dir, f"{settings.listen_host}:{port}")
+    retention = RetentionTask(store, clock, settings.retention_interval)
+    server.start()
+    retention.start()
+    return RunningExchange(server, port, store, bus, retention, health_servicer, [verify_pool])
+
+
+def serve(settings: Settings, on_ready: Callable[[RunningExchange], None] | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    running = create_server(settings)
+    done = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("shutdown_requested", signal=signal.Signals(signum).name)
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("exchange_started", listen=settings.listen, port=running.port, data_dir=str(settings.data_dir))
+    if on_ready is not None:
+        on_ready(running)
+    done.wait()
+    running.stop(settings.grace)
+    log.info("exchange_stopped")

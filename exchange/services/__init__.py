@@ -1,0 +1,1 @@
+"""Domain services: they take a Store and a clock and raise only ExchangeError."""

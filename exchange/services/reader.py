@@ -1,0 +1,149 @@
+"""Reading: Pull, Subscribe and Lookup, each limited to what the caller may see."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from exchange.config import Settings
+from exchange.errors import BatchTooLargeError, InvalidArgumentError
+from exchange.events import EventBus
+from exchange.identity import Caller
+from exchange.store.base import TYPE_MEDIA_PDQ, EventFilter, EventRecord, MatchRecord, Store
+
+Clock = Callable[[], float]
+_CURSOR = re.compile(r"c1\.([0-9]{1,19})")
+VALUE_BYTES = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32, 6: 32, 7: 32, 8: 16, 9: 32}
+
+
+def encode_cursor(seq: int) -> str:
+    """An opaque, stable cursor: everything up to ``seq`` has been seen."""
+    return f"c1.{seq}"
+
+
+def decode_cursor(cursor: str) -> int:
+    """The seq a cursor stands for; empty means the beginning. Raises InvalidArgumentError."""
+    if not cursor:
+        return 0
+    m = _CURSOR.fullmatch(cursor)
+    if m is None:
+        raise InvalidArgumentError("malformed cursor", reason="bad_cursor")
+    return int(m.group(1))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    events: list[EventRecord]
+    cursor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    type: int
+    value: bytes
+
+
+class ReaderService:
+    """Pull, Subscribe and Lookup."""
+
+    def __init__(self, store: Store, settings: Settings, bus: EventBus, clock: Clock) -> None:
+        self._store = store
+        self._settings = settings
+        self._bus = bus
+        self._clock = clock
+
+    def visibility(self, caller: Caller, types: Sequence[int] = (), categories: Sequence[str] = ()) -> EventFilter:
+        """The filter of events the caller may see, narrowed by what it asked for."""
+        cats = self._store.categories()
+        unknown = [c for c in categories if c not in cats]
+        if unknown:
+            raise InvalidArgumentError(f"unknown categories {unknown}", reason="unknown_category")
+        bad = [t for t in types if t not in VALUE_BYTES]
+        if bad:
+            raise InvalidArgumentError(f"unknown signal types {bad}", reason="unknown_type")
+        return EventFilter(
+            types=frozenset(types) or None,
+            categories=frozenset(cats[c].row for c in categories) or None,
+            audiences=self._store.member_groups(caller.row),
+        )
+
+    def can_see(self, caller: Caller, signal_id: int) -> bool:
+        """Whether the caller may see (and so give feedback on) a signal."""
+        signal = self._store.get_signal(signal_id)
+        return signal is not None and (
+            signal.audience is None or signal.audience in self._store.member_groups(caller.row)
+        )
+
+    def pull(self, caller: Caller, cursor: str, limit: int, flt: EventFilter) -> Iterator[Page]:
+        """Pages of visible events after ``cursor``, up to ``limit`` events (0: all), then stop."""
+        seq = decode_cursor(cursor)
+        remaining = limit or None
+        page_size = self._settings.pull_page
+        while True:
+            want = page_size if remaining is None else min(page_size, remaining)
+            events, seq = self._store.events_after(seq, want, flt)
+            if events or remaining is None or remaining > 0:
+                yield Page(events, encode_cursor(seq))
+            if remaining is not None:
+                remaining -= len(events)
+                if remaining <= 0:
+                    return
+            if len(events) < want:
+                return
+
+    def subscribe(
+        self, caller: Caller, cursor: str, flt: EventFilter, alive: Callable[[], bool], heartbeat: float = 15.0
+    ) -> Iterator[Page]:
+        """Everything after ``cursor``, then new events as they commit, while ``alive()``.
+
+        An empty page is sent every ``heartbeat`` seconds of silence so the client
+        keeps an up-to-date cursor. Waits also poll the store, so events committed
+        by another process are seen too.
+        """
+        seq = decode_cursor(cursor)
+        idle = 0.0
+        while alive() and not self._bus.closed:
+            events, seq = self._store.events_after(seq, self._settings.pull_page, flt)
+            if events:
+                idle = 0.0
+                yield Page(events, encode_cursor(seq))
+                continue
+            if idle >= heartbeat:
+                idle = 0.0
+                yield Page([], encode_cursor(seq))
+            if not self._bus.wait_beyond(seq, 1.0):
+                idle += 1.0
+
+    def lookup(self, caller: Caller, queries: Sequence[Query], max_distance: int | None) -> list[list[MatchRecord]]:
+        """For each query, the active signals the caller may see that match it."""
+        if len(queries) > self._settings.max_batch:
+            raise BatchTooLargeError(f"{len(queries)} queries exceed the maximum of {self._settings.max_batch}")
+        distance = self._settings.default_pdq_distance if max_distance is None else max_distance
+        if not 0 <= distance <= 256:
+            raise InvalidArgumentError("max_distance must be 0..256", reason="max_distance")
+        for i, q in enumerate(queries):
+            want = VALUE_BYTES.get(q.type)
+            if want is None:
+                raise InvalidArgumentError(f"query {i}: unknown signal type {q.type}", reason="unknown_type")
+            if len(q.value) != want:
+                raise InvalidArgumentError(f"query {i}: value must be {want} bytes", reason="bad_value")
+        now = int(self._clock())
+        groups = self._store.member_groups(caller.row)
+        results: list[list[MatchRecord]] = [[] for _ in queries]
+        by_type: dict[int, list[int]] = {}
+        for i, q in enumerate(queries):
+            by_type.setdefault(q.type, []).append(i)
+        for type_, idxs in by_type.items():
+            if type_ == TYPE_MEDIA_PDQ:
+                for i, matches in zip(idxs, self._store.lookup_pdq([queries[i].value for i in idxs], distance, now),
+                                      strict=True):
+                    results[i] = matches
+                continue
+            positions: dict[bytes, list[int]] = {}
+            for i in idxs:
+                positions.setdefault(queries[i].value, []).append(i)
+            for match in self._store.lookup(type_, list(positions), now):
+                for i in positions[match.signal.value]:
+                    results[i].append(match)
+        return [[m for m in ms if m.signal.audience is None or m.signal.audience in groups] for ms in results]

@@ -1,0 +1,149 @@
+"""The ``Store`` interface and the records it speaks in.
+
+Services talk to storage only through this interface, so the SQLite default and
+other backends are interchangeable. Every write that accepts an event goes
+through one method of the implementation (``_record_event``), the single seam
+where the signature log attaches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+KIND_SUBMIT = 1
+KIND_RETRACT = 2
+KIND_FEEDBACK = 3
+
+VERDICTS = ("confirmed", "actioned", "false_positive", "not_found", "duplicate")  # index + 1 = wire value
+
+TYPE_MEDIA_PDQ = 9
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    row: int
+    member_id: str
+    role: str
+    status: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    key_id: str
+    member_id: str
+    public_key: bytes
+    not_before: int
+    not_after: int | None
+    revoked_at: int | None
+
+    def valid_at(self, t: float) -> bool:
+        """True if the key may sign at unix time ``t``."""
+        if t < self.not_before:
+            return False
+        if self.not_after is not None and t >= self.not_after:
+            return False
+        return self.revoked_at is None or t < self.revoked_at
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    row: int
+    name: str
+    retention_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewSignal:
+    """A verified, validated SUBMIT ready to store."""
+
+    submitter: int
+    type: int
+    value: bytes
+    category: int
+    qualifier: str | None
+    audience: int | None
+    confidence: int
+    expires_at: int
+    envelope: bytes
+    received_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    duplicate: bool
+    seq: int
+    signal_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRecord:
+    signal_id: int
+    submitter: str
+    type: int
+    value: bytes
+    category: str
+    qualifier: str
+    confidence: int
+    first_seen: int
+    last_seen: int
+    expires_at: int
+    audience: int | None
+    retracted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecord:
+    signal: SignalRecord
+    feedback: tuple[int, int, int, int, int]
+    distance: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    seq: int
+    kind: int
+    signal_id: int
+    received_at: int
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """What a reader may and wants to see; ``None`` means no restriction."""
+
+    types: frozenset[int] | None = None
+    categories: frozenset[int] | None = None
+    audiences: frozenset[int] = frozenset()   # groups the reader belongs to (NULL audience is everyone)
+
+
+class Store(Protocol):
+    """Persistent state of the exchange. Implementations are thread-safe."""
+
+    def close(self) -> None: ...
+
+    # members and keys
+    def add_member(self, member_id: str, role: str, display_name: str, at: int) -> MemberRecord: ...
+    def get_member(self, member_id: str) -> MemberRecord | None: ...
+    def list_members(self) -> list[MemberRecord]: ...
+    def add_signing_key(self, member_id: str, key_id: str, public_key: bytes, not_before: int) -> KeyRecord: ...
+    def get_signing_key(self, key_id: str) -> KeyRecord | None: ...
+    def list_signing_keys(self, member_id: str | None = None) -> list[KeyRecord]: ...
+    def member_groups(self, member_row: int) -> frozenset[int]: ...
+    def group_id(self, name: str) -> int | None: ...
+
+    # taxonomy
+    def categories(self) -> dict[str, Category]: ...
+
+    # events
+    def submit(self, items: Sequence[NewSignal]) -> list[SubmitOutcome]: ...
+    def get_signal(self, signal_id: int) -> SignalRecord | None: ...
+    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int) -> int: ...
+    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> int: ...
+    def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]: ...
+    def max_seq(self) -> int: ...
+    def lookup(self, type_: int, values: Sequence[bytes], now: int) -> list[MatchRecord]: ...
+    def lookup_pdq(self, values: Sequence[bytes], max_distance: int, now: int) -> list[list[MatchRecord]]: ...
+    def purge_expired(self, now: int) -> int: ...

@@ -1,0 +1,97 @@
+"""Versioned schema migrations for the SQLite store, run on start.
+
+Schema and migrations use ``sqlite-utils``; each migration runs once, in order,
+inside one transaction, and ``PRAGMA user_version`` records how far the file is.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+# The default taxonomy (operators extend it): category -> maximum lifetime in days.
+DEFAULT_TAXONOMY: dict[str, int] = {
+    "sextortion.financial": 365,
+    "sextortion.other": 365,
+    "csam.distribution": 730,
+    "csam.solicitation": 730,
+    "grooming": 365,
+    "trafficking": 730,
+    "spam.abuse": 90,
+}
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["members"].create(
+        {"id": int, "member_id": str, "role": str, "status": str, "display_name": str, "created_at": int},
+        pk="id",
+        not_null={"member_id", "role", "status"},
+    )
+    db["members"].create_index(["member_id"], unique=True)
+    db["signing_keys"].create(
+        {"key_id": str, "member": int, "public_key": bytes, "not_before": int, "not_after": int, "revoked_at": int},
+        pk="key_id",
+        not_null={"member", "public_key", "not_before"},
+        foreign_keys=[("member", "members", "id")],
+    )
+    db["groups"].create({"id": int, "name": str}, pk="id", not_null={"name"})
+    db["groups"].create_index(["name"], unique=True)
+    db["group_members"].create({"grp": int, "member": int}, pk=("grp", "member"))
+    db["categories"].create({"id": int, "name": str, "retention_days": int}, pk="id", not_null={"name"})
+    db["categories"].create_index(["name"], unique=True)
+    db["categories"].insert_all({"name": n, "retention_days": d} for n, d in DEFAULT_TAXONOMY.items())
+    # id is the seq of the signal's SUBMIT event.
+    db["signals"].create(
+        {
+            "id": int,
+            "value": bytes,
+            "type": int,
+            "submitter": int,
+            "category": int,
+            "qualifier": str,
+            "audience": int,
+            "confidence": int,
+            "first_seen": int,
+            "last_seen": int,
+            "expires_at": int,
+            "retracted": int,
+        },
+        pk="id",
+        not_null={"value", "type", "submitter", "category", "first_seen", "last_seen", "expires_at", "retracted"},
+    )
+    # One index serves look-ups by value and the idempotency key.
+    db["signals"].create_index(["value", "type", "submitter", "category"], unique=True, index_name="signals_key")
+    db.execute("CREATE INDEX signals_pdq ON signals(type) WHERE type = 9")
+    db["events"].create(
+        {"seq": int, "kind": int, "signal": int, "member": int, "received_at": int, "envelope": bytes},
+        pk="seq",
+        not_null={"kind", "member", "received_at"},
+    )
+    db.execute(
+        "CREATE TABLE feedback (signal INTEGER NOT NULL, member INTEGER NOT NULL, verdict INTEGER NOT NULL,"
+        " PRIMARY KEY (signal, member)) WITHOUT ROWID"
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1,)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to the newest schema; return its version."""
+    db = sqlite_utils.Database(conn)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"database schema v{version} is newer than this exchange (v{len(MIGRATIONS)})")
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            step(db)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

@@ -1,0 +1,367 @@
+"""The embedded default store: one SQLite file in WAL mode.
+
+Hot paths (submit, look-up, pull) use prepared statements on stdlib
+connections: one writer connection behind a lock, one reader connection per
+thread. Every write is one ``BEGIN IMMEDIATE`` transaction with
+``synchronous=FULL``, so an acknowledged event survives a crash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from exchange.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from exchange.store import schema
+from exchange.store.base import (
+    KIND_FEEDBACK,
+    KIND_RETRACT,
+    KIND_SUBMIT,
+    TYPE_MEDIA_PDQ,
+    Category,
+    EventFilter,
+    EventRecord,
+    KeyRecord,
+    MatchRecord,
+    MemberRecord,
+    NewSignal,
+    SignalRecord,
+    SubmitOutcome,
+)
+
+_SIGNAL_COLUMNS = (
+    "s.id, s.submitter, s.type, s.value, s.category, s.qualifier, s.confidence,"
+    " s.first_seen, s.last_seen, s.expires_at, s.audience, s.retracted"
+)
+_NO_FEEDBACK = (0, 0, 0, 0, 0)
+
+
+class SqliteStore:
+    """``Store`` on a SQLite file (or ``:memory:`` for unit tests)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        self._memory = self._path == ":memory:"
+        if self._memory:
+            self._path = f"file:sigx-{id(self)}?mode=memory&cache=shared"
+        self._local = threading.local()
+        self._wlock = threading.Lock()
+        self._writer = self._connect()
+        schema.migrate(self._writer)
+        self._names: dict[int, str] = {}
+        self._categories: dict[str, Category] = {}
+        self._category_names: dict[int, str] = {}
+        self._reload_names()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, uri=self._memory)
+        if not self._memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def close(self) -> None:
+        with self._wlock:
+            self._writer.close()
+
+    # -- plumbing -----------------------------------------------------------
+
+    @property
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._wlock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        conn = self._reader
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def _reload_names(self) -> None:
+        conn = self._writer
+        self._names = dict(conn.execute("SELECT id, member_id FROM members"))
+        self._categories = {
+            name: Category(row, name, days)
+            for row, name, days in conn.execute("SELECT id, name, retention_days FROM categories")
+        }
+        self._category_names = {c.row: c.name for c in self._categories.values()}
+
+    def _record_event(
+        self, conn: sqlite3.Connection, seq: int, kind: int, signal: int | None, member: int, at: int, envelope: bytes
+    ) -> int:
+        """The one place an accepted event is written (the signature log attaches here)."""
+        conn.execute(
+            "INSERT INTO events (seq, kind, signal, member, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?)",
+            (seq, kind, signal, member, at, envelope),
+        )
+        return seq
+
+    @staticmethod
+    def _next_seq(conn: sqlite3.Connection) -> int:
+        return conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM events").fetchone()[0]
+
+    # -- members and keys ---------------------------------------------------
+
+    def add_member(self, member_id: str, role: str, display_name: str, at: int) -> MemberRecord:
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM members WHERE member_id = ?", (member_id,)).fetchone():
+                raise FailedPreconditionError(f"member {member_id!r} already exists", reason="member_exists")
+            cur = conn.execute(
+                "INSERT INTO members (member_id, role, status, display_name, created_at) VALUES (?, ?, 'active', ?, ?)",
+                (member_id, role, display_name, at),
+            )
+            row = int(cur.lastrowid or 0)
+        self._names[row] = member_id
+        return MemberRecord(row, member_id, role, "active", display_name)
+
+    def get_member(self, member_id: str) -> MemberRecord | None:
+        row = self._reader.execute(
+            "SELECT id, member_id, role, status, display_name FROM members WHERE member_id = ?", (member_id,)
+        ).fetchone()
+        return MemberRecord(*row) if row else None
+
+    def list_members(self) -> list[MemberRecord]:
+        rows = self._reader.execute("SELECT id, member_id, role, status, display_name FROM members ORDER BY member_id")
+        return [MemberRecord(*r) for r in rows]
+
+    def add_signing_key(self, member_id: str, key_id: str, public_key: bytes, not_before: int) -> KeyRecord:
+        with self._write() as conn:
+            member = conn.execute("SELECT id FROM members WHERE member_id = ?", (member_id,)).fetchone()
+            if member is None:
+                raise NotFoundError(f"no member {member_id!r}")
+            if conn.execute("SELECT 1 FROM signing_keys WHERE key_id = ?", (key_id,)).fetchone():
+                raise FailedPreconditionError(f"key {key_id} is already registered", reason="key_exists")
+            conn.execute(
+                "INSERT INTO signing_keys (key_id, member, public_key, not_before) VALUES (?, ?, ?, ?)",
+                (key_id, member[0], public_key, not_before),
+            )
+        return KeyRecord(key_id, member_id, public_key, not_before, None, None)
+
+    _KEY_SELECT = (
+        "SELECT k.key_id, m.member_id, k.public_key, k.not_before, k.not_after, k.revoked_at"
+        " FROM signing_keys k JOIN members m ON m.id = k.member"
+    )
+
+    def get_signing_key(self, key_id: str) -> KeyRecord | None:
+        row = self._reader.execute(self._KEY_SELECT + " WHERE k.key_id = ?", (key_id,)).fetchone()
+        return KeyRecord(*row) if row else None
+
+    def list_signing_keys(self, member_id: str | None = None) -> list[KeyRecord]:
+        if member_id is None:
+            rows = self._reader.execute(self._KEY_SELECT + " ORDER BY m.member_id, k.not_before")
+        else:
+            rows = self._reader.execute(self._KEY_SELECT + " WHERE m.member_id = ? ORDER BY k.not_before", (member_id,))
+        return [KeyRecord(*r) for r in rows]
+
+    def member_groups(self, member_row: int) -> frozenset[int]:
+        rows = self._reader.execute("SELECT grp FROM group_members WHERE member = ?", (member_row,))
+        return frozenset(r[0] for r in rows)
+
+    def group_id(self, name: str) -> int | None:
+        row = self._reader.execute("SELECT id FROM groups WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def categories(self) -> dict[str, Category]:
+        return dict(self._categories)
+
+    # -- events -------------------------------------------------------------
+
+    def submit(self, items: Sequence[NewSignal]) -> list[SubmitOutcome]:
+        out: list[SubmitOutcome] = []
+        if not items:
+            return out
+        with self._write() as conn:
+            seq = self._next_seq(conn)
+            find = "SELECT id FROM signals WHERE value = ? AND type = ? AND submitter = ? AND category = ?"
+            for it in items:
+                existing = conn.execute(find, (it.value, it.type, it.submitter, it.category)).fetchone()
+                if existing is not None:
+                    conn.execute("UPDATE signals SET last_seen = ? WHERE id = ?", (it.received_at, existing[0]))
+                    out.append(SubmitOutcome(True, existing[0], existing[0]))
+                    continue
+                self._record_event(conn, seq, KIND_SUBMIT, seq, it.submitter, it.received_at, it.envelope)
+                conn.execute(
+                    "INSERT INTO signals (id, value, type, submitter, category, qualifier, audience, confidence,"
+                    " first_seen, last_seen, expires_at, retracted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                    (
+                        seq,
+                        it.value,
+                        it.type,
+                        it.submitter,
+                        it.category,
+                        it.qualifier,
+                        it.audience,
+                        it.confidence,
+                        it.received_at,
+                        it.received_at,
+                        it.expires_at,
+                    ),
+                )
+                out.append(SubmitOutcome(False, seq, seq))
+                seq += 1
+        return out
+
+    def _signal_from_row(self, row: tuple) -> SignalRecord:
+        sid, submitter, type_, value, category, qualifier, conf, first, last, expires, audience, retracted = row
+        return SignalRecord(
+            sid,
+            self._names.get(submitter, "?"),
+            type_,
+            value,
+            self._category_names.get(category, "?"),
+            qualifier or "",
+            conf or 0,
+            first,
+            last,
+            expires,
+            audience,
+            bool(retracted),
+        )
+
+    def get_signal(self, signal_id: int) -> SignalRecord | None:
+        row = self._reader.execute(f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.id = ?", (signal_id,)).fetchone()
+        return self._signal_from_row(row) if row else None
+
+    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int) -> int:
+        with self._write() as conn:
+            row = conn.execute("SELECT submitter, retracted FROM signals WHERE id = ?", (signal_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no signal {signal_id}", reason="signal_not_found")
+            if row[0] != member_row:
+                raise PermissionDeniedError("only the submitter may retract a signal", reason="not_submitter")
+            if row[1]:
+                raise FailedPreconditionError(f"signal {signal_id} is already retracted", reason="already_retracted")
+            conn.execute("UPDATE signals SET retracted = 1 WHERE id = ?", (signal_id,))
+            return self._record_event(conn, self._next_seq(conn), KIND_RETRACT, signal_id, member_row, at, envelope)
+
+    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> int:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT submitter, retracted, expires_at FROM signals WHERE id = ?", (signal_id,)
+            ).fetchone()
+            if row is None or row[2] <= at:
+                raise NotFoundError(f"no active signal {signal_id}", reason="signal_not_found")
+            if row[0] == member_row:
+                raise FailedPreconditionError("feedback is for other members' signals", reason="own_signal")
+            if row[1]:
+                raise FailedPreconditionError(f"signal {signal_id} is retracted", reason="retracted")
+            conn.execute(
+                "INSERT INTO feedback (signal, member, verdict) VALUES (?, ?, ?)"
+                " ON CONFLICT (signal, member) DO UPDATE SET verdict = excluded.verdict",
+                (signal_id, member_row, verdict),
+            )
+            return self._record_event(conn, self._next_seq(conn), KIND_FEEDBACK, signal_id, member_row, at, envelope)
+
+    def max_seq(self) -> int:
+        return self._reader.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+    def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]:
+        """Visible events after ``seq`` (at most ``limit``) and the cursor to resume from."""
+        where = ["e.seq > ?", "e.envelope IS NOT NULL"]
+        args: list[object] = [seq]
+        if flt.types is not None:
+            where.append(f"s.type IN ({','.join('?' * len(flt.types))})")
+            args.extend(sorted(flt.types))
+        if flt.categories is not None:
+            where.append(f"s.category IN ({','.join('?' * len(flt.categories))})")
+            args.extend(sorted(flt.categories))
+        audiences = sorted(flt.audiences)
+        where.append(f"(s.audience IS NULL OR s.audience IN ({','.join('?' * len(audiences))}))")
+        args.extend(audiences)
+        sql = (
+            "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope FROM events e"
+            f" JOIN signals s ON s.id = e.signal WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT ?"
+        )
+        args.append(limit)
+        with self._snapshot() as conn:
+            events = [EventRecord(*r) for r in conn.execute(sql, args)]
+            if len(events) < limit:
+                # Nothing visible up to the snapshot's end: resume from there.
+                cursor = max(seq, conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+            else:
+                cursor = events[-1].seq
+        return events, cursor
+
+    def _feedback_counts(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, list[int]]:
+        counts: dict[int, list[int]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = conn.execute(
+                f"SELECT signal, verdict, count(*) FROM feedback WHERE signal IN ({','.join('?' * len(chunk))})"
+                " GROUP BY signal, verdict",
+                chunk,
+            )
+            for signal, verdict, n in rows:
+                if 1 <= verdict <= 5:
+                    counts.setdefault(signal, [0, 0, 0, 0, 0])[verdict - 1] = n
+        return counts
+
+    def _matches(self, conn: sqlite3.Connection, rows: list[tuple], distances: list[int]) -> list[MatchRecord]:
+        counts = self._feedback_counts(conn, [r[0] for r in rows]) if rows else {}
+        return [
+            MatchRecord(self._signal_from_row(r), tuple(counts.get(r[0], _NO_FEEDBACK)), d)  # type: ignore[arg-type]
+            for r, d in zip(rows, distances, strict=True)
+        ]
+
+    def lookup(self, type_: int, values: Sequence[bytes], now: int) -> list[MatchRecord]:
+        """Active signals of ``type_`` whose value is one of ``values``."""
+        rows: list[tuple] = []
+        with self._snapshot() as conn:
+            for start in range(0, len(values), 900):
+                chunk = list(values[start : start + 900])
+                rows.extend(
+                    conn.execute(
+                        f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.value IN ({','.join('?' * len(chunk))})"
+                        " AND s.type = ? AND s.retracted = 0 AND s.expires_at > ?",
+                        [*chunk, type_, now],
+                    )
+                )
+            return self._matches(conn, rows, [0] * len(rows))
+
+    def lookup_pdq(self, values: Sequence[bytes], max_distance: int, now: int) -> list[list[MatchRecord]]:
+        """For each PDQ hash, active PDQ signals within ``max_distance`` bits (linear scan)."""
+        with self._snapshot() as conn:
+            rows = list(
+                conn.execute(
+                    f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.type = ? AND s.retracted = 0 AND s.expires_at > ?",
+                    (TYPE_MEDIA_PDQ, now),
+                )
+            )
+            stored = [int.from_bytes(r[3], "big") for r in rows]
+            out: list[list[MatchRecord]] = []
+            for value in values:
+                q = int.from_bytes(value, "big")
+                hits = [(i, (q ^ s).bit_count()) for i, s in enumerate(stored)]
+                hits = [(i, d) for i, d in hits if d <= max_distance]
+                hits.sort(key=lambda h: h[1])
+                out.append(self._matches(conn, [rows[i] for i, _ in hits], [d for _, d in hits]))
+            return out
+
+    def purge_expired(self, now: int) -> int:
+        """Delete expired signals, their feedback and their envelopes; return how many signals."""
+        with self._write() as conn:
+            expired = "SELECT id FROM signals WHERE expires_at <= ?"
+            conn.execute(f"DELETE FROM feedback WHERE signal IN ({expired})", (now,))
+            conn.execute(f"UPDATE events SET envelope = NULL WHERE signal IN ({expired})", (now,))
+            return conn.execute("DELETE FROM signals WHERE expires_at <= ?", (now,)).rowcount
