@@ -80,6 +80,20 @@ class _Directory:
             return self._keys.get(key_id)
 
 
+class _Prepared:
+    """A batch ready to send: its envelopes, and the results already known locally."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.envelopes: list[bytes] = []
+        self.local: dict[int, SubmitResult] = {}
+
+    def merge(self, sent: list[SubmitResult]) -> list[SubmitResult]:
+        """Interleave the exchange's results with the local rejections, in input order."""
+        remote = iter(sent)
+        return [self.local[i] if i in self.local else next(remote) for i in range(self.size)]
+
+
 class ExchangeClient:
     """A member's connection to the exchange. Use as a context manager."""
 
@@ -178,22 +192,30 @@ class ExchangeClient:
 
     # -- submit -------------------------------------------------------------
 
-    def _seal_signals(self, signals: Sequence[Signal]) -> list[bytes]:
-        values = self._values([s.identifier for s in signals])
+    def _seal_signals(self, signals: Sequence[Signal]) -> _Prepared:
+        """Normalise, pseudonymise and sign; identifiers that fail normalisation become local rejections."""
+        prepared = _Prepared(len(signals))
+        valid: list[tuple[int, Signal, str]] = []
+        for i, sig in enumerate(signals):
+            kind = sig.identifier.type.lower()
+            try:
+                if kind not in TYPE_CODES:
+                    raise InvalidIdentifierError(sig.identifier.type, "unknown identifier type")
+                valid.append((i, sig, sig.identifier.normalised()))
+            except InvalidIdentifierError as exc:
+                prepared.local[i] = SubmitResult("rejected", reason=str(exc), code="INVALID_ARGUMENT",
+                                                 tag="invalid_identifier")
+        values = self._values([sig.identifier for _, sig, _ in valid])
         now = int(time.time())
-        sealed = []
-        for sig, value in zip(signals, values, strict=True):
+        for (i, sig, normalised), value in zip(valid, values, strict=True):
             ident = sig.identifier
             kind = ident.type.lower()
-            if kind not in TYPE_CODES:
-                raise InvalidIdentifierError(ident.type, "unknown identifier type")
-            qualifier = ident.normalised().split(":", 1)[0] if kind in ("username", "payment_handle") else ""
             body = signals_pb2.SignalBody(
                 submitter=self.member_id,
                 type=TYPE_CODES[kind],
                 value=value,
                 category=sig.category,
-                qualifier=qualifier,
+                qualifier=normalised.split(":", 1)[0] if kind in ("username", "payment_handle") else "",
                 audience=sig.audience or "",
                 confidence=sig.confidence,
                 created_at=now,
@@ -201,8 +223,8 @@ class ExchangeClient:
                 labels=list(sig.labels),
                 oprf_epoch=0 if ident.is_media else self.credentials.oprf_epoch,
             )
-            sealed.append(env.seal_body(body, self.credentials.signing_key))
-        return sealed
+            prepared.envelopes.append(env.seal_body(body, self.credentials.signing_key))
+        return prepared
 
     @staticmethod
     def _results(resp: exchange_pb2.SubmitResponse) -> list[SubmitResult]:
@@ -222,8 +244,9 @@ class ExchangeClient:
         """Normalise, pseudonymise, sign and submit; one result per signal, in order."""
         results: list[SubmitResult] = []
         for start in range(0, len(signals), batch_size):
-            sealed = self._seal_signals(signals[start : start + batch_size])
-            results.extend(self.submit_envelopes(sealed))
+            prepared = self._seal_signals(signals[start : start + batch_size])
+            sent = self.submit_envelopes(prepared.envelopes) if prepared.envelopes else []
+            results.extend(prepared.merge(sent))
         return results
 
     def submit_envelopes(self, envelopes: Sequence[bytes]) -> list[SubmitResult]:
@@ -249,8 +272,19 @@ class ExchangeClient:
             if batch:
                 yield batch
 
-        requests = (exchange_pb2.SubmitRequest(envelopes=self._seal_signals(b)) for b in batches())
-        yield from self.submit_envelope_stream(requests, on_batch=on_batch)
+        pending: list[_Prepared] = []
+
+        def requests() -> Iterator[exchange_pb2.SubmitRequest]:
+            for batch in batches():
+                prepared = self._seal_signals(batch)
+                pending.append(prepared)
+                yield exchange_pb2.SubmitRequest(envelopes=prepared.envelopes)
+
+        for resp in self._stream(self._exchange.SubmitStream(requests(), timeout=None)):
+            results = pending.pop(0).merge(self._results(resp))
+            if on_batch is not None:
+                on_batch(results)
+            yield from results
 
     def submit_envelope_stream(
         self,

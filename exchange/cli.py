@@ -109,6 +109,8 @@ def cmd_push(args: argparse.Namespace) -> int:
     lines, total = _lines(args.file)
     first = next(lines, "")
     signals = parse_lines(_chain(first, lines), args.format, first)
+    if total and first.split(",", 1)[0].strip().lower() == "type":
+        total -= 1  # the CSV header
     progress = Progress(sys.stderr, total)
     rejected = 0
     with _client(args) as client:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure(fmt: str = "auto", level: int = logging.INFO) -> None:
-    """Configure structlog (and route stdlib logging, grpcio's included, through it)."""
-    use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+def configure(fmt: str = "auto", level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """Configure structlog (and route stdlib logging, grpcio's included, through it) to ``stream`` (stderr)."""
+    out = sys.stderr if stream is None else stream
+    use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -26,10 +28,10 @@ def configure(fmt: str = "auto", level: int = logging.INFO) -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared))
     root = logging.getLogger()
     root.handlers[:] = [handler]

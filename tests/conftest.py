@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from exchange import logs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,3 +25,12 @@ def vectors_dir() -> Path:
 @pytest.fixture(scope="session")
 def vectors() -> Path:
     return vectors_dir()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """In-process servers log JSON to one file per session (kept out of captured output)."""
+    path = tmp_path_factory.mktemp("logs") / "server.log"
+    with open(path, "a", encoding="utf-8") as stream:
+        logs.configure("json", stream=stream)
+        yield path
