@@ -203,11 +203,12 @@ class ExchangeClient:
                     raise InvalidIdentifierError(sig.identifier.type, "unknown identifier type")
                 valid.append((i, sig, sig.identifier.normalised()))
             except InvalidIdentifierError as exc:
-                prepared.local[i] = SubmitResult("rejected", reason=str(exc), code="INVALID_ARGUMENT",
-                                                 tag="invalid_identifier")
+                prepared.local[i] = SubmitResult(
+                    "rejected", reason=str(exc), code="INVALID_ARGUMENT", tag="invalid_identifier"
+                )
         values = self._values([sig.identifier for _, sig, _ in valid])
         now = int(time.time())
-        for (i, sig, normalised), value in zip(valid, values, strict=True):
+        for (_, sig, normalised), value in zip(valid, values, strict=True):
             ident = sig.identifier
             kind = ident.type.lower()
             body = signals_pb2.SignalBody(
@@ -409,7 +410,9 @@ class ExchangeClient:
 
     # -- lookup, retract, feedback -----------------------------------------
 
-    def lookup(self, queries: Sequence[Identifier | tuple[str, bytes]], *, max_distance: int | None = None) -> list[LookupResult]:
+    def lookup(
+        self, queries: Sequence[Identifier | tuple[str, bytes]], *, max_distance: int | None = None
+    ) -> list[LookupResult]:
         """Active visible signals matching each identifier (pseudonymised first) or (type, value) pair."""
         idents = [q for q in queries if isinstance(q, Identifier)]
         values = iter(self._values(idents))

@@ -50,7 +50,9 @@ def parse_csv_lines(lines: Iterable[str]) -> Iterator[Signal]:
         if not row or (number == 1 and row[0].strip().lower() == "type"):
             continue
         if not 3 <= len(row) <= 4:
-            raise InputFileError(number, f"expected 3 or 4 columns (type,value,category[,provider|platform]), got {len(row)}")
+            raise InputFileError(
+                number, f"expected 3 or 4 columns (type,value,category[,provider|platform]), got {len(row)}"
+            )
         try:
             yield _signal(row[0], row[1], row[2], row[3].strip() if len(row) == 4 and row[3].strip() else None, {})
         except ValueError as exc:

@@ -57,9 +57,9 @@ class Signal:
 
     identifier: Identifier
     category: str
-    audience: str | None = None            # group name; None: every member
+    audience: str | None = None  # group name; None: every member
     confidence: int = 100
-    expires_at: int | None = None          # unix seconds; None: the category's maximum
+    expires_at: int | None = None  # unix seconds; None: the category's maximum
     labels: tuple[str, ...] = ()
 
 
@@ -67,12 +67,12 @@ class Signal:
 class SubmitResult:
     """The exchange's answer for one submitted signal."""
 
-    status: str                            # accepted, duplicate, rejected
+    status: str  # accepted, duplicate, rejected
     seq: int = 0
     signal_id: int = 0
-    reason: str = ""                       # what was wrong, for a rejection
-    code: str = ""                         # gRPC status name of a rejection
-    tag: str = ""                          # machine-readable reason tag
+    reason: str = ""  # what was wrong, for a rejection
+    code: str = ""  # gRPC status name of a rejection
+    tag: str = ""  # machine-readable reason tag
 
     @property
     def ok(self) -> bool:
@@ -101,16 +101,16 @@ class Event:
     """One event from Pull or Subscribe, verified against the member directory."""
 
     seq: int
-    kind: str                              # submit, retract, feedback
+    kind: str  # submit, retract, feedback
     signal_id: int
     submitter: str
     key_id: str
     received_at: int
-    cursor: str                            # resume after this event
-    signal: SharedSignal | None = None     # for submit events
-    reason: str = ""                       # for retract events
-    verdict: str = ""                      # for feedback events
-    envelope: bytes = b""                  # the verbatim signed envelope
+    cursor: str  # resume after this event
+    signal: SharedSignal | None = None  # for submit events
+    reason: str = ""  # for retract events
+    verdict: str = ""  # for feedback events
+    envelope: bytes = b""  # the verbatim signed envelope
 
 
 @dataclass(frozen=True, slots=True)

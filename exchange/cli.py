@@ -1,11 +1,11 @@
 """``sigx``: run the exchange, and push, pull and look up signals from the shell.
 
-    sigx serve --data-dir DIR [--listen 127.0.0.1:7443]
-    sigx push --as CREDS FILE            CSV type,value,category[,provider|platform] or JSON lines
-    sigx pull --as CREDS [--after CURSOR | --cursor-file F] [--follow]   JSON lines out
-    sigx lookup --as CREDS TYPE:VALUE...
-    sigx retract --as CREDS SIGNAL_ID [--reason TEXT]
-    sigx feedback --as CREDS SIGNAL_ID VERDICT
+sigx serve --data-dir DIR [--listen 127.0.0.1:7443]
+sigx push --as CREDS FILE            CSV type,value,category[,provider|platform] or JSON lines
+sigx pull --as CREDS [--after CURSOR | --cursor-file F] [--follow]   JSON lines out
+sigx lookup --as CREDS TYPE:VALUE...
+sigx retract --as CREDS SIGNAL_ID [--reason TEXT]
+sigx feedback --as CREDS SIGNAL_ID VERDICT
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _lines(path: str) -> tuple[Iterator[str], int | None]:
         return iter(sys.stdin), None
     with open(path, encoding="utf-8") as fh:
         total = sum(1 for line in fh if line.strip())
-    return iter(open(path, encoding="utf-8", newline="")), total  # noqa: SIM115 - consumed by the stream
+    return iter(open(path, encoding="utf-8", newline="")), total
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -114,7 +114,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, total)
     rejected = 0
     with _client(args) as client:
-        for index, result in enumerate(client.submit_stream(signals, batch_size=args.batch_size, on_batch=progress.update)):
+        for index, result in enumerate(
+            client.submit_stream(signals, batch_size=args.batch_size, on_batch=progress.update)
+        ):
             if result.status == "rejected":
                 rejected += 1
                 print(json.dumps({"item": index + 1, **asdict(result)}), file=sys.stdout if args.json else sys.stderr)
@@ -153,7 +155,6 @@ def _event_json(event: Event, include_envelope: bool = False) -> str:
     return json.dumps(data)
 
 
-
 def cmd_pull(args: argparse.Namespace) -> int:
     cursor_file = Path(args.cursor_file) if args.cursor_file else None
     after = args.after
@@ -169,11 +170,13 @@ def cmd_pull(args: argparse.Namespace) -> int:
     count = 0
     with _client(args) as client:
         if args.follow:
-            events = client.subscribe(after, types=args.type, categories=args.category, verify=not args.no_verify,
-                                      on_cursor=save)
+            events = client.subscribe(
+                after, types=args.type, categories=args.category, verify=not args.no_verify, on_cursor=save
+            )
         else:
-            events = client.pull(after, limit=args.limit, types=args.type, categories=args.category,
-                                 verify=not args.no_verify)
+            events = client.pull(
+                after, limit=args.limit, types=args.type, categories=args.category, verify=not args.no_verify
+            )
         last = after
         for event in events:
             print(_event_json(event, args.envelopes), flush=args.follow)
@@ -248,8 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sigx", description="Signal Exchange: share pseudonymised abuse signals.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("serve", help="run the exchange server", description="Run the exchange (first start initialises DIR).")
-    p.add_argument("--data-dir", required=True, type=Path, metavar="DIR", help="data directory (created on first start)")
+    p = sub.add_parser(
+        "serve", help="run the exchange server", description="Run the exchange (first start initialises DIR)."
+    )
+    p.add_argument(
+        "--data-dir", required=True, type=Path, metavar="DIR", help="data directory (created on first start)"
+    )
     p.add_argument("--listen", default=None, help="HOST:PORT to listen on (default 127.0.0.1:7443)")
     p.add_argument("--log-format", default=None, choices=["json", "console", "auto"], help="log output format")
     p.set_defaults(handler=cmd_serve)

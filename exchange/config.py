@@ -24,15 +24,15 @@ class Settings:
 
     data_dir: Path = Path("data")
     listen: str = DEFAULT_LISTEN
-    max_batch: int = 2000                      # envelopes / queries / blinded elements per message
+    max_batch: int = 2000  # envelopes / queries / blinded elements per message
     max_message_bytes: int = 16 * 1024 * 1024
-    pull_page: int = 1000                      # events per PullResponse message
-    max_clock_skew: int = 300                  # seconds an envelope's created_at may lie in the future
-    retention_interval: float = 3600.0         # seconds between retention runs
-    workers: int = 64                          # gRPC handler threads (each Subscribe holds one)
-    verify_threads: int = 2                    # Ed25519 verification pool
-    grace: float = 10.0                        # seconds in-flight calls get on shutdown
-    log_format: str = "auto"                   # json, console, auto (console on a terminal)
+    pull_page: int = 1000  # events per PullResponse message
+    max_clock_skew: int = 300  # seconds an envelope's created_at may lie in the future
+    retention_interval: float = 3600.0  # seconds between retention runs
+    workers: int = 64  # gRPC handler threads (each Subscribe holds one)
+    verify_threads: int = 2  # Ed25519 verification pool
+    grace: float = 10.0  # seconds in-flight calls get on shutdown
+    log_format: str = "auto"  # json, console, auto (console on a terminal)
     default_pdq_distance: int = 31
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -19,8 +19,14 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from client_sdk._wire import directory_pb2, directory_pb2_grpc, exchange_pb2, exchange_pb2_grpc
-from client_sdk._wire import pseudonymizer_pb2, pseudonymizer_pb2_grpc
+from client_sdk._wire import (
+    directory_pb2,
+    directory_pb2_grpc,
+    exchange_pb2,
+    exchange_pb2_grpc,
+    pseudonymizer_pb2,
+    pseudonymizer_pb2_grpc,
+)
 from exchange.bootstrap import DataDir, ensure_initialised, record_address
 from exchange.config import Settings
 from exchange.errors import ConfigError

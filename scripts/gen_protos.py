@@ -58,10 +58,14 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         fresh = generate(Path(tmp))
-        stale = [p.name for p in fresh if not (OUT / p.name).exists() or not filecmp.cmp(p, OUT / p.name, shallow=False)]
+        stale = [
+            p.name for p in fresh if not (OUT / p.name).exists() or not filecmp.cmp(p, OUT / p.name, shallow=False)
+        ]
         extra = sorted({p.name for p in OUT.glob("*.py*")} - {p.name for p in fresh})
     if stale or extra:
-        print(f"generated code is stale: changed {stale}, unexpected {extra}; run scripts/gen_protos.py", file=sys.stderr)
+        print(
+            f"generated code is stale: changed {stale}, unexpected {extra}; run scripts/gen_protos.py", file=sys.stderr
+        )
         return 1
     return 0
 

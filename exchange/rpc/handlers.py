@@ -40,7 +40,9 @@ class ExchangeHandler(exchange_pb2_grpc.ExchangeServicer):
         for request in request_iterator:
             yield convert.submit_response(self._ingest.submit(caller, request.envelopes))
 
-    def Pull(self, request: exchange_pb2.PullRequest, context: grpc.ServicerContext) -> Iterator[exchange_pb2.PullResponse]:
+    def Pull(
+        self, request: exchange_pb2.PullRequest, context: grpc.ServicerContext
+    ) -> Iterator[exchange_pb2.PullResponse]:
         caller = current_caller()
         flt = self._reader.visibility(caller, request.types, request.categories)
         for page in self._reader.pull(caller, request.cursor, request.limit, flt):
@@ -58,7 +60,9 @@ class ExchangeHandler(exchange_pb2_grpc.ExchangeServicer):
         distance = request.max_distance if request.HasField("max_distance") else None
         return convert.lookup_response(self._reader.lookup(current_caller(), convert.queries(request), distance))
 
-    def Retract(self, request: exchange_pb2.RetractRequest, context: grpc.ServicerContext) -> exchange_pb2.RetractResponse:
+    def Retract(
+        self, request: exchange_pb2.RetractRequest, context: grpc.ServicerContext
+    ) -> exchange_pb2.RetractResponse:
         return exchange_pb2.RetractResponse(seq=self._ingest.retract(current_caller(), request.envelope))
 
     def Feedback(

@@ -9,6 +9,7 @@ in the log.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -48,7 +49,8 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
         return Caller(member)
 
     def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(details)
@@ -107,10 +109,8 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
                 self._fail(context, method, caller_id, exc)
             finally:
                 if token is not None:
-                    try:
+                    with contextlib.suppress(ValueError):  # closed from another thread
                         reset_caller(token)
-                    except ValueError:  # closed from another thread
-                        pass
                 _summary(method, caller_id, code, started)
 
         return wrapper

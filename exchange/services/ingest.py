@@ -46,7 +46,7 @@ _QUALIFIER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 class ItemResult:
     """The outcome of one submitted envelope."""
 
-    status: str                      # accepted, duplicate, rejected
+    status: str  # accepted, duplicate, rejected
     seq: int = 0
     signal_id: int = 0
     error: ExchangeError | None = None
@@ -200,7 +200,9 @@ class IngestService:
         qualifier = body.qualifier or None
         if type_ in QUALIFIED_TYPES:
             if qualifier is None or not _QUALIFIER.fullmatch(qualifier):
-                raise InvalidArgumentError("qualifier (platform or provider) is missing or malformed", reason="qualifier")
+                raise InvalidArgumentError(
+                    "qualifier (platform or provider) is missing or malformed", reason="qualifier"
+                )
         elif qualifier is not None:
             raise InvalidArgumentError("only usernames and payment handles carry a qualifier", reason="qualifier")
         if type_ in MEDIA_TYPES:
@@ -252,4 +254,3 @@ class IngestService:
 
 def _bad_signature(key: KeyRecord) -> None:
     raise UnauthenticatedError(f"signature does not verify under key {key.key_id}", reason="bad_signature")
-

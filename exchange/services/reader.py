@@ -136,8 +136,9 @@ class ReaderService:
             by_type.setdefault(q.type, []).append(i)
         for type_, idxs in by_type.items():
             if type_ == TYPE_MEDIA_PDQ:
-                for i, matches in zip(idxs, self._store.lookup_pdq([queries[i].value for i in idxs], distance, now),
-                                      strict=True):
+                for i, matches in zip(
+                    idxs, self._store.lookup_pdq([queries[i].value for i in idxs], distance, now), strict=True
+                ):
                     results[i] = matches
                 continue
             positions: dict[bytes, list[int]] = {}

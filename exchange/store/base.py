@@ -116,7 +116,7 @@ class EventFilter:
 
     types: frozenset[int] | None = None
     categories: frozenset[int] | None = None
-    audiences: frozenset[int] = frozenset()   # groups the reader belongs to (NULL audience is everyone)
+    audiences: frozenset[int] = frozenset()  # groups the reader belongs to (NULL audience is everyone)
 
 
 class Store(Protocol):

@@ -344,7 +344,8 @@ class SqliteStore:
         with self._snapshot() as conn:
             rows = list(
                 conn.execute(
-                    f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.type = ? AND s.retracted = 0 AND s.expires_at > ?",
+                    f"SELECT {_SIGNAL_COLUMNS} FROM signals s"
+                    " WHERE s.type = ? AND s.retracted = 0 AND s.expires_at > ?",
                     (TYPE_MEDIA_PDQ, now),
                 )
             )

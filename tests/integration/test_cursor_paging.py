@@ -57,8 +57,9 @@ def _cycle(sizes: list[int]) -> Iterator[int]:
     types=st.lists(st.sampled_from(TYPES), unique=True, max_size=2),
     categories=st.lists(st.sampled_from(CATEGORIES), unique=True, max_size=1),
 )
-def test_any_paging_equals_one_pull(populated: tuple[ExchangeClient, list[int]], sizes: list[int],
-                                    types: list[str], categories: list[str]) -> None:
+def test_any_paging_equals_one_pull(
+    populated: tuple[ExchangeClient, list[int]], sizes: list[int], types: list[str], categories: list[str]
+) -> None:
     client, _ = populated
     whole = [e.seq for e in client.pull(types=types, categories=categories)]
     assert _paged(client, sizes, types=types, categories=categories) == whole
@@ -66,8 +67,9 @@ def test_any_paging_equals_one_pull(populated: tuple[ExchangeClient, list[int]],
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
-def test_resuming_from_any_event_cursor_gives_the_rest(populated: tuple[ExchangeClient, list[int]],
-                                                       data: st.DataObject) -> None:
+def test_resuming_from_any_event_cursor_gives_the_rest(
+    populated: tuple[ExchangeClient, list[int]], data: st.DataObject
+) -> None:
     client, full = populated
     events = list(client.pull())
     i = data.draw(st.integers(min_value=0, max_value=len(events) - 1))

@@ -130,8 +130,8 @@ def test_expired_signals_stop_matching_and_are_purged(exchange: Exchange, client
 
 def test_lookup_pdq_by_hamming_distance(client_a: ExchangeClient, client_b: ExchangeClient) -> None:
     base = int("a5" * 32, 16)
-    near = base ^ ((1 << 20) - 1)        # 20 bits away
-    far = base ^ ((1 << 40) - 1)         # 40 bits away
+    near = base ^ ((1 << 20) - 1)  # 20 bits away
+    far = base ^ ((1 << 40) - 1)  # 40 bits away
     client_a.submit([Signal(Identifier("media_pdq", f"{base:064x}"), category="csam.distribution")])
     [default, strict, loose] = [
         client_b.lookup([("media_pdq", near.to_bytes(32, "big"))], max_distance=d)[0] for d in (None, 10, 64)

@@ -90,9 +90,7 @@ def _needles(ident: Identifier) -> set[bytes]:
     return {f.encode() for f in forms if len(f) >= 6} | {f.encode("utf-16-le") for f in forms if len(f) >= 6}
 
 
-class _Capture(
-    grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor, grpc.StreamStreamClientInterceptor
-):
+class _Capture(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor, grpc.StreamStreamClientInterceptor):
     def __init__(self) -> None:
         self.sent: list[bytes] = []
 
@@ -119,9 +117,21 @@ def server_process(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     data_dir, log_path = tmp_path / "data", tmp_path / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli", "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0",
-             "--log-format", "json"],
-            stdout=subprocess.PIPE, stderr=log, text=True,
+            [
+                sys.executable,
+                "-m",
+                "exchange.cli",
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
         )
         assert proc.stdout is not None
         line = proc.stdout.readline()

@@ -28,7 +28,7 @@ def test_readme_sdk_example_runs(exchange: Exchange, capsys: pytest.CaptureFixtu
     code = readme_example().replace("127.0.0.1:7443", exchange.address)
     code = code.replace('"data/members/', f'"{exchange.data_dir}/members/')
     namespace: dict[str, object] = {}
-    exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - the README's own example
+    exec(compile(code, str(README), "exec"), namespace)
     results = namespace["results"]
     assert [r.status for r in results] == ["accepted", "accepted"]  # type: ignore[attr-defined]
     assert len(namespace["pseudonyms"][0]) == 32  # type: ignore[index]
@@ -97,8 +97,18 @@ def test_push_pull_lookup_cli(exchange: Exchange, tmp_path: Path, capsys: pytest
     assert main(["pull", *_creds(exchange, "demo-b"), "--cursor-file", str(cursor)]) == 0
     assert capsys.readouterr().out == ""
 
-    assert main(["lookup", *_creds(exchange, "demo-b"), "--json", "payment_handle:cash.app/$janedoe",
-                 "email:nobody@example.com"]) == 0
+    assert (
+        main(
+            [
+                "lookup",
+                *_creds(exchange, "demo-b"),
+                "--json",
+                "payment_handle:cash.app/$janedoe",
+                "email:nobody@example.com",
+            ]
+        )
+        == 0
+    )
     hit, miss = (json.loads(x) for x in capsys.readouterr().out.splitlines())
     assert hit["found"] and hit["matches"][0]["submitter"] == "demo-a" and not miss["found"]
     signal_id = hit["matches"][0]["signal_id"]

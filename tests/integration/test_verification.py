@@ -28,8 +28,7 @@ def _submit(client: ExchangeClient) -> int:
     return r.seq
 
 
-def test_edited_body_fails_verification(exchange: Exchange, client_a: ExchangeClient,
-                                        client_b: ExchangeClient) -> None:
+def test_edited_body_fails_verification(exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient) -> None:
     seq = _submit(client_a)
 
     def edit(env: signals_pb2.Envelope) -> None:
@@ -44,16 +43,18 @@ def test_edited_body_fails_verification(exchange: Exchange, client_a: ExchangeCl
     assert event.signal is not None and event.signal.category == "csam.distribution"
 
 
-def test_unknown_signer_fails_verification(exchange: Exchange, client_a: ExchangeClient,
-                                           client_b: ExchangeClient) -> None:
+def test_unknown_signer_fails_verification(
+    exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient
+) -> None:
     seq = _submit(client_a)
     _tamper(exchange, seq, lambda env: setattr(env.signatures[0], "keyid", "0000000000000000"))
     with pytest.raises(VerificationError, match="unknown key"):
         list(client_b.pull())
 
 
-def test_envelope_signed_by_another_member_fails(exchange: Exchange, client_a: ExchangeClient,
-                                                 client_b: ExchangeClient) -> None:
+def test_envelope_signed_by_another_member_fails(
+    exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient
+) -> None:
     seq_a = _submit(client_a)
     [rb] = client_b.submit([Signal(Identifier("domain", "other.example"), category="grooming")])
     conn = sqlite3.connect(exchange.db_path)

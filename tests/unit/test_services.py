@@ -43,8 +43,14 @@ class World:
         return self.now
 
     def envelope(self, who: str = "a", **fields: object) -> bytes:
-        body = {"submitter": who, "type": 1, "value": os.urandom(32), "category": "grooming",
-                "created_at": int(self.now), "oprf_epoch": 1}
+        body = {
+            "submitter": who,
+            "type": 1,
+            "value": os.urandom(32),
+            "category": "grooming",
+            "created_at": int(self.now),
+            "oprf_epoch": 1,
+        }
         body.update(fields)
         return seal_body(signals_pb2.SignalBody(**body), self.keys[who])  # type: ignore[arg-type]
 
