@@ -8,11 +8,12 @@ public keys), ``ca.crt``, ``tls.crt``, ``tls.key`` and ``signing.key``
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from client_sdk.errors import CredentialsError
-from client_sdk.keys import SigningKey, check_private_file
+from client_sdk.keys import SigningKey, check_private_file, write_private_file
 
 MEMBER_FILE = "member.json"
 CA_FILE = "ca.crt"
@@ -59,6 +60,34 @@ class Credentials:
             raise CredentialsError(f"{root}: missing {Path(exc.filename).name}") from None
         except (KeyError, ValueError) as exc:
             raise CredentialsError(f"{root / MEMBER_FILE}: malformed ({exc})") from None
+
+
+def write_credentials(
+    directory: str | Path,
+    *,
+    member_id: str,
+    role: str,
+    address: str,
+    ca_pem: bytes,
+    cert_pem: bytes,
+    tls_key_pem: bytes,
+    signing_key: SigningKey,
+    oprf_public_key: bytes,
+    oprf_epoch: int,
+    log_public_key: bytes,
+) -> Path:
+    """Write a credentials directory (mode 0700; private keys 0600)."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    (root / CA_FILE).write_bytes(ca_pem)
+    (root / CERT_FILE).write_bytes(cert_pem)
+    write_private_file(root / TLS_KEY_FILE, tls_key_pem)
+    write_private_file(root / SIGNING_KEY_FILE, signing_key.to_pem())
+    (root / MEMBER_FILE).write_text(
+        member_info(member_id, role, address, oprf_public_key, oprf_epoch, log_public_key, signing_key.key_id)
+    )
+    return root
 
 
 def member_info(

@@ -13,17 +13,19 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError, Message
 
 from client_sdk import keys
-from client_sdk._wire import signals_pb2
+from client_sdk._wire import admin_pb2, signals_pb2
 from client_sdk.errors import VerificationError
 
 PAYLOAD_SIGNAL = "application/vnd.sigx.signal+pb"
 PAYLOAD_RETRACT = "application/vnd.sigx.retract+pb"
 PAYLOAD_FEEDBACK = "application/vnd.sigx.feedback+pb"
+PAYLOAD_ADMIN = "application/vnd.sigx.admin+pb"
 
 BODY_TYPES: dict[str, type[Message]] = {
     PAYLOAD_SIGNAL: signals_pb2.SignalBody,
     PAYLOAD_RETRACT: signals_pb2.RetractBody,
     PAYLOAD_FEEDBACK: signals_pb2.FeedbackBody,
+    PAYLOAD_ADMIN: admin_pb2.AdminChange,
 }
 
 

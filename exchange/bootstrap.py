@@ -1,100 +1,43 @@
 """First start: create the data directory, its keys, and demo credentials.
 
-Layout of a data directory::
-
-    exchange.db              the SQLite store
-    ca.crt  server.crt       public certificates
-    secrets/                 mode 0700: ca.key, server.key, oprf.key, log.key (each 0600)
-    members/demo-a/ members/demo-b/ operator/ auditor/    credentials directories
-    .initialised             written last; its absence means a first start did not finish
+The first operator registers itself (a self-signed genesis change); every
+other account is added by that operator through the same signed admin changes
+an operator would make later, so the event history is complete from seq 1.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from client_sdk import credentials as creds
+from client_sdk._wire import admin_pb2
+from client_sdk.envelope import seal_body
 from client_sdk.keys import SigningKey, write_private_file
+from exchange import app
 from exchange.ca import CertificateAuthority
 from exchange.config import Settings
 from exchange.errors import ConfigError
+from exchange.identity import Caller
 from exchange.oprf_key import OprfKeyring
-from exchange.store.base import Store
+from exchange.paths import DataDir
+from exchange.store.base import AdminEvent
 from exchange.store.sqlite import SqliteStore
 
+OPERATOR = ("operator", "operator", "operator")
 DEMO_ACCOUNTS = (
     ("demo-a", "member", "members/demo-a"),
     ("demo-b", "member", "members/demo-b"),
-    ("operator", "operator", "operator"),
     ("auditor", "auditor", "auditor"),
 )
 
 
-@dataclass(frozen=True)
-class DataDir:
-    """Paths inside a data directory."""
-
-    root: Path
-
-    @property
-    def secrets(self) -> Path:
-        return self.root / "secrets"
-
-    @property
-    def marker(self) -> Path:
-        return self.root / ".initialised"
-
-    ca_cert = property(lambda self: self.root / "ca.crt")
-    ca_key = property(lambda self: self.secrets / "ca.key")
-    server_cert = property(lambda self: self.root / "server.crt")
-    server_key = property(lambda self: self.secrets / "server.key")
-    oprf_key = property(lambda self: self.secrets / "oprf.key")
-    log_key = property(lambda self: self.secrets / "log.key")
-
-
-def onboard(
-    store: Store,
-    ca: CertificateAuthority,
-    keyring: OprfKeyring,
-    log_public_key: bytes,
-    member_id: str,
-    role: str,
-    directory: Path,
-    address: str,
-    now: int,
-) -> Path:
-    """Add a member with a fresh signing key and write its credentials directory."""
-    member = store.add_member(member_id, role, member_id, now)
-    signing = SigningKey.generate()
-    store.add_signing_key(member.member_id, signing.key_id, signing.public_key, now)
-    issued = ca.issue_client(member_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
-    (directory / creds.CA_FILE).write_bytes(ca.cert_pem)
-    (directory / creds.CERT_FILE).write_bytes(issued.cert_pem)
-    write_private_file(directory / creds.TLS_KEY_FILE, issued.key_pem)
-    write_private_file(directory / creds.SIGNING_KEY_FILE, signing.to_pem())
-    (directory / creds.MEMBER_FILE).write_text(
-        creds.member_info(
-            member_id,
-            role,
-            address,
-            keyring.public_key(),
-            keyring.current_epoch,
-            log_public_key,
-            signing.key_id,
-        )
-    )
-    return directory
-
-
 def record_address(data_dir: Path, address: str) -> None:
     """Point the demo credentials at ``address`` (after binding an ephemeral port)."""
-    for _, _, sub in DEMO_ACCOUNTS:
+    for _, _, sub in (OPERATOR, *DEMO_ACCOUNTS):
         info_path = data_dir / sub / creds.MEMBER_FILE
         if info_path.exists():
             info = json.loads(info_path.read_text())
@@ -102,12 +45,18 @@ def record_address(data_dir: Path, address: str) -> None:
             info_path.write_text(json.dumps(info, indent=2))
 
 
+def admin_change(operator: SigningKey, operator_id: str, **change: object) -> bytes:
+    """A signed AdminChange envelope (``change`` names one field of the oneof)."""
+    body = admin_pb2.AdminChange(submitter=operator_id, created_at=int(time.time()), **change)  # type: ignore[arg-type]
+    return seal_body(body, operator)
+
+
 def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
     """Initialise ``settings.data_dir`` on first start; return True if it was created now."""
     paths = DataDir(settings.data_dir)
     if paths.marker.exists():
         return False
-    if (paths.root / "exchange.db").exists():
+    if paths.database.exists():
         raise ConfigError(
             f"{paths.root} holds a database but its first start did not finish; move it aside and start again"
         )
@@ -123,11 +72,47 @@ def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
     keyring = OprfKeyring.create(paths.oprf_key)
     log_key = SigningKey.generate()
     write_private_file(paths.log_key, log_key.to_pem())
-    store = SqliteStore(settings.database_path)
+
+    def write(member_id: str, role: str, sub: str, key: SigningKey, cert_pem: bytes, key_pem: bytes) -> None:
+        creds.write_credentials(
+            paths.root / sub,
+            member_id=member_id,
+            role=role,
+            address=settings.listen,
+            ca_pem=ca.cert_pem,
+            cert_pem=cert_pem,
+            tls_key_pem=key_pem,
+            signing_key=key,
+            oprf_public_key=keyring.public_key(),
+            oprf_epoch=keyring.current_epoch,
+            log_public_key=log_key.public_key,
+        )
+
+    store = SqliteStore(paths.database)
     try:
         now = int(clock())
-        for member_id, role, sub in DEMO_ACCOUNTS:
-            onboard(store, ca, keyring, log_key.public_key, member_id, role, paths.root / sub, settings.listen, now)
+        op_id, op_role, op_sub = OPERATOR
+        op_key = SigningKey.generate()
+        genesis = admin_change(
+            op_key,
+            op_id,
+            add_member=admin_pb2.AddMember(member_id=op_id, role=op_role, signing_public_key=op_key.public_key),
+        )
+        operator = store.add_member(
+            op_id, op_role, op_id, now, AdminEvent(0, genesis, now), (op_key.key_id, op_key.public_key)
+        )
+        op_cert = ca.issue_client(op_id)
+        write(op_id, op_role, op_sub, op_key, op_cert.cert_pem, op_cert.key_pem)
+        services = app.build(settings, store, clock, keyring)
+        try:
+            for member_id, role, sub in DEMO_ACCOUNTS:
+                key = SigningKey.generate()
+                change = admin_pb2.AddMember(member_id=member_id, role=role, signing_public_key=key.public_key)
+                result = services.admin.apply(Caller(operator), admin_change(op_key, op_id, add_member=change))
+                assert result.certificate is not None
+                write(member_id, role, sub, key, result.certificate.cert_pem, result.certificate.key_pem)
+        finally:
+            services.close()
     finally:
         store.close()
     paths.marker.write_text("1\n")

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 import structlog
@@ -20,6 +20,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from client_sdk._wire import (
+    admin_pb2,
+    admin_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
     exchange_pb2,
@@ -27,22 +29,22 @@ from client_sdk._wire import (
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
 )
-from exchange.bootstrap import DataDir, ensure_initialised, record_address
+from exchange import app
+from exchange.app import Services
+from exchange.bootstrap import ensure_initialised, record_address
 from exchange.config import Settings
 from exchange.errors import ConfigError
-from exchange.events import EventBus
-from exchange.oprf_key import OprfKeyring
+from exchange.paths import DataDir
 from exchange.retention import RetentionTask
-from exchange.rpc.handlers import DirectoryHandler, ExchangeHandler, PseudonymizerHandler
+from exchange.rpc.handlers import AdminHandler, DirectoryHandler, ExchangeHandler, PseudonymizerHandler
 from exchange.rpc.interceptor import ExchangeInterceptor
-from exchange.services.directory import DirectoryService
-from exchange.services.ingest import IngestService
-from exchange.services.reader import ReaderService
+from exchange.store.base import Store
 from exchange.store.sqlite import SqliteStore
 
 log = structlog.get_logger("exchange.server")
 
 SERVICE_NAMES = (
+    admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
     exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
     pseudonymizer_pb2.DESCRIPTOR.services_by_name["Pseudonymizer"].full_name,
     directory_pb2.DESCRIPTOR.services_by_name["Directory"].full_name,
@@ -55,21 +57,24 @@ class RunningExchange:
 
     server: grpc.Server
     port: int
-    store: SqliteStore
-    bus: EventBus
-    retention: RetentionTask
+    services: Services
     health: health.HealthServicer
-    pools: list[ThreadPoolExecutor] = field(default_factory=list)
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def retention(self) -> RetentionTask:
+        return self.services.retention
 
     def stop(self, grace: float | None = 5.0) -> None:
         """Stop accepting calls, let in-flight ones finish within ``grace``, then close the store."""
         self.health.enter_graceful_shutdown()
-        self.bus.close()
+        self.services.bus.close()
         self.server.stop(grace).wait()
-        self.retention.stop()
-        for pool in self.pools:
-            pool.shutdown(wait=True)
-        self.store.close()
+        self.services.close()
+        self.services.store.close()
 
 
 def _tls_credentials(paths: DataDir) -> grpc.ServerCredentials:
@@ -87,12 +92,7 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     """Initialise the data directory if needed, then start a server on ``settings.listen``."""
     ensure_initialised(settings, clock)
     paths = DataDir(settings.data_dir)
-    store = SqliteStore(settings.database_path)
-    keyring = OprfKeyring.load(paths.oprf_key)
-    bus = EventBus(store.max_seq())
-    verify_pool = ThreadPoolExecutor(settings.verify_threads, thread_name_prefix="sigx-verify")
-    reader = ReaderService(store, settings, bus, clock)
-    ingest = IngestService(store, settings, keyring, bus, clock, verify_pool)
+    services = app.build(settings, SqliteStore(paths.database), clock)
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -100,13 +100,14 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     ]
     server = grpc.server(
         ThreadPoolExecutor(settings.workers, thread_name_prefix="sigx-rpc"),
-        interceptors=[ExchangeInterceptor(store)],
+        interceptors=[ExchangeInterceptor(services.store, services.policy)],
         options=options,
         maximum_concurrent_rpcs=settings.workers * 4,
     )
-    exchange_pb2_grpc.add_ExchangeServicer_to_server(ExchangeHandler(ingest, reader), server)
-    pseudonymizer_pb2_grpc.add_PseudonymizerServicer_to_server(PseudonymizerHandler(keyring, settings), server)
-    directory_pb2_grpc.add_DirectoryServicer_to_server(DirectoryHandler(DirectoryService(store)), server)
+    exchange_pb2_grpc.add_ExchangeServicer_to_server(ExchangeHandler(services.ingest, services.reader), server)
+    pseudonymizer_pb2_grpc.add_PseudonymizerServicer_to_server(PseudonymizerHandler(services.pseudonymizer), server)
+    directory_pb2_grpc.add_DirectoryServicer_to_server(DirectoryHandler(services.directory), server)
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminHandler(services.admin, services.queries), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
@@ -115,15 +116,13 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     try:
         port = server.add_secure_port(settings.listen, _tls_credentials(paths))
     except RuntimeError as exc:
+        services.close()
         raise ConfigError(f"listen: cannot bind {settings.listen}: {exc}") from None
-    if port == 0:
-        raise ConfigError(f"listen: cannot bind {settings.listen}")
     if settings.listen.endswith(":0"):
         record_address(settings.data_dir, f"{settings.listen_host}:{port}")
-    retention = RetentionTask(store, clock, settings.retention_interval)
     server.start()
-    retention.start()
-    return RunningExchange(server, port, store, bus, retention, health_servicer, [verify_pool])
+    services.retention.start()
+    return RunningExchange(server, port, services, health_servicer)
 
 
 def serve(settings: Settings, on_ready: Callable[[RunningExchange], None] | None = None) -> None:

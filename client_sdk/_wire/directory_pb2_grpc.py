@@ -44,6 +44,11 @@ class DirectoryStub:
                 request_serializer=signal__exchange_dot_v1_dot_directory__pb2.ListSigningKeysRequest.SerializeToString,
                 response_deserializer=signal__exchange_dot_v1_dot_directory__pb2.ListSigningKeysResponse.FromString,
                 _registered_method=True)
+        self.WhoAmI = channel.unary_unary(
+                '/signal_exchange.v1.Directory/WhoAmI',
+                request_serializer=signal__exchange_dot_v1_dot_directory__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=signal__exchange_dot_v1_dot_directory__pb2.WhoAmIResponse.FromString,
+                _registered_method=True)
 
 
 class DirectoryServicer:
@@ -61,6 +66,12 @@ class DirectoryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WhoAmI(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DirectoryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -73,6 +84,11 @@ def add_DirectoryServicer_to_server(servicer, server):
                     servicer.ListSigningKeys,
                     request_deserializer=signal__exchange_dot_v1_dot_directory__pb2.ListSigningKeysRequest.FromString,
                     response_serializer=signal__exchange_dot_v1_dot_directory__pb2.ListSigningKeysResponse.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=signal__exchange_dot_v1_dot_directory__pb2.WhoAmIRequest.FromString,
+                    response_serializer=signal__exchange_dot_v1_dot_directory__pb2.WhoAmIResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -129,6 +145,33 @@ class Directory:
             '/signal_exchange.v1.Directory/ListSigningKeys',
             signal__exchange_dot_v1_dot_directory__pb2.ListSigningKeysRequest.SerializeToString,
             signal__exchange_dot_v1_dot_directory__pb2.ListSigningKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signal_exchange.v1.Directory/WhoAmI',
+            signal__exchange_dot_v1_dot_directory__pb2.WhoAmIRequest.SerializeToString,
+            signal__exchange_dot_v1_dot_directory__pb2.WhoAmIResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,6 +26,7 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_SUBMIT: _ClassVar[EventKind]
     EVENT_KIND_RETRACT: _ClassVar[EventKind]
     EVENT_KIND_FEEDBACK: _ClassVar[EventKind]
+    EVENT_KIND_ADMIN: _ClassVar[EventKind]
 
 class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -49,6 +50,7 @@ EVENT_KIND_UNSPECIFIED: EventKind
 EVENT_KIND_SUBMIT: EventKind
 EVENT_KIND_RETRACT: EventKind
 EVENT_KIND_FEEDBACK: EventKind
+EVENT_KIND_ADMIN: EventKind
 VERDICT_UNSPECIFIED: Verdict
 VERDICT_CONFIRMED: Verdict
 VERDICT_ACTIONED: Verdict

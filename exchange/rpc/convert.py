@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import grpc
 
-from client_sdk._wire import directory_pb2, exchange_pb2
+from client_sdk._wire import admin_pb2, directory_pb2, exchange_pb2
+from client_sdk.models import TYPE_NAMES, VERDICTS
 from exchange.rpc.status import status_for
+from exchange.services.admin import ChangeResult, MemberDetail
 from exchange.services.ingest import ItemResult
 from exchange.services.reader import Page, Query
-from exchange.store.base import KeyRecord, MatchRecord, MemberRecord
+from exchange.store.base import KeyRecord, MatchRecord, MemberRecord, Stats
 
 _SUBMIT_STATUS = {
     "accepted": exchange_pb2.SUBMIT_STATUS_ACCEPTED,
@@ -82,4 +84,44 @@ def signing_key(k: KeyRecord) -> directory_pb2.SigningKey:
         not_before=k.not_before,
         not_after=k.not_after or 0,
         revoked_at=k.revoked_at or 0,
+    )
+
+
+def change_response(result: ChangeResult) -> admin_pb2.ApplyChangeResponse:
+    out = admin_pb2.ApplyChangeResponse(seq=result.seq, summary=result.summary, key_id=result.key_id)
+    if result.certificate is not None:
+        out.certificate.cert_pem = result.certificate.cert_pem
+        out.certificate.key_pem = result.certificate.key_pem
+    return out
+
+
+def member_detail(d: MemberDetail) -> admin_pb2.MemberDetail:
+    m = d.member
+    return admin_pb2.MemberDetail(
+        member_id=m.member_id,
+        role=m.role,
+        status=m.status,
+        display_name=m.display_name,
+        groups=d.groups,
+        key_ids=d.key_ids,
+        policy=d.policy,
+    )
+
+
+def _counts(items: dict) -> list[admin_pb2.Count]:
+    return [admin_pb2.Count(key=str(k), value=v) for k, v in sorted(items.items(), key=lambda kv: str(kv[0]))]
+
+
+def stats_response(stats: Stats, lookups: dict[str, int], denials: dict[str, int]) -> admin_pb2.GetStatsResponse:
+    kinds = {1: "submit", 2: "retract", 3: "feedback", 4: "admin"}
+    return admin_pb2.GetStatsResponse(
+        signals_by_category=_counts(stats.signals_by_category),
+        signals_by_type=_counts({TYPE_NAMES.get(k, str(k)): v for k, v in stats.signals_by_type.items()}),
+        signals_by_member=_counts(stats.signals_by_member),
+        events_by_kind=_counts({kinds.get(k, str(k)): v for k, v in stats.events_by_kind.items()}),
+        feedback_by_verdict=_counts({VERDICTS[k - 1]: v for k, v in stats.feedback_by_verdict.items()}),
+        submits_by_day=_counts(stats.submits_by_day),
+        lookups_by_member=_counts(lookups),
+        quota_denials_by_member=_counts(denials),
+        active_signals=stats.active_signals,
     )

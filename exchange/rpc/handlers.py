@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import grpc
 
 from client_sdk._wire import (
+    admin_pb2,
+    admin_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
     exchange_pb2,
@@ -15,13 +17,12 @@ from client_sdk._wire import (
     pseudonymizer_pb2_grpc,
 )
 from client_sdk.oprf import MODE_VOPRF, SUITE
-from exchange.config import Settings
-from exchange.errors import BatchTooLargeError
 from exchange.identity import current_caller
-from exchange.oprf_key import OprfKeyring
 from exchange.rpc import convert
+from exchange.services.admin import AdminQueries, AdminService
 from exchange.services.directory import DirectoryService
 from exchange.services.ingest import IngestService
+from exchange.services.pseudonymizer import PseudonymizerService
 from exchange.services.reader import ReaderService
 
 
@@ -74,26 +75,21 @@ class ExchangeHandler(exchange_pb2_grpc.ExchangeServicer):
 
 
 class PseudonymizerHandler(pseudonymizer_pb2_grpc.PseudonymizerServicer):
-    def __init__(self, keyring: OprfKeyring, settings: Settings) -> None:
-        self._keyring = keyring
-        self._settings = settings
+    def __init__(self, service: PseudonymizerService) -> None:
+        self._service = service
 
     def GetPublicKey(
         self, request: pseudonymizer_pb2.GetPublicKeyRequest, context: grpc.ServicerContext
     ) -> pseudonymizer_pb2.GetPublicKeyResponse:
+        keyring = self._service.keyring
         return pseudonymizer_pb2.GetPublicKeyResponse(
-            suite=SUITE, mode=MODE_VOPRF, epoch=self._keyring.current_epoch, public_key=self._keyring.public_key()
+            suite=SUITE, mode=MODE_VOPRF, epoch=keyring.current_epoch, public_key=keyring.public_key()
         )
 
     def Evaluate(
         self, request: pseudonymizer_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> pseudonymizer_pb2.EvaluateResponse:
-        current_caller()
-        if len(request.blinded_elements) > self._settings.max_batch:
-            raise BatchTooLargeError(
-                f"{len(request.blinded_elements)} elements exceed the maximum of {self._settings.max_batch}"
-            )
-        evaluated, proof, epoch = self._keyring.evaluate(request.blinded_elements, request.epoch)
+        evaluated, proof, epoch = self._service.evaluate(current_caller(), request.blinded_elements, request.epoch)
         return pseudonymizer_pb2.EvaluateResponse(evaluated_elements=evaluated, proof=proof, epoch=epoch)
 
 
@@ -111,3 +107,53 @@ class DirectoryHandler(directory_pb2_grpc.DirectoryServicer):
     ) -> directory_pb2.ListSigningKeysResponse:
         keys = self._directory.signing_keys(request.member_id or None)
         return directory_pb2.ListSigningKeysResponse(keys=[convert.signing_key(k) for k in keys])
+
+    def WhoAmI(
+        self, request: directory_pb2.WhoAmIRequest, context: grpc.ServicerContext
+    ) -> directory_pb2.WhoAmIResponse:
+        caller = current_caller()
+        return directory_pb2.WhoAmIResponse(
+            member=convert.member(caller.member), groups=self._directory.groups_of(caller.member_id)
+        )
+
+
+class AdminHandler(admin_pb2_grpc.AdminServicer):
+    def __init__(self, changes: AdminService, queries: AdminQueries) -> None:
+        self._changes = changes
+        self._queries = queries
+
+    def ApplyChange(
+        self, request: admin_pb2.ApplyChangeRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.ApplyChangeResponse:
+        return convert.change_response(self._changes.apply(current_caller(), request.envelope, request.dry_run))
+
+    def GetMember(
+        self, request: admin_pb2.GetMemberRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetMemberResponse:
+        return admin_pb2.GetMemberResponse(member=convert.member_detail(self._queries.member(request.member_id)))
+
+    def GetPolicy(
+        self, request: admin_pb2.GetPolicyRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetPolicyResponse:
+        version, document = self._queries.policy()
+        return admin_pb2.GetPolicyResponse(document=document, version=version)
+
+    def ListGroups(
+        self, request: admin_pb2.ListGroupsRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.ListGroupsResponse:
+        groups = [admin_pb2.Group(name=g.name, members=g.members) for g in self._queries.groups()]
+        return admin_pb2.ListGroupsResponse(groups=groups)
+
+    def ListCategories(
+        self, request: admin_pb2.ListCategoriesRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.ListCategoriesResponse:
+        cats = [admin_pb2.Category(name=c.name, retention_days=c.retention_days) for c in self._queries.categories()]
+        return admin_pb2.ListCategoriesResponse(categories=cats)
+
+    def RunRetention(
+        self, request: admin_pb2.RunRetentionRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.RunRetentionResponse:
+        return admin_pb2.RunRetentionResponse(purged=self._queries.run_retention())
+
+    def GetStats(self, request: admin_pb2.GetStatsRequest, context: grpc.ServicerContext) -> admin_pb2.GetStatsResponse:
+        return convert.stats_response(*self._queries.stats())

@@ -16,13 +16,17 @@ from typing import Any
 
 import grpc
 import structlog
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
-from exchange.errors import ExchangeError, PermissionDeniedError, UnauthenticatedError
+from exchange.errors import ExchangeError, UnauthenticatedError
 from exchange.identity import Caller, reset_caller, set_caller
+from exchange.policy.engine import PolicyEngine
 from exchange.rpc.status import status_for
 from exchange.store.base import Store
 
 REASON_KEY = "sigx-reason"
+ERROR_DOMAIN = "signal-exchange.v1"
 # Methods any TLS-authenticated peer may call without a directory entry.
 _OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
@@ -32,11 +36,12 @@ log = structlog.get_logger("exchange.rpc")
 class ExchangeInterceptor(grpc.ServerInterceptor):
     """Wraps every handler of the exchange's services."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, policy: PolicyEngine) -> None:
         self._store = store
+        self._policy = policy
 
-    def authenticate(self, context: grpc.ServicerContext) -> Caller:
-        """The directory's member for the peer's certificate; raises UnauthenticatedError."""
+    def authenticate(self, context: grpc.ServicerContext, method: str) -> Caller:
+        """The directory's member for the peer's certificate, authorised for ``method``."""
         names = context.auth_context().get("x509_common_name") or []
         if len(names) != 1:
             raise UnauthenticatedError("a client certificate from this exchange's CA is required")
@@ -44,9 +49,9 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
         member = self._store.get_member(member_id)
         if member is None:
             raise UnauthenticatedError(f"certificate names {member_id!r}, who is not in the directory")
-        if member.status != "active":
-            raise PermissionDeniedError(f"member {member_id} is {member.status}", reason="member_suspended")
-        return Caller(member)
+        caller = Caller(member)
+        self._policy.authorize(caller, method)
+        return caller
 
     def intercept_service(
         self,
@@ -76,7 +81,7 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
             caller_id = None
             code = grpc.StatusCode.OK
             try:
-                caller = self.authenticate(context)
+                caller = self.authenticate(context, method)
                 caller_id = caller.member_id
                 token = set_caller(caller)
                 return fn(request, context)
@@ -97,7 +102,7 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
             caller_id = None
             code = grpc.StatusCode.OK
             try:
-                caller = self.authenticate(context)
+                caller = self.authenticate(context, method)
                 caller_id = caller.member_id
                 token = set_caller(caller)
                 yield from fn(request, context)
@@ -122,8 +127,27 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
         else:
             code, reason, message = grpc.StatusCode.INTERNAL, "internal", "internal error; the exchange logged it"
             log.error("request_failed", method=method, member=caller, exc_info=exc)
-        context.set_trailing_metadata(((REASON_KEY, reason),))
-        context.abort(code, message)
+        context.abort_with_status(rich_status(code, message, reason, getattr(exc, "retry_after", None)))
+
+
+class _Status(grpc.Status):
+    def __init__(self, code: grpc.StatusCode, details: str, trailing_metadata: tuple) -> None:
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
+
+
+def rich_status(code: grpc.StatusCode, message: str, reason: str, retry_after: float | None) -> grpc.Status:
+    """A status with google.rpc details (ErrorInfo, and RetryInfo for quotas) and a ``sigx-reason`` trailer."""
+    detail = status_pb2.Status(code=code.value[0], message=message)
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN)
+    detail.details.add().Pack(info)
+    if retry_after is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromNanoseconds(int(retry_after * 1e9))
+        detail.details.add().Pack(retry)
+    packed = rpc_status.to_status(detail)
+    return _Status(code, message, (*packed.trailing_metadata, (REASON_KEY, reason)))
 
 
 def _summary(method: str, caller: str | None, code: grpc.StatusCode, started: float) -> None:

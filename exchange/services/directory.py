@@ -16,3 +16,6 @@ class DirectoryService:
 
     def signing_keys(self, member_id: str | None) -> list[KeyRecord]:
         return self._store.list_signing_keys(member_id)
+
+    def groups_of(self, member_id: str) -> list[str]:
+        return [g.name for g in self._store.list_groups() if member_id in g.members]

@@ -8,27 +8,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
-from google.protobuf.message import Message
-
-from client_sdk import keys
 from client_sdk._wire import signals_pb2
-from client_sdk.envelope import PAYLOAD_FEEDBACK, PAYLOAD_RETRACT, PAYLOAD_SIGNAL, EnvelopeError, OpenedEnvelope
-from client_sdk.envelope import open_envelope as _open_wrapper
+from client_sdk.envelope import PAYLOAD_FEEDBACK, PAYLOAD_RETRACT, PAYLOAD_SIGNAL, OpenedEnvelope
 from exchange.config import Settings
 from exchange.errors import (
     BatchTooLargeError,
     ExchangeError,
     InvalidArgumentError,
     NotFoundError,
-    PermissionDeniedError,
-    UnauthenticatedError,
 )
 from exchange.events import EventBus
 from exchange.identity import Caller
 from exchange.oprf_key import OprfKeyring
+from exchange.policy.engine import PolicyEngine
+from exchange.services.envelopes import EnvelopeOpener, bad_signature
 from exchange.store.base import KeyRecord, NewSignal, Store
 
 Clock = Callable[[], float]
@@ -62,68 +58,16 @@ class IngestService:
         keyring: OprfKeyring,
         bus: EventBus,
         clock: Clock,
-        verify_pool: Executor | None = None,
+        policy: PolicyEngine,
+        opener: EnvelopeOpener,
     ) -> None:
         self._store = store
         self._settings = settings
         self._keyring = keyring
         self._bus = bus
         self._clock = clock
-        self._pool = verify_pool
-
-    # -- shared steps -----------------------------------------------------
-
-    def _authenticate(
-        self, caller: Caller, raw: bytes, payload_type: str, now: int, key_cache: dict[str, KeyRecord | None]
-    ) -> tuple[OpenedEnvelope, KeyRecord]:
-        """Open an envelope's wrapper and find the caller's key that signed it (signature not yet checked)."""
-        try:
-            opened = _open_wrapper(raw)
-        except EnvelopeError as exc:
-            raise InvalidArgumentError(str(exc), reason=exc.reason) from None
-        if opened.payload_type != payload_type:
-            raise InvalidArgumentError(
-                f"payload type {opened.payload_type!r} where {payload_type!r} was expected", reason="payload_type"
-            )
-        if opened.key_id not in key_cache:
-            key_cache[opened.key_id] = self._store.get_signing_key(opened.key_id)
-        key = key_cache[opened.key_id]
-        if key is None:
-            raise UnauthenticatedError(f"unknown signing key {opened.key_id!r}", reason="unknown_key")
-        if key.member_id != caller.member_id:
-            raise PermissionDeniedError(
-                f"key {key.key_id} belongs to another member, not {caller.member_id}", reason="not_your_key"
-            )
-        if key.revoked_at is not None and now >= key.revoked_at:
-            raise UnauthenticatedError(f"signing key {key.key_id} is revoked", reason="key_revoked")
-        if not key.valid_at(now):
-            raise UnauthenticatedError(f"signing key {key.key_id} is not valid now", reason="key_not_valid")
-        return opened, key
-
-    def _parse_body(self, caller: Caller, opened: OpenedEnvelope, now: int) -> Message:
-        try:
-            body = opened.body()
-        except EnvelopeError as exc:
-            raise InvalidArgumentError(str(exc), reason=exc.reason) from None
-        submitter = body.submitter  # type: ignore[attr-defined]
-        if submitter != caller.member_id:
-            raise PermissionDeniedError(
-                f"body names submitter {submitter!r} but the caller is {caller.member_id!r}",
-                reason="submitter_mismatch",
-            )
-        created = body.created_at  # type: ignore[attr-defined]
-        if created <= 0:
-            raise InvalidArgumentError("created_at is missing", reason="created_at")
-        if created > now + self._settings.max_clock_skew:
-            raise InvalidArgumentError("created_at is in the future", reason="clock_skew")
-        return body
-
-    def _open_one(self, caller: Caller, raw: bytes, payload_type: str) -> tuple[Message, int]:
-        now = int(self._clock())
-        opened, key = self._authenticate(caller, raw, payload_type, now, {})
-        if not keys.verify(key.public_key, opened.signed_message(), opened.signature):
-            _bad_signature(key)
-        return self._parse_body(caller, opened, now), now
+        self._policy = policy
+        self._opener = opener
 
     # -- Submit -------------------------------------------------------------
 
@@ -133,27 +77,26 @@ class IngestService:
             raise BatchTooLargeError(
                 f"batch of {len(envelopes)} envelopes exceeds the maximum of {self._settings.max_batch}"
             )
+        self._policy.charge(caller, "submits_per_minute", len(envelopes))
         now = int(self._clock())
         results: list[ItemResult | None] = [None] * len(envelopes)
         pending: list[tuple[int, OpenedEnvelope, KeyRecord]] = []
         key_cache: dict[str, KeyRecord | None] = {}
         for i, raw in enumerate(envelopes):
             try:
-                opened, key = self._authenticate(caller, raw, PAYLOAD_SIGNAL, now, key_cache)
+                opened, key = self._opener.authenticate(caller, raw, PAYLOAD_SIGNAL, now, key_cache)
             except ExchangeError as exc:
                 results[i] = ItemResult("rejected", error=exc)
                 continue
             pending.append((i, opened, key))
-        verdicts = keys.verify_many(
-            [(key.public_key, opened.signed_message(), opened.signature) for _, opened, key in pending], self._pool
-        )
+        verdicts = self._opener.verify_many([(opened, key) for _, opened, key in pending])
         categories = self._store.categories()
         accepted: list[tuple[int, NewSignal]] = []
         for (i, opened, key), ok in zip(pending, verdicts, strict=True):
             try:
                 if not ok:
-                    _bad_signature(key)
-                body = self._parse_body(caller, opened, now)
+                    raise bad_signature(key)
+                body = self._opener.parse_body(caller, opened, now)
                 accepted.append((i, self._validate_signal(caller, body, envelopes[i], now, categories)))  # type: ignore[arg-type]
             except ExchangeError as exc:
                 results[i] = ItemResult("rejected", error=exc)
@@ -215,6 +158,7 @@ class IngestService:
             audience = self._store.group_id(body.audience)
             if audience is None:
                 raise InvalidArgumentError(f"unknown audience group {body.audience!r}", reason="unknown_group")
+        self._policy.check_submit(caller, type_, category.name, audience)
         return NewSignal(
             submitter=caller.row,
             type=type_,
@@ -232,17 +176,22 @@ class IngestService:
 
     def retract(self, caller: Caller, envelope: bytes) -> int:
         """Retract the caller's own signal; returns the event's seq."""
-        body, now = self._open_one(caller, envelope, PAYLOAD_RETRACT)
-        if len(body.reason) > 256:  # type: ignore[attr-defined]
+        body: Any = self._opener.open_one(caller, envelope, PAYLOAD_RETRACT)[0]
+        now = int(self._clock())
+        if len(body.reason) > 256:
             raise InvalidArgumentError("reason is longer than 256 characters", reason="reason_too_long")
-        seq = self._store.retract(body.signal_id, caller.row, envelope, now)  # type: ignore[attr-defined]
+        operator = caller.role == "operator"
+        if operator and not body.reason.strip():
+            raise InvalidArgumentError("an operator's retraction needs a reason", reason="reason_required")
+        seq = self._store.retract(body.signal_id, caller.row, envelope, now, any_submitter=operator)
         self._bus.publish(seq)
         return seq
 
     def feedback(self, caller: Caller, envelope: bytes, visible: Callable[[int], bool]) -> int:
         """Record the caller's verdict on another member's signal; returns the event's seq."""
-        body, now = self._open_one(caller, envelope, PAYLOAD_FEEDBACK)
-        verdict = body.verdict  # type: ignore[attr-defined]
+        body: Any
+        body, now = self._opener.open_one(caller, envelope, PAYLOAD_FEEDBACK)
+        verdict = body.verdict
         if not 1 <= verdict <= 5:
             raise InvalidArgumentError(f"unknown verdict {verdict}", reason="unknown_verdict")
         if not visible(body.signal_id):  # type: ignore[attr-defined]
@@ -250,7 +199,3 @@ class IngestService:
         seq = self._store.feedback(body.signal_id, caller.row, verdict, envelope, now)  # type: ignore[attr-defined]
         self._bus.publish(seq)
         return seq
-
-
-def _bad_signature(key: KeyRecord) -> None:
-    raise UnauthenticatedError(f"signature does not verify under key {key.key_id}", reason="bad_signature")

@@ -10,9 +10,11 @@ from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError
 from exchange.events import EventBus
 from exchange.identity import Caller
+from exchange.policy.engine import PolicyEngine
 from exchange.store.base import TYPE_MEDIA_PDQ, EventFilter, EventRecord, MatchRecord, Store
 
 Clock = Callable[[], float]
+FilterFn = Callable[[], EventFilter]
 _CURSOR = re.compile(r"c1\.([0-9]{1,19})")
 VALUE_BYTES = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32, 6: 32, 7: 32, 8: 16, 9: 32}
 
@@ -47,14 +49,19 @@ class Query:
 class ReaderService:
     """Pull, Subscribe and Lookup."""
 
-    def __init__(self, store: Store, settings: Settings, bus: EventBus, clock: Clock) -> None:
+    def __init__(self, store: Store, settings: Settings, bus: EventBus, clock: Clock, policy: PolicyEngine) -> None:
         self._store = store
         self._settings = settings
         self._bus = bus
         self._clock = clock
+        self._policy = policy
 
-    def visibility(self, caller: Caller, types: Sequence[int] = (), categories: Sequence[str] = ()) -> EventFilter:
-        """The filter of events the caller may see, narrowed by what it asked for."""
+    def visibility(self, caller: Caller, types: Sequence[int] = (), categories: Sequence[str] = ()) -> FilterFn:
+        """A function giving, each time it is called, what the caller may see now, narrowed by its request.
+
+        Validates the request at once; the policy is applied afresh at every call, so a
+        long subscription follows policy and group changes as they happen.
+        """
         cats = self._store.categories()
         unknown = [c for c in categories if c not in cats]
         if unknown:
@@ -62,27 +69,23 @@ class ReaderService:
         bad = [t for t in types if t not in VALUE_BYTES]
         if bad:
             raise InvalidArgumentError(f"unknown signal types {bad}", reason="unknown_type")
-        return EventFilter(
-            types=frozenset(types) or None,
-            categories=frozenset(cats[c].row for c in categories) or None,
-            audiences=self._store.member_groups(caller.row),
-        )
+        wanted_types, wanted_cats = list(types), list(categories)
+        self._policy.read_filter(caller, wanted_types, wanted_cats)
+        return lambda: self._policy.read_filter(caller, wanted_types, wanted_cats)
 
     def can_see(self, caller: Caller, signal_id: int) -> bool:
         """Whether the caller may see (and so give feedback on) a signal."""
         signal = self._store.get_signal(signal_id)
-        return signal is not None and (
-            signal.audience is None or signal.audience in self._store.member_groups(caller.row)
-        )
+        return signal is not None and self._policy.can_read(caller, signal)
 
-    def pull(self, caller: Caller, cursor: str, limit: int, flt: EventFilter) -> Iterator[Page]:
+    def pull(self, caller: Caller, cursor: str, limit: int, flt: FilterFn) -> Iterator[Page]:
         """Pages of visible events after ``cursor``, up to ``limit`` events (0: all), then stop."""
         seq = decode_cursor(cursor)
         remaining = limit or None
         page_size = self._settings.pull_page
         while True:
             want = page_size if remaining is None else min(page_size, remaining)
-            events, seq = self._store.events_after(seq, want, flt)
+            events, seq = self._store.events_after(seq, want, flt())
             if events or remaining is None or remaining > 0:
                 yield Page(events, encode_cursor(seq))
             if remaining is not None:
@@ -93,7 +96,7 @@ class ReaderService:
                 return
 
     def subscribe(
-        self, caller: Caller, cursor: str, flt: EventFilter, alive: Callable[[], bool], heartbeat: float = 15.0
+        self, caller: Caller, cursor: str, flt: FilterFn, alive: Callable[[], bool], heartbeat: float = 15.0
     ) -> Iterator[Page]:
         """Everything after ``cursor``, then new events as they commit, while ``alive()``.
 
@@ -104,7 +107,7 @@ class ReaderService:
         seq = decode_cursor(cursor)
         idle = 0.0
         while alive() and not self._bus.closed:
-            events, seq = self._store.events_after(seq, self._settings.pull_page, flt)
+            events, seq = self._store.events_after(seq, self._settings.pull_page, flt())
             if events:
                 idle = 0.0
                 yield Page(events, encode_cursor(seq))
@@ -128,6 +131,8 @@ class ReaderService:
                 raise InvalidArgumentError(f"query {i}: unknown signal type {q.type}", reason="unknown_type")
             if len(q.value) != want:
                 raise InvalidArgumentError(f"query {i}: value must be {want} bytes", reason="bad_value")
+        self._policy.read_filter(caller, sorted({q.type for q in queries}))
+        self._policy.charge(caller, "lookups_per_day", len(queries))
         now = int(self._clock())
         groups = self._store.member_groups(caller.row)
         results: list[list[MatchRecord]] = [[] for _ in queries]
@@ -147,4 +152,4 @@ class ReaderService:
             for match in self._store.lookup(type_, list(positions), now):
                 for i in positions[match.signal.value]:
                     results[i].append(match)
-        return [[m for m in ms if m.signal.audience is None or m.signal.audience in groups] for ms in results]
+        return [[m for m in ms if self._policy.can_read(caller, m.signal, groups)] for ms in results]

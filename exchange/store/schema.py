@@ -76,7 +76,14 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1,)
+def _v2(db: sqlite_utils.Database) -> None:
+    """Policy versions; every apply is a new row (the newest is in force)."""
+    db["policies"].create(
+        {"version": int, "document": str, "applied_at": int, "seq": int}, pk="version", not_null={"document"}
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -17,18 +17,22 @@ from pathlib import Path
 from exchange.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
 from exchange.store import schema
 from exchange.store.base import (
+    KIND_ADMIN,
     KIND_FEEDBACK,
     KIND_RETRACT,
     KIND_SUBMIT,
     TYPE_MEDIA_PDQ,
+    AdminEvent,
     Category,
     EventFilter,
     EventRecord,
+    GroupRecord,
     KeyRecord,
     MatchRecord,
     MemberRecord,
     NewSignal,
     SignalRecord,
+    Stats,
     SubmitOutcome,
 )
 
@@ -123,7 +127,24 @@ class SqliteStore:
 
     # -- members and keys ---------------------------------------------------
 
-    def add_member(self, member_id: str, role: str, display_name: str, at: int) -> MemberRecord:
+    def _admin_event(self, conn: sqlite3.Connection, event: AdminEvent | None) -> int:
+        if event is None:
+            return 0
+        event.seq = self._record_event(
+            conn, self._next_seq(conn), KIND_ADMIN, None, event.member_row, event.at, event.envelope
+        )
+        return event.seq
+
+    def add_member(
+        self,
+        member_id: str,
+        role: str,
+        display_name: str,
+        at: int,
+        event: AdminEvent | None = None,
+        signing_key: tuple[str, bytes] | None = None,
+    ) -> MemberRecord:
+        """Add a member (and its first signing key, valid from ``at``) in one transaction."""
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM members WHERE member_id = ?", (member_id,)).fetchone():
                 raise FailedPreconditionError(f"member {member_id!r} already exists", reason="member_exists")
@@ -132,6 +153,16 @@ class SqliteStore:
                 (member_id, role, display_name, at),
             )
             row = int(cur.lastrowid or 0)
+            if signing_key is not None:
+                if conn.execute("SELECT 1 FROM signing_keys WHERE key_id = ?", (signing_key[0],)).fetchone():
+                    raise FailedPreconditionError(f"key {signing_key[0]} is already registered", reason="key_exists")
+                conn.execute(
+                    "INSERT INTO signing_keys (key_id, member, public_key, not_before) VALUES (?, ?, ?, ?)",
+                    (signing_key[0], row, signing_key[1], at),
+                )
+            if event is not None and event.member_row == 0:
+                event.member_row = row  # genesis: the first operator registers itself
+            self._admin_event(conn, event)
         self._names[row] = member_id
         return MemberRecord(row, member_id, role, "active", display_name)
 
@@ -145,18 +176,47 @@ class SqliteStore:
         rows = self._reader.execute("SELECT id, member_id, role, status, display_name FROM members ORDER BY member_id")
         return [MemberRecord(*r) for r in rows]
 
-    def add_signing_key(self, member_id: str, key_id: str, public_key: bytes, not_before: int) -> KeyRecord:
+    def _member_row(self, conn: sqlite3.Connection, member_id: str) -> int:
+        row = conn.execute("SELECT id FROM members WHERE member_id = ?", (member_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no member {member_id!r}", reason="member_not_found")
+        return int(row[0])
+
+    def set_member_status(self, member_id: str, status: str, event: AdminEvent | None = None) -> bool:
         with self._write() as conn:
-            member = conn.execute("SELECT id FROM members WHERE member_id = ?", (member_id,)).fetchone()
-            if member is None:
-                raise NotFoundError(f"no member {member_id!r}")
+            row = self._member_row(conn, member_id)
+            if conn.execute("SELECT status FROM members WHERE id = ?", (row,)).fetchone()[0] == status:
+                return False
+            conn.execute("UPDATE members SET status = ? WHERE id = ?", (status, row))
+            self._admin_event(conn, event)
+            return True
+
+    def add_signing_key(
+        self, member_id: str, key_id: str, public_key: bytes, not_before: int, event: AdminEvent | None = None
+    ) -> KeyRecord:
+        with self._write() as conn:
+            member = self._member_row(conn, member_id)
             if conn.execute("SELECT 1 FROM signing_keys WHERE key_id = ?", (key_id,)).fetchone():
                 raise FailedPreconditionError(f"key {key_id} is already registered", reason="key_exists")
             conn.execute(
                 "INSERT INTO signing_keys (key_id, member, public_key, not_before) VALUES (?, ?, ?, ?)",
-                (key_id, member[0], public_key, not_before),
+                (key_id, member, public_key, not_before),
             )
+            self._admin_event(conn, event)
         return KeyRecord(key_id, member_id, public_key, not_before, None, None)
+
+    def end_signing_key(self, key_id: str, at: int, revoke: bool, event: AdminEvent | None = None) -> bool:
+        """Close a key's window at ``at``: retire (``not_after``) or revoke (``revoked_at``)."""
+        column = "revoked_at" if revoke else "not_after"
+        with self._write() as conn:
+            row = conn.execute(f"SELECT {column} FROM signing_keys WHERE key_id = ?", (key_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no signing key {key_id}", reason="key_not_found")
+            if row[0] is not None:
+                return False
+            conn.execute(f"UPDATE signing_keys SET {column} = ? WHERE key_id = ?", (at, key_id))
+            self._admin_event(conn, event)
+            return True
 
     _KEY_SELECT = (
         "SELECT k.key_id, m.member_id, k.public_key, k.not_before, k.not_after, k.revoked_at"
@@ -181,6 +241,102 @@ class SqliteStore:
     def group_id(self, name: str) -> int | None:
         row = self._reader.execute("SELECT id FROM groups WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
+
+    def create_group(self, name: str, event: AdminEvent | None = None) -> bool:
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone():
+                return False
+            conn.execute("INSERT INTO groups (name) VALUES (?)", (name,))
+            self._admin_event(conn, event)
+            return True
+
+    def set_group_membership(self, group: str, member_id: str, member: bool, event: AdminEvent | None = None) -> bool:
+        with self._write() as conn:
+            row = conn.execute("SELECT id FROM groups WHERE name = ?", (group,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no group {group!r}", reason="group_not_found")
+            member_row = self._member_row(conn, member_id)
+            if member:
+                changed = conn.execute(
+                    "INSERT OR IGNORE INTO group_members (grp, member) VALUES (?, ?)", (row[0], member_row)
+                ).rowcount
+            else:
+                changed = conn.execute(
+                    "DELETE FROM group_members WHERE grp = ? AND member = ?", (row[0], member_row)
+                ).rowcount
+            if changed:
+                self._admin_event(conn, event)
+            return bool(changed)
+
+    def list_groups(self) -> list[GroupRecord]:
+        rows = self._reader.execute(
+            "SELECT g.name, m.member_id FROM groups g LEFT JOIN group_members gm ON gm.grp = g.id"
+            " LEFT JOIN members m ON m.id = gm.member ORDER BY g.name, m.member_id"
+        )
+        groups: dict[str, list[str]] = {}
+        for name, member in rows:
+            groups.setdefault(name, [])
+            if member is not None:
+                groups[name].append(member)
+        return [GroupRecord(n, tuple(ms)) for n, ms in groups.items()]
+
+    def get_policy(self) -> tuple[int, str]:
+        row = self._reader.execute("SELECT version, document FROM policies ORDER BY version DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (0, "")
+
+    def set_policy(self, document: str, base_version: int | None, event: AdminEvent | None = None) -> int:
+        with self._write() as conn:
+            current = conn.execute("SELECT coalesce(max(version), 0) FROM policies").fetchone()[0]
+            if base_version is not None and base_version != current:
+                raise FailedPreconditionError(
+                    f"the policy changed (now version {current}, diff was against {base_version}); review it again",
+                    reason="policy_changed",
+                )
+            seq = self._admin_event(conn, event)
+            conn.execute(
+                "INSERT INTO policies (version, document, applied_at, seq) VALUES (?, ?, ?, ?)",
+                (current + 1, document, event.at if event else 0, seq),
+            )
+            return current + 1
+
+    def set_category(self, name: str, retention_days: int, event: AdminEvent | None = None) -> bool:
+        with self._write() as conn:
+            row = conn.execute("SELECT retention_days FROM categories WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] == retention_days:
+                return False
+            conn.execute(
+                "INSERT INTO categories (name, retention_days) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET retention_days = excluded.retention_days",
+                (name, retention_days),
+            )
+            self._admin_event(conn, event)
+        self._reload_names()
+        return True
+
+    def stats(self) -> Stats:
+        with self._snapshot() as conn:
+
+            def pairs(sql: str) -> dict:
+                return dict(conn.execute(sql).fetchall())
+
+            return Stats(
+                signals_by_category={
+                    self._category_names.get(k, "?"): v
+                    for k, v in pairs("SELECT category, count(*) FROM signals GROUP BY category").items()
+                },
+                signals_by_type=pairs("SELECT type, count(*) FROM signals GROUP BY type"),
+                signals_by_member={
+                    self._names.get(k, "?"): v
+                    for k, v in pairs("SELECT submitter, count(*) FROM signals GROUP BY submitter").items()
+                },
+                events_by_kind=pairs("SELECT kind, count(*) FROM events GROUP BY kind"),
+                feedback_by_verdict=pairs("SELECT verdict, count(*) FROM feedback GROUP BY verdict"),
+                submits_by_day=pairs(
+                    "SELECT date(received_at, 'unixepoch'), count(*) FROM events WHERE kind = 1"
+                    " GROUP BY 1 ORDER BY 1 DESC LIMIT 30"
+                ),
+                active_signals=conn.execute("SELECT count(*) FROM signals WHERE retracted = 0").fetchone()[0],
+            )
 
     def categories(self) -> dict[str, Category]:
         return dict(self._categories)
@@ -243,12 +399,12 @@ class SqliteStore:
         row = self._reader.execute(f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.id = ?", (signal_id,)).fetchone()
         return self._signal_from_row(row) if row else None
 
-    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int) -> int:
+    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, any_submitter: bool = False) -> int:
         with self._write() as conn:
             row = conn.execute("SELECT submitter, retracted FROM signals WHERE id = ?", (signal_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"no signal {signal_id}", reason="signal_not_found")
-            if row[0] != member_row:
+            if row[0] != member_row and not any_submitter:
                 raise PermissionDeniedError("only the submitter may retract a signal", reason="not_submitter")
             if row[1]:
                 raise FailedPreconditionError(f"signal {signal_id} is already retracted", reason="already_retracted")

@@ -30,7 +30,8 @@ def test_submit_every_identifier_type(client_a: ExchangeClient) -> None:
     ]
     results = client_a.submit(signals)
     assert [r.status for r in results] == ["accepted"] * len(signals)
-    assert [r.seq for r in results] == list(range(1, len(signals) + 1))
+    first = results[0].seq
+    assert [r.seq for r in results] == list(range(first, first + len(signals)))
     events = list(client_a.pull())
     assert [e.signal.type for e in events if e.signal] == [s.identifier.type for s in signals]
     assert events[3].signal is not None and events[3].signal.qualifier == "cashapp"
@@ -76,7 +77,7 @@ def test_submit_stream_bulk(client_a: ExchangeClient) -> None:
     results = list(client_a.submit_stream(signals, batch_size=400, on_batch=lambda b: batches.append(len(b))))
     assert len(results) == 2500 and all(r.status == "accepted" for r in results)
     assert batches == [400] * 6 + [100]
-    assert [r.seq for r in results] == list(range(1, 2501))
+    assert [r.seq for r in results] == list(range(results[0].seq, results[0].seq + 2500))
 
 
 def test_retract_stops_matching(client_a: ExchangeClient, client_b: ExchangeClient) -> None:
@@ -163,23 +164,26 @@ def test_subscribe_receives_live_events(client_a: ExchangeClient, client_b: Exch
 
 
 def test_pull_filters_and_limits(client_a: ExchangeClient) -> None:
-    client_a.submit(
-        [
-            Signal(Identifier("domain", "a.example"), category=CAT),
-            Signal(Identifier("ip", "198.51.100.1"), category="grooming"),
-            Signal(Identifier("domain", "b.example"), category="grooming"),
-        ]
+    one, two, three = (
+        r.seq
+        for r in client_a.submit(
+            [
+                Signal(Identifier("domain", "a.example"), category=CAT),
+                Signal(Identifier("ip", "198.51.100.1"), category="grooming"),
+                Signal(Identifier("domain", "b.example"), category="grooming"),
+            ]
+        )
     )
-    assert [e.seq for e in client_a.pull(types=["domain"])] == [1, 3]
-    assert [e.seq for e in client_a.pull(categories=["grooming"])] == [2, 3]
-    assert [e.seq for e in client_a.pull(limit=2)] == [1, 2]
-    assert [e.seq for e in client_a.pull(after="c1.1", types=["domain"])] == [3]
+    assert [e.seq for e in client_a.pull(types=["domain"])] == [one, three]
+    assert [e.seq for e in client_a.pull(categories=["grooming"])] == [two, three]
+    assert [e.seq for e in client_a.pull(limit=2)] == [one, two]
+    assert [e.seq for e in client_a.pull(after=f"c1.{one}", types=["domain"])] == [three]
 
 
 def test_pull_cursor_skips_filtered_tail(client_a: ExchangeClient) -> None:
-    client_a.submit([Signal(Identifier("domain", "a.example"), category=CAT)])
+    [first] = client_a.submit([Signal(Identifier("domain", "a.example"), category=CAT)])
     client_a.submit([Signal(Identifier("ip", "203.0.113.9"), category=CAT)])
     events = list(client_a.pull(types=["domain"]))
-    assert [e.seq for e in events] == [1]
+    assert [e.seq for e in events] == [first.seq]
     time.sleep(0)
     assert list(client_a.pull(after=events[-1].cursor, types=["domain"])) == []

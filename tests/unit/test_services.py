@@ -10,13 +10,12 @@ import pytest
 from client_sdk._wire import signals_pb2
 from client_sdk.envelope import seal_body
 from client_sdk.keys import SigningKey
+from exchange import app
 from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError
-from exchange.events import EventBus
 from exchange.identity import Caller
 from exchange.oprf_key import OprfKeyring
-from exchange.services.ingest import IngestService
-from exchange.services.reader import ReaderService, decode_cursor, encode_cursor
+from exchange.services.reader import decode_cursor, encode_cursor
 from exchange.store.sqlite import SqliteStore
 
 NOW = 1_800_000_000
@@ -27,10 +26,9 @@ class World:
         self.now = float(NOW)
         self.store = SqliteStore(":memory:")
         self.settings = Settings.build(environ={}, max_batch=50, pull_page=4)
-        self.bus = EventBus()
         keyring = OprfKeyring.create(tmp / "oprf.key")
-        self.ingest = IngestService(self.store, self.settings, keyring, self.bus, self.clock)
-        self.reader = ReaderService(self.store, self.settings, self.bus, self.clock)
+        self.services = app.build(self.settings, self.store, self.clock, keyring)
+        self.bus, self.ingest, self.reader = self.services.bus, self.services.ingest, self.services.reader
         self.keys: dict[str, SigningKey] = {}
         self.callers: dict[str, Caller] = {}
         for name in ("a", "b"):
@@ -103,7 +101,7 @@ def test_retention_purges_only_expired(world: World) -> None:
     assert world.store.purge_expired(int(world.now)) == 1
     assert world.store.get_signal(short.signal_id) is None
     assert world.store.get_signal(long.signal_id) is not None
-    events, _ = world.store.events_after(0, 10, world.reader.visibility(world.callers["a"]))
+    events, _ = world.store.events_after(0, 10, world.reader.visibility(world.callers["a"])())
     assert [e.seq for e in events] == [long.seq]
 
 

@@ -1,0 +1,259 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AdminChange(_message.Message):
+    __slots__ = ("submitter", "created_at", "add_member", "set_member_status", "register_key", "revoke_key", "retire_key", "create_group", "set_group_membership", "apply_policy", "set_category")
+    SUBMITTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ADD_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    SET_MEMBER_STATUS_FIELD_NUMBER: _ClassVar[int]
+    REGISTER_KEY_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_KEY_FIELD_NUMBER: _ClassVar[int]
+    RETIRE_KEY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    SET_GROUP_MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    APPLY_POLICY_FIELD_NUMBER: _ClassVar[int]
+    SET_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    submitter: str
+    created_at: int
+    add_member: AddMember
+    set_member_status: SetMemberStatus
+    register_key: RegisterKey
+    revoke_key: RevokeKey
+    retire_key: RetireKey
+    create_group: CreateGroup
+    set_group_membership: SetGroupMembership
+    apply_policy: ApplyPolicy
+    set_category: SetCategory
+    def __init__(self, submitter: _Optional[str] = ..., created_at: _Optional[int] = ..., add_member: _Optional[_Union[AddMember, _Mapping]] = ..., set_member_status: _Optional[_Union[SetMemberStatus, _Mapping]] = ..., register_key: _Optional[_Union[RegisterKey, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKey, _Mapping]] = ..., retire_key: _Optional[_Union[RetireKey, _Mapping]] = ..., create_group: _Optional[_Union[CreateGroup, _Mapping]] = ..., set_group_membership: _Optional[_Union[SetGroupMembership, _Mapping]] = ..., apply_policy: _Optional[_Union[ApplyPolicy, _Mapping]] = ..., set_category: _Optional[_Union[SetCategory, _Mapping]] = ...) -> None: ...
+
+class AddMember(_message.Message):
+    __slots__ = ("member_id", "role", "display_name", "signing_public_key")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    role: str
+    display_name: str
+    signing_public_key: bytes
+    def __init__(self, member_id: _Optional[str] = ..., role: _Optional[str] = ..., display_name: _Optional[str] = ..., signing_public_key: _Optional[bytes] = ...) -> None: ...
+
+class SetMemberStatus(_message.Message):
+    __slots__ = ("member_id", "status", "reason")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    status: str
+    reason: str
+    def __init__(self, member_id: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RegisterKey(_message.Message):
+    __slots__ = ("member_id", "public_key")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    public_key: bytes
+    def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+
+class RetireKey(_message.Message):
+    __slots__ = ("key_id",)
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    def __init__(self, key_id: _Optional[str] = ...) -> None: ...
+
+class RevokeKey(_message.Message):
+    __slots__ = ("key_id", "reason")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    reason: str
+    def __init__(self, key_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CreateGroup(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class SetGroupMembership(_message.Message):
+    __slots__ = ("group", "member_id", "member")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    member_id: str
+    member: bool
+    def __init__(self, group: _Optional[str] = ..., member_id: _Optional[str] = ..., member: _Optional[bool] = ...) -> None: ...
+
+class ApplyPolicy(_message.Message):
+    __slots__ = ("document", "base_version")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    BASE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    document: str
+    base_version: int
+    def __init__(self, document: _Optional[str] = ..., base_version: _Optional[int] = ...) -> None: ...
+
+class SetCategory(_message.Message):
+    __slots__ = ("name", "retention_days")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    retention_days: int
+    def __init__(self, name: _Optional[str] = ..., retention_days: _Optional[int] = ...) -> None: ...
+
+class ApplyChangeRequest(_message.Message):
+    __slots__ = ("envelope", "dry_run")
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    envelope: bytes
+    dry_run: bool
+    def __init__(self, envelope: _Optional[bytes] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class IssuedCertificate(_message.Message):
+    __slots__ = ("cert_pem", "key_pem")
+    CERT_PEM_FIELD_NUMBER: _ClassVar[int]
+    KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    cert_pem: bytes
+    key_pem: bytes
+    def __init__(self, cert_pem: _Optional[bytes] = ..., key_pem: _Optional[bytes] = ...) -> None: ...
+
+class ApplyChangeResponse(_message.Message):
+    __slots__ = ("seq", "summary", "certificate", "key_id")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    summary: str
+    certificate: IssuedCertificate
+    key_id: str
+    def __init__(self, seq: _Optional[int] = ..., summary: _Optional[str] = ..., certificate: _Optional[_Union[IssuedCertificate, _Mapping]] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class GetMemberRequest(_message.Message):
+    __slots__ = ("member_id",)
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    def __init__(self, member_id: _Optional[str] = ...) -> None: ...
+
+class MemberDetail(_message.Message):
+    __slots__ = ("member_id", "role", "status", "display_name", "groups", "key_ids", "policy")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    role: str
+    status: str
+    display_name: str
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    key_ids: _containers.RepeatedScalarFieldContainer[str]
+    policy: str
+    def __init__(self, member_id: _Optional[str] = ..., role: _Optional[str] = ..., status: _Optional[str] = ..., display_name: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., key_ids: _Optional[_Iterable[str]] = ..., policy: _Optional[str] = ...) -> None: ...
+
+class GetMemberResponse(_message.Message):
+    __slots__ = ("member",)
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    member: MemberDetail
+    def __init__(self, member: _Optional[_Union[MemberDetail, _Mapping]] = ...) -> None: ...
+
+class GetPolicyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetPolicyResponse(_message.Message):
+    __slots__ = ("document", "version")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    document: str
+    version: int
+    def __init__(self, document: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ListGroupsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Group(_message.Message):
+    __slots__ = ("name", "members")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    members: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListGroupsResponse(_message.Message):
+    __slots__ = ("groups",)
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[Group]
+    def __init__(self, groups: _Optional[_Iterable[_Union[Group, _Mapping]]] = ...) -> None: ...
+
+class ListCategoriesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Category(_message.Message):
+    __slots__ = ("name", "retention_days")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    retention_days: int
+    def __init__(self, name: _Optional[str] = ..., retention_days: _Optional[int] = ...) -> None: ...
+
+class ListCategoriesResponse(_message.Message):
+    __slots__ = ("categories",)
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    categories: _containers.RepeatedCompositeFieldContainer[Category]
+    def __init__(self, categories: _Optional[_Iterable[_Union[Category, _Mapping]]] = ...) -> None: ...
+
+class RunRetentionRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RunRetentionResponse(_message.Message):
+    __slots__ = ("purged",)
+    PURGED_FIELD_NUMBER: _ClassVar[int]
+    purged: int
+    def __init__(self, purged: _Optional[int] = ...) -> None: ...
+
+class GetStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Count(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: int
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+
+class GetStatsResponse(_message.Message):
+    __slots__ = ("signals_by_category", "signals_by_type", "signals_by_member", "events_by_kind", "feedback_by_verdict", "submits_by_day", "lookups_by_member", "quota_denials_by_member", "active_signals")
+    SIGNALS_BY_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_BY_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_BY_KIND_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_BY_VERDICT_FIELD_NUMBER: _ClassVar[int]
+    SUBMITS_BY_DAY_FIELD_NUMBER: _ClassVar[int]
+    LOOKUPS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_DENIALS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    signals_by_category: _containers.RepeatedCompositeFieldContainer[Count]
+    signals_by_type: _containers.RepeatedCompositeFieldContainer[Count]
+    signals_by_member: _containers.RepeatedCompositeFieldContainer[Count]
+    events_by_kind: _containers.RepeatedCompositeFieldContainer[Count]
+    feedback_by_verdict: _containers.RepeatedCompositeFieldContainer[Count]
+    submits_by_day: _containers.RepeatedCompositeFieldContainer[Count]
+    lookups_by_member: _containers.RepeatedCompositeFieldContainer[Count]
+    quota_denials_by_member: _containers.RepeatedCompositeFieldContainer[Count]
+    active_signals: int
+    def __init__(self, signals_by_category: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_type: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., events_by_kind: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., feedback_by_verdict: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., lookups_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_denials_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., active_signals: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,77 @@
+"""Wiring: the services of one exchange process, built from settings, a store and a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+
+from exchange.ca import CertificateAuthority
+from exchange.config import Settings
+from exchange.events import EventBus
+from exchange.oprf_key import OprfKeyring
+from exchange.paths import DataDir
+from exchange.policy.engine import PolicyEngine
+from exchange.policy.quota import QuotaLedger
+from exchange.retention import RetentionTask
+from exchange.services.admin import AdminQueries, AdminService
+from exchange.services.directory import DirectoryService
+from exchange.services.envelopes import EnvelopeOpener
+from exchange.services.ingest import IngestService
+from exchange.services.pseudonymizer import PseudonymizerService
+from exchange.services.reader import ReaderService
+from exchange.store.base import Store
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class Services:
+    """Everything the RPC layer calls into."""
+
+    store: Store
+    bus: EventBus
+    policy: PolicyEngine
+    ingest: IngestService
+    reader: ReaderService
+    admin: AdminService
+    queries: AdminQueries
+    directory: DirectoryService
+    pseudonymizer: PseudonymizerService
+    retention: RetentionTask
+    verify_pool: ThreadPoolExecutor
+
+    def close(self) -> None:
+        self.bus.close()
+        self.retention.stop()
+        self.verify_pool.shutdown(wait=True)
+
+
+def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring | None = None) -> Services:
+    """Wire the services of one exchange over ``store`` (nothing is started)."""
+    paths = DataDir(settings.data_dir)
+    keyring = keyring or OprfKeyring.load(paths.oprf_key)
+    bus = EventBus(store.max_seq())
+    policy = PolicyEngine(store, QuotaLedger(clock))
+    verify_pool = ThreadPoolExecutor(settings.verify_threads, thread_name_prefix="sigx-verify")
+    opener = EnvelopeOpener(store, settings, clock, verify_pool)
+    retention = RetentionTask(store, clock, settings.retention_interval)
+
+    @cache
+    def ca() -> CertificateAuthority:
+        return CertificateAuthority.load(paths.ca_cert, paths.ca_key)
+
+    return Services(
+        store=store,
+        bus=bus,
+        policy=policy,
+        ingest=IngestService(store, settings, keyring, bus, clock, policy, opener),
+        reader=ReaderService(store, settings, bus, clock, policy),
+        admin=AdminService(store, opener, policy, ca),
+        queries=AdminQueries(store, policy, retention.run_once),
+        directory=DirectoryService(store),
+        pseudonymizer=PseudonymizerService(keyring, settings, policy),
+        retention=retention,
+        verify_pool=verify_pool,
+    )

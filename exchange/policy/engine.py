@@ -1,0 +1,153 @@
+"""Every access decision of the exchange, in one place.
+
+The interceptor asks ``authorize`` for each call (role, status, method); the
+services ask ``check_submit``, ``read_filter``, ``can_read`` and ``charge`` for
+each item. Denials are PermissionDeniedError naming the rule that denied.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from client_sdk.models import TYPE_CODES, TYPE_NAMES
+from exchange.errors import PermissionDeniedError, UnauthenticatedError
+from exchange.identity import Caller
+from exchange.policy.document import PolicyDocument, Rules, matches
+from exchange.policy.quota import QuotaLedger
+from exchange.store.base import EventFilter, SignalRecord, Store
+
+_PKG = "/signal_exchange.v1."
+ALL_ROLES = frozenset({"member", "operator", "auditor"})
+MEMBERS = frozenset({"member"})
+
+# Which roles may call which method. A method missing here is refused (fail closed).
+METHOD_ROLES: dict[str, frozenset[str]] = {
+    **{f"{_PKG}Exchange/{m}": MEMBERS for m in ("Submit", "SubmitStream", "Pull", "Subscribe", "Lookup", "Feedback")},
+    f"{_PKG}Exchange/Retract": frozenset({"member", "operator"}),
+    f"{_PKG}Pseudonymizer/GetPublicKey": ALL_ROLES,
+    f"{_PKG}Pseudonymizer/Evaluate": frozenset({"member", "operator"}),
+    **{f"{_PKG}Directory/{m}": ALL_ROLES for m in ("ListMembers", "ListSigningKeys", "WhoAmI")},
+    **{
+        f"{_PKG}Admin/{m}": frozenset({"operator"})
+        for m in (
+            "ApplyChange",
+            "GetMember",
+            "GetPolicy",
+            "ListGroups",
+            "ListCategories",
+            "RunRetention",
+            "GetStats",
+        )
+    },
+    **{
+        f"{_PKG}Log/{m}": ALL_ROLES for m in ("GetCheckpoint", "GetInclusionProof", "GetConsistencyProof", "GetEntries")
+    },
+}
+SUSPENDED_MAY_CALL = frozenset({f"{_PKG}Directory/WhoAmI"})
+
+
+class PolicyEngine:
+    """Decisions from the policy in force, the directory and the quota ledger."""
+
+    def __init__(self, store: Store, ledger: QuotaLedger, refresh: float = 1.0) -> None:
+        self._store = store
+        self.ledger = ledger
+        self._refresh = refresh
+        self._lock = threading.Lock()
+        self._version = -1
+        self._document = PolicyDocument()
+        self._checked = 0.0
+
+    # -- the policy in force -------------------------------------------------
+
+    def document(self) -> tuple[int, PolicyDocument]:
+        """The policy in force and its version (re-read from the store at most every ``refresh`` s)."""
+        now = time.monotonic()
+        if now - self._checked >= self._refresh:
+            self.reload()
+        return self._version, self._document
+
+    def reload(self) -> None:
+        """Re-read the policy now (called after a local apply, so changes take effect at once)."""
+        from exchange.policy.document import parse
+
+        with self._lock:
+            version, text = self._store.get_policy()
+            if version != self._version:
+                members = [m.member_id for m in self._store.list_members()]
+                self._document = parse(text, members, self._store.categories()) if text else PolicyDocument()
+                self._version = version
+            self._checked = time.monotonic()
+
+    def rules(self, caller: Caller) -> Rules:
+        return self.document()[1].rules_for(caller.member_id)
+
+    # -- calls ------------------------------------------------------------------
+
+    def authorize(self, caller: Caller, method: str) -> None:
+        """May this caller make this call at all? Raises PermissionDenied/Unauthenticated."""
+        status = caller.member.status
+        if status == "removed":
+            raise UnauthenticatedError(f"member {caller.member_id} has been removed from the exchange")
+        if status != "active" and method not in SUSPENDED_MAY_CALL:
+            raise PermissionDeniedError(
+                f"member {caller.member_id} is {status}: only Directory.WhoAmI is allowed", reason="member_suspended"
+            )
+        roles = METHOD_ROLES.get(method)
+        if roles is None or caller.role not in roles:
+            name = method.rsplit("/", 2)[-2:]
+            raise PermissionDeniedError(f"role {caller.role} may not call {'.'.join(name)}", reason="role")
+
+    # -- items ------------------------------------------------------------------
+
+    def check_submit(self, caller: Caller, type_code: int, category: str, audience: int | None) -> None:
+        """May the caller submit this type and category to this audience?"""
+        rules = self.rules(caller)
+        type_name = TYPE_NAMES.get(type_code, str(type_code))
+        if not rules.allows("submit_types", type_name):
+            raise PermissionDeniedError(f"policy submit_types does not allow {type_name}", reason="submit_types")
+        if not rules.allows("submit_categories", category):
+            raise PermissionDeniedError(
+                f"policy submit_categories does not allow {category}", reason="submit_categories"
+            )
+        if audience is not None and audience not in self._store.member_groups(caller.row):
+            raise PermissionDeniedError("the submitter is not in the audience group", reason="audience")
+
+    def read_filter(self, caller: Caller, types: Sequence[int] = (), categories: Sequence[str] = ()) -> EventFilter:
+        """What the caller may read, narrowed by what it asked for; asking for more is denied."""
+        rules = self.rules(caller)
+        for t in types:
+            name = TYPE_NAMES.get(t, str(t))
+            if not rules.allows("read_types", name):
+                raise PermissionDeniedError(f"policy read_types does not allow {name}", reason="read_types")
+        for c in categories:
+            if not rules.allows("read_categories", c):
+                raise PermissionDeniedError(f"policy read_categories does not allow {c}", reason="read_categories")
+        all_categories = self._store.categories()
+        readable_types = {code for name, code in TYPE_CODES.items() if rules.allows("read_types", name)}
+        readable_cats = {c.row for name, c in all_categories.items() if rules.allows("read_categories", name)}
+        wanted_types = readable_types & set(types) if types else readable_types
+        wanted_cats = readable_cats & {all_categories[c].row for c in categories} if categories else readable_cats
+        return EventFilter(
+            types=None if not types and "*" in rules.read_types else frozenset(wanted_types),
+            categories=None if not categories and "*" in rules.read_categories else frozenset(wanted_cats),
+            audiences=self._store.member_groups(caller.row),
+        )
+
+    def can_read(self, caller: Caller, signal: SignalRecord, groups: frozenset[int] | None = None) -> bool:
+        """Whether the caller may see this signal (type, category and audience)."""
+        rules = self.rules(caller)
+        if not matches(rules.read_types, TYPE_NAMES.get(signal.type, "")):
+            return False
+        if not matches(rules.read_categories, signal.category):
+            return False
+        if signal.audience is None:
+            return True
+        return signal.audience in (groups if groups is not None else self._store.member_groups(caller.row))
+
+    def charge(self, caller: Caller, quota: str, amount: int) -> None:
+        """Count ``amount`` against a quota or raise QuotaExceededError (RESOURCE_EXHAUSTED)."""
+        limit = getattr(self.rules(caller), quota)
+        self.ledger.charge(caller.member_id, quota, amount, limit)

@@ -1,0 +1,54 @@
+"""Per-member quotas over fixed windows: submits per minute, look-ups and evaluations per day.
+
+Admission is exact: a batch is admitted only if it fits in what is left of the
+window, so concurrent callers can never push a member over its quota.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+
+from exchange.errors import QuotaExceededError
+
+WINDOWS = {"submits_per_minute": 60, "lookups_per_day": 86_400, "evaluations_per_day": 86_400}
+_NOUN = {"submits_per_minute": "submits", "lookups_per_day": "look-ups", "evaluations_per_day": "OPRF evaluations"}
+
+
+class QuotaLedger:
+    """Counts use per (member, quota, window) in memory; thread-safe."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._used: dict[tuple[str, str], tuple[int, int]] = {}  # (member, quota) -> (window, used)
+        self.denials: dict[str, int] = {}
+        self.totals: dict[tuple[str, str], int] = {}
+
+    def charge(self, member_id: str, quota: str, amount: int, limit: int) -> None:
+        """Admit ``amount`` units or raise QuotaExceededError with the seconds until the window resets."""
+        size = WINDOWS[quota]
+        now = self._clock()
+        window = int(now // size)
+        with self._lock:
+            held_window, used = self._used.get((member_id, quota), (window, 0))
+            if held_window != window:
+                used = 0
+            if used + amount > limit:
+                self.denials[member_id] = self.denials.get(member_id, 0) + 1
+                retry = max(1, math.ceil((window + 1) * size - now))
+                left = max(0, limit - used)
+                raise QuotaExceededError(
+                    f"quota {quota}={limit} exhausted: {amount} {_NOUN[quota]} asked, {left} left; retry in {retry}s",
+                    retry_after=float(retry),
+                    reason=quota,
+                )
+            self._used[(member_id, quota)] = (window, used + amount)
+            self.totals[(member_id, quota)] = self.totals.get((member_id, quota), 0) + amount
+
+    def used(self, member_id: str, quota: str) -> int:
+        window = int(self._clock() // WINDOWS[quota])
+        with self._lock:
+            held_window, used = self._used.get((member_id, quota), (window, 0))
+            return used if held_window == window else 0

@@ -1,0 +1,248 @@
+"""The operator's changes: members, keys, groups, policy and taxonomy.
+
+Each change arrives as an AdminChange envelope signed by an operator; it is
+validated, then applied in the same transaction that records it as an event.
+A dry run validates and describes the change without making it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from client_sdk._wire import admin_pb2
+from client_sdk.envelope import PAYLOAD_ADMIN
+from client_sdk.keys import is_valid_public_key, key_id_for
+from exchange.ca import CertificateAuthority, IssuedCert
+from exchange.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from exchange.identity import Caller
+from exchange.policy import document as policy_doc
+from exchange.policy.engine import PolicyEngine
+from exchange.services.envelopes import EnvelopeOpener
+from exchange.store.base import AdminEvent, Category, GroupRecord, MemberRecord, Stats, Store
+
+ROLES = ("member", "operator", "auditor")
+STATUSES = ("active", "suspended", "removed")
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*){0,3}")
+MAX_RETENTION_DAYS = 3650
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    seq: int
+    summary: str
+    certificate: IssuedCert | None = None
+    key_id: str = ""
+
+
+def _name(value: str, what: str) -> str:
+    if not NAME.fullmatch(value):
+        raise InvalidArgumentError(f"{what} must match {NAME.pattern}, got {value!r}", reason="bad_name")
+    return value
+
+
+def _public_key(raw: bytes) -> bytes:
+    if not is_valid_public_key(raw):
+        raise InvalidArgumentError(
+            "not a valid Ed25519 public key (32 bytes, canonical, not of small order)", reason="bad_key"
+        )
+    return raw
+
+
+class AdminService:
+    """Applies signed admin changes."""
+
+    def __init__(
+        self,
+        store: Store,
+        opener: EnvelopeOpener,
+        policy: PolicyEngine,
+        ca: Callable[[], CertificateAuthority],
+    ) -> None:
+        self._store = store
+        self._opener = opener
+        self._policy = policy
+        self._ca = ca
+
+    def apply(self, caller: Caller, envelope: bytes, dry_run: bool = False) -> ChangeResult:
+        """Verify and apply (or, with ``dry_run``, only describe) one signed change."""
+        body: Any
+        body, now = self._opener.open_one(caller, envelope, PAYLOAD_ADMIN)
+        kind = body.WhichOneof("change")
+        if kind is None:
+            raise InvalidArgumentError("the change is empty", reason="empty_change")
+        event = None if dry_run else AdminEvent(caller.row, envelope, now)
+        handler = getattr(self, f"_{kind}")
+        return handler(caller, getattr(body, kind), event, now)
+
+    @staticmethod
+    def _done(event: AdminEvent | None, changed: bool, summary: str) -> ChangeResult:
+        if event is None:
+            return ChangeResult(0, f"would: {summary}" if changed else f"no change: {summary}")
+        return ChangeResult(event.seq if changed else 0, summary if changed else f"no change: {summary}")
+
+    def _add_member(self, caller: Caller, ch: admin_pb2.AddMember, event: AdminEvent | None, now: int) -> ChangeResult:
+        member_id = _name(ch.member_id, "member_id")
+        role = ch.role or "member"
+        if role not in ROLES:
+            raise InvalidArgumentError(f"role must be one of {', '.join(ROLES)}", reason="bad_role")
+        public_key = _public_key(ch.signing_public_key)
+        key_id = key_id_for(public_key)
+        if self._store.get_member(member_id) is not None:
+            raise FailedPreconditionError(f"member {member_id!r} already exists", reason="member_exists")
+        if event is None:
+            return ChangeResult(0, f"would add {role} {member_id} with key {key_id}", key_id=key_id)
+        self._store.add_member(member_id, role, ch.display_name or member_id, now, event, (key_id, public_key))
+        cert = self._ca().issue_client(member_id)
+        return ChangeResult(event.seq, f"added {role} {member_id} with key {key_id}", cert, key_id)
+
+    def _set_member_status(
+        self, caller: Caller, ch: admin_pb2.SetMemberStatus, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        if ch.status not in STATUSES:
+            raise InvalidArgumentError(f"status must be one of {', '.join(STATUSES)}", reason="bad_status")
+        if ch.member_id == caller.member_id:
+            raise FailedPreconditionError("an operator cannot change its own status", reason="own_status")
+        member = self._store.get_member(ch.member_id)
+        if member is None:
+            raise NotFoundError(f"no member {ch.member_id!r}", reason="member_not_found")
+        summary = f"{ch.member_id}: {member.status} -> {ch.status}"
+        if event is None:
+            return self._done(None, member.status != ch.status, summary)
+        return self._done(event, self._store.set_member_status(ch.member_id, ch.status, event), summary)
+
+    def _register_key(
+        self, caller: Caller, ch: admin_pb2.RegisterKey, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        public_key = _public_key(ch.public_key)
+        key_id = key_id_for(public_key)
+        if self._store.get_member(ch.member_id) is None:
+            raise NotFoundError(f"no member {ch.member_id!r}", reason="member_not_found")
+        if self._store.get_signing_key(key_id) is not None:
+            raise FailedPreconditionError(f"key {key_id} is already registered", reason="key_exists")
+        if event is not None:
+            self._store.add_signing_key(ch.member_id, key_id, public_key, now, event)
+        seq = 0 if event is None else event.seq
+        return ChangeResult(seq, f"registered key {key_id} for {ch.member_id}", key_id=key_id)
+
+    def _end_key(self, key_id: str, revoke: bool, event: AdminEvent | None, now: int) -> ChangeResult:
+        key = self._store.get_signing_key(key_id)
+        if key is None:
+            raise NotFoundError(f"no signing key {key_id}", reason="key_not_found")
+        verb = "revoked" if revoke else "retired"
+        summary = f"{verb} key {key_id} of {key.member_id}"
+        if event is None:
+            return self._done(None, (key.revoked_at if revoke else key.not_after) is None, summary)
+        return self._done(event, self._store.end_signing_key(key_id, now, revoke, event), summary)
+
+    def _retire_key(self, caller: Caller, ch: admin_pb2.RetireKey, event: AdminEvent | None, now: int) -> ChangeResult:
+        return self._end_key(ch.key_id, False, event, now)
+
+    def _revoke_key(self, caller: Caller, ch: admin_pb2.RevokeKey, event: AdminEvent | None, now: int) -> ChangeResult:
+        return self._end_key(ch.key_id, True, event, now)
+
+    def _create_group(
+        self, caller: Caller, ch: admin_pb2.CreateGroup, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        name = _name(ch.name, "group name")
+        if event is None:
+            return self._done(None, self._store.group_id(name) is None, f"create group {name}")
+        return self._done(event, self._store.create_group(name, event), f"created group {name}")
+
+    def _set_group_membership(
+        self, caller: Caller, ch: admin_pb2.SetGroupMembership, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        verb = "added" if ch.member else "removed"
+        summary = f"{verb} {ch.member_id} {'to' if ch.member else 'from'} group {ch.group}"
+        if self._store.group_id(ch.group) is None:
+            raise NotFoundError(f"no group {ch.group!r}", reason="group_not_found")
+        member = self._store.get_member(ch.member_id)
+        if member is None:
+            raise NotFoundError(f"no member {ch.member_id!r}", reason="member_not_found")
+        if event is None:
+            inside = self._store.group_id(ch.group) in self._store.member_groups(member.row)
+            return self._done(None, inside != ch.member, summary)
+        return self._done(event, self._store.set_group_membership(ch.group, ch.member_id, ch.member, event), summary)
+
+    def _apply_policy(
+        self, caller: Caller, ch: admin_pb2.ApplyPolicy, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        members = [m.member_id for m in self._store.list_members()]
+        new = policy_doc.parse(ch.document, members, self._store.categories())
+        version, old = self._policy.document()
+        if ch.base_version and ch.base_version != version:
+            raise FailedPreconditionError(
+                f"the policy changed (now version {version}, diff was against {ch.base_version}); review it again",
+                reason="policy_changed",
+            )
+        changes = policy_doc.diff(old, new)
+        if event is None or not changes:
+            return ChangeResult(0, changes or "no change: the policy in force is the same")
+        new_version = self._store.set_policy(new.render(), version, event)
+        self._policy.reload()
+        return ChangeResult(event.seq, f"policy version {new_version} in force\n{changes}")
+
+    def _set_category(
+        self, caller: Caller, ch: admin_pb2.SetCategory, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        if not CATEGORY.fullmatch(ch.name):
+            raise InvalidArgumentError(f"category must match {CATEGORY.pattern}", reason="bad_name")
+        if not 1 <= ch.retention_days <= MAX_RETENTION_DAYS:
+            raise InvalidArgumentError(f"retention_days must be 1..{MAX_RETENTION_DAYS}", reason="bad_retention")
+        current = self._store.categories().get(ch.name)
+        summary = (
+            f"category {ch.name}: retention {current.retention_days} -> {ch.retention_days} days"
+            if current
+            else f"new category {ch.name}, retention {ch.retention_days} days"
+        )
+        if event is None:
+            return self._done(None, current is None or current.retention_days != ch.retention_days, summary)
+        return self._done(event, self._store.set_category(ch.name, ch.retention_days, event), summary)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDetail:
+    member: MemberRecord
+    groups: list[str]
+    key_ids: list[str]
+    policy: str
+
+
+class AdminQueries:
+    """Read-only views for operators."""
+
+    def __init__(self, store: Store, policy: PolicyEngine, purge: Callable[[], int]) -> None:
+        self._store = store
+        self._policy = policy
+        self._purge = purge
+
+    def member(self, member_id: str) -> MemberDetail:
+        member = self._store.get_member(member_id)
+        if member is None:
+            raise NotFoundError(f"no member {member_id!r}", reason="member_not_found")
+        groups = [g.name for g in self._store.list_groups() if member_id in g.members]
+        keys = [k.key_id for k in self._store.list_signing_keys(member_id)]
+        rules = self._policy.document()[1].rules_for(member_id)
+        rendered = policy_doc.PolicyDocument(rules, {}).render().replace("[defaults]", f"[members.{member_id}]")
+        return MemberDetail(member, groups, keys, rendered)
+
+    def policy(self) -> tuple[int, str]:
+        version, doc = self._policy.document()
+        return version, doc.render()
+
+    def groups(self) -> list[GroupRecord]:
+        return self._store.list_groups()
+
+    def categories(self) -> list[Category]:
+        return sorted(self._store.categories().values(), key=lambda c: c.name)
+
+    def run_retention(self) -> int:
+        return self._purge()
+
+    def stats(self) -> tuple[Stats, dict[str, int], dict[str, int]]:
+        """Stored aggregates, look-ups per member since start, quota denials per member since start."""
+        lookups = {m: n for (m, q), n in self._policy.ledger.totals.items() if q == "lookups_per_day"}
+        return self._store.stats(), lookups, dict(self._policy.ledger.denials)

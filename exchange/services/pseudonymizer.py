@@ -1,0 +1,27 @@
+"""VOPRF evaluation for members: batched, quota-charged, one proof per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from exchange.config import Settings
+from exchange.errors import BatchTooLargeError
+from exchange.identity import Caller
+from exchange.oprf_key import OprfKeyring
+from exchange.policy.engine import PolicyEngine
+
+
+class PseudonymizerService:
+    """Evaluates blinded elements under the exchange's OPRF key."""
+
+    def __init__(self, keyring: OprfKeyring, settings: Settings, policy: PolicyEngine) -> None:
+        self.keyring = keyring
+        self._settings = settings
+        self._policy = policy
+
+    def evaluate(self, caller: Caller, blinded: Sequence[bytes], epoch: int) -> tuple[list[bytes], bytes, int]:
+        """(evaluated elements, batch proof, epoch); charges the caller's evaluations/day quota."""
+        if len(blinded) > self._settings.max_batch:
+            raise BatchTooLargeError(f"{len(blinded)} elements exceed the maximum of {self._settings.max_batch}")
+        self._policy.charge(caller, "evaluations_per_day", len(blinded))
+        return self.keyring.evaluate(blinded, epoch)
