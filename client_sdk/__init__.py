@@ -9,7 +9,7 @@ from client_sdk.errors import (
     SignalExchangeError,
     VerificationError,
 )
-from client_sdk.models import Event, Identifier, LookupResult, Match, SharedSignal, Signal, SubmitResult
+from client_sdk.models import Event, Identifier, LookupResult, Match, MemberInfo, SharedSignal, Signal, SubmitResult
 
 __all__ = [
     "Credentials",
@@ -20,6 +20,7 @@ __all__ = [
     "InvalidIdentifierError",
     "LookupResult",
     "Match",
+    "MemberInfo",
     "ProofError",
     "SharedSignal",
     "Signal",

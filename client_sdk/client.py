@@ -27,7 +27,7 @@ from client_sdk._wire import (
     signals_pb2,
 )
 from client_sdk.credentials import Credentials
-from client_sdk.errors import RPC_ERRORS, ExchangeRpcError, InvalidIdentifierError, ProofError, VerificationError
+from client_sdk.errors import InvalidIdentifierError, ProofError, VerificationError, from_rpc_error
 from client_sdk.models import (
     EVENT_KINDS,
     TYPE_CODES,
@@ -37,6 +37,7 @@ from client_sdk.models import (
     Identifier,
     LookupResult,
     Match,
+    MemberInfo,
     SharedSignal,
     Signal,
     SubmitResult,
@@ -47,17 +48,6 @@ BATCH = 1000
 _STATUS = {1: "accepted", 2: "duplicate", 3: "rejected"}
 _MAX_MESSAGE = 16 * 1024 * 1024
 _CODE_NAMES = {status.value[0]: status.name for status in grpc.StatusCode}
-
-
-def _rpc_error(exc: grpc.RpcError) -> ExchangeRpcError:
-    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-    details = (exc.details() if hasattr(exc, "details") else "") or ""
-    trailers = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
-    cls = RPC_ERRORS.get(code.name, ExchangeRpcError)
-    err = cls(details or code.name, reason=str(trailers.get("sigx-reason", "")))
-    if cls is ExchangeRpcError:
-        err.code = code.name
-    return err
 
 
 def oprf_input(type_name: str, normalised: str) -> bytes:
@@ -142,7 +132,7 @@ class ExchangeClient:
         try:
             return method(request, timeout=kwargs.pop("timeout", self.timeout), **kwargs)
         except grpc.RpcError as exc:
-            raise _rpc_error(exc) from None
+            raise from_rpc_error(exc) from None
 
     def _stream(self, stream: Iterator[T]) -> Iterator[T]:
         try:
@@ -150,7 +140,7 @@ class ExchangeClient:
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
                 return
-            raise _rpc_error(exc) from None
+            raise from_rpc_error(exc) from None
 
     # -- pseudonymisation ---------------------------------------------------
 
@@ -457,9 +447,16 @@ class ExchangeClient:
     def _fetch_keys(self) -> list[directory_pb2.SigningKey]:
         return list(self._call(self._directory_stub.ListSigningKeys, directory_pb2.ListSigningKeysRequest()).keys)
 
-    def members(self) -> list[directory_pb2.Member]:
+    def members(self) -> list[MemberInfo]:
         """The programme's members."""
-        return list(self._call(self._directory_stub.ListMembers, directory_pb2.ListMembersRequest()).members)
+        resp = self._call(self._directory_stub.ListMembers, directory_pb2.ListMembersRequest())
+        return [MemberInfo(m.member_id, m.display_name, m.role, m.status) for m in resp.members]
+
+    def who_am_i(self) -> MemberInfo:
+        """This member's own entry and groups (the one call a suspended member may still make)."""
+        resp = self._call(self._directory_stub.WhoAmI, directory_pb2.WhoAmIRequest())
+        m = resp.member
+        return MemberInfo(m.member_id, m.display_name, m.role, m.status, tuple(resp.groups))
 
 
 def _match(m: exchange_pb2.Match) -> Match:

@@ -7,6 +7,10 @@ from the exchange carry the gRPC status code name and the server's ``reason``
 
 from __future__ import annotations
 
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
 
 class SignalExchangeError(Exception):
     """Base class of every error raised by ``client_sdk``."""
@@ -107,3 +111,26 @@ RPC_ERRORS: dict[str, type[ExchangeRpcError]] = {
         InternalError,
     )
 }
+
+
+def from_rpc_error(exc: grpc.RpcError) -> ExchangeRpcError:
+    """The SDK error for a failed call: its class from the status code, ``reason`` from the
+    exchange's ErrorInfo (or ``sigx-reason`` trailer), ``retry_after`` from RetryInfo."""
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if hasattr(exc, "details") else "") or ""
+    trailers = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
+    reason = str(trailers.get("sigx-reason", ""))
+    retry_after = None
+    status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+    for detail in status.details if status is not None else ():
+        info = error_details_pb2.ErrorInfo()
+        retry = error_details_pb2.RetryInfo()
+        if detail.Unpack(info):
+            reason = reason or info.reason
+        elif detail.Unpack(retry):
+            retry_after = retry.retry_delay.ToNanoseconds() / 1e9
+    cls = RPC_ERRORS.get(code.name, ExchangeRpcError)
+    err = cls(details or code.name, reason=reason, retry_after=retry_after)
+    if cls is ExchangeRpcError:
+        err.code = code.name
+    return err

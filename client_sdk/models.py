@@ -140,3 +140,14 @@ class LookupResult:
     @property
     def found(self) -> bool:
         return bool(self.matches)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """A member of the programme, as the directory lists it."""
+
+    member_id: str
+    display_name: str
+    role: str
+    status: str
+    groups: tuple[str, ...] = ()

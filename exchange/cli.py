@@ -25,6 +25,8 @@ from client_sdk import ExchangeClient, Identifier, SignalExchangeError
 from client_sdk.files import parse_lines
 from client_sdk.models import Event, LookupResult, SubmitResult
 from exchange import logs
+from exchange.admin_client import AdminClient
+from exchange.cli_admin import add_admin_parser
 from exchange.config import Settings
 from exchange.errors import ExchangeError
 
@@ -287,7 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = _member_parser(sub, "feedback", cmd_feedback, "give feedback on another member's signal")
     p.add_argument("signal_id", type=int)
     p.add_argument("verdict", choices=["confirmed", "actioned", "false_positive", "not_found", "duplicate"])
+
+    add_admin_parser(sub, _run_admin)
     return parser
+
+
+def _run_admin(handler: Callable[[AdminClient, argparse.Namespace], Any], args: argparse.Namespace) -> int:
+    with AdminClient.connect(args.server, args.as_) as client:
+        handler(client, args)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,80 @@
+"""The operator's client: signed admin changes and read-only views over mutual TLS."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from client_sdk._wire import admin_pb2, admin_pb2_grpc, directory_pb2, directory_pb2_grpc
+from client_sdk.credentials import Credentials
+from client_sdk.envelope import seal_body
+from client_sdk.errors import from_rpc_error
+
+T = TypeVar("T")
+
+
+class AdminClient:
+    """Talks to the Admin and Directory services as an operator."""
+
+    def __init__(self, channel: grpc.Channel, credentials: Credentials, timeout: float = 60.0) -> None:
+        self._channel = channel
+        self.credentials = credentials
+        self.timeout = timeout
+        self._admin = admin_pb2_grpc.AdminStub(channel)
+        self._directory = directory_pb2_grpc.DirectoryStub(channel)
+
+    @classmethod
+    def connect(cls, address: str | None, credentials: str | Path | Credentials) -> AdminClient:
+        creds = credentials if isinstance(credentials, Credentials) else Credentials.load(credentials)
+        tls = grpc.ssl_channel_credentials(creds.ca_pem, creds.tls_key_pem, creds.cert_pem)
+        return cls(grpc.secure_channel(address or creds.address, tls), creds)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    def change(self, *, dry_run: bool = False, **change: Any) -> admin_pb2.ApplyChangeResponse:
+        """Sign an AdminChange with the operator's key and apply it (or only describe it)."""
+        body = admin_pb2.AdminChange(submitter=self.credentials.member_id, created_at=int(time.time()), **change)
+        envelope = seal_body(body, self.credentials.signing_key)
+        return self._call(self._admin.ApplyChange, admin_pb2.ApplyChangeRequest(envelope=envelope, dry_run=dry_run))
+
+    def member(self, member_id: str) -> admin_pb2.MemberDetail:
+        return self._call(self._admin.GetMember, admin_pb2.GetMemberRequest(member_id=member_id)).member
+
+    def members(self) -> list[directory_pb2.Member]:
+        return list(self._call(self._directory.ListMembers, directory_pb2.ListMembersRequest()).members)
+
+    def keys(self, member_id: str = "") -> list[directory_pb2.SigningKey]:
+        request = directory_pb2.ListSigningKeysRequest(member_id=member_id)
+        return list(self._call(self._directory.ListSigningKeys, request).keys)
+
+    def policy(self) -> admin_pb2.GetPolicyResponse:
+        return self._call(self._admin.GetPolicy, admin_pb2.GetPolicyRequest())
+
+    def groups(self) -> list[admin_pb2.Group]:
+        return list(self._call(self._admin.ListGroups, admin_pb2.ListGroupsRequest()).groups)
+
+    def categories(self) -> list[admin_pb2.Category]:
+        return list(self._call(self._admin.ListCategories, admin_pb2.ListCategoriesRequest()).categories)
+
+    def run_retention(self) -> int:
+        return self._call(self._admin.RunRetention, admin_pb2.RunRetentionRequest()).purged
+
+    def stats(self) -> admin_pb2.GetStatsResponse:
+        return self._call(self._admin.GetStats, admin_pb2.GetStatsRequest())

@@ -1,0 +1,346 @@
+"""``sigx admin``: the operator's commands (operator credentials required).
+
+Every change is signed with the operator's key; tables for people, ``--json`` for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+
+from client_sdk._wire import admin_pb2
+from client_sdk.credentials import SIGNING_KEY_FILE, Credentials, write_credentials
+from client_sdk.keys import SigningKey, write_private_file
+from exchange.admin_client import AdminClient
+
+Handler = Callable[[AdminClient, argparse.Namespace], Any]
+
+
+def _table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
+    cells = [list(map(str, header)), *[[str(c) for c in r] for r in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells)
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True) if args.json else text)
+
+
+def _change(client: AdminClient, args: argparse.Namespace, **change: Any) -> admin_pb2.ApplyChangeResponse:
+    resp = client.change(dry_run=getattr(args, "dry_run", False), **change)
+    _emit(args, {"seq": resp.seq, "summary": resp.summary, "key_id": resp.key_id}, resp.summary)
+    return resp
+
+
+# -- members ------------------------------------------------------------------------
+
+
+def member_add(client: AdminClient, args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"sigx: {out} exists and is not empty")
+    key = SigningKey.generate()
+    change = admin_pb2.AddMember(
+        member_id=args.name,
+        role=args.role,
+        display_name=args.display_name or args.name,
+        signing_public_key=key.public_key,
+    )
+    resp = client.change(add_member=change)
+    op = client.credentials
+    write_credentials(
+        out,
+        member_id=args.name,
+        role=args.role,
+        address=args.server or op.address,
+        ca_pem=op.ca_pem,
+        cert_pem=resp.certificate.cert_pem,
+        tls_key_pem=resp.certificate.key_pem,
+        signing_key=key,
+        oprf_public_key=op.oprf_public_key,
+        oprf_epoch=op.oprf_epoch,
+        log_public_key=op.log_public_key,
+    )
+    _emit(
+        args,
+        {"seq": resp.seq, "member_id": args.name, "key_id": resp.key_id, "credentials": str(out)},
+        f"{resp.summary}\ncredentials written to {out} (hand them to the member over a secure channel)",
+    )
+
+
+def member_list(client: AdminClient, args: argparse.Namespace) -> None:
+    members = client.members()
+    _emit(
+        args,
+        [MessageToDict(m, preserving_proto_field_name=True) for m in members],
+        _table(
+            [(m.member_id, m.role, m.status, m.display_name) for m in members], ("MEMBER", "ROLE", "STATUS", "NAME")
+        ),
+    )
+
+
+def member_show(client: AdminClient, args: argparse.Namespace) -> None:
+    m = client.member(args.name)
+    text = (
+        f"member   {m.member_id} ({m.display_name})\nrole     {m.role}\nstatus   {m.status}\n"
+        f"groups   {', '.join(m.groups) or '-'}\nkeys     {', '.join(m.key_ids) or '-'}\n\n{m.policy}"
+    )
+    _emit(args, MessageToDict(m, preserving_proto_field_name=True), text)
+
+
+def _status(status: str) -> Handler:
+    def handler(client: AdminClient, args: argparse.Namespace) -> None:
+        _change(
+            client,
+            args,
+            set_member_status=admin_pb2.SetMemberStatus(
+                member_id=args.name, status=status, reason=getattr(args, "reason", "") or ""
+            ),
+        )
+
+    return handler
+
+
+# -- keys ---------------------------------------------------------------------------
+
+
+def key_list(client: AdminClient, args: argparse.Namespace) -> None:
+    keys = client.keys(args.member or "")
+    rows = [(k.key_id, k.member_id, k.not_before, k.not_after or "-", k.revoked_at or "-") for k in keys]
+    _emit(
+        args,
+        [MessageToDict(k, preserving_proto_field_name=True) for k in keys],
+        _table(rows, ("KEY", "MEMBER", "NOT_BEFORE", "NOT_AFTER", "REVOKED_AT")),
+    )
+
+
+def _read_public_key(text: str) -> bytes:
+    path = Path(text)
+    if path.exists():
+        data = path.read_bytes()
+        if b"PRIVATE KEY" in data:
+            raise SystemExit("sigx: that file holds a private key; give the public key")
+        from cryptography.hazmat.primitives import serialization
+
+        return serialization.load_pem_public_key(data).public_bytes(  # type: ignore[no-any-return]
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise SystemExit("sigx: expected a PEM public key file or 64 hex digits") from None
+
+
+def key_register(client: AdminClient, args: argparse.Namespace) -> None:
+    _change(
+        client,
+        args,
+        register_key=admin_pb2.RegisterKey(member_id=args.member, public_key=_read_public_key(args.public_key)),
+    )
+
+
+def key_rotate(client: AdminClient, args: argparse.Namespace) -> None:
+    creds_dir = Path(args.credentials)
+    old = Credentials.load(creds_dir)
+    if old.member_id != args.member:
+        raise SystemExit(f"sigx: {creds_dir} holds credentials of {old.member_id}, not {args.member}")
+    new = SigningKey.generate()
+    registered = client.change(register_key=admin_pb2.RegisterKey(member_id=args.member, public_key=new.public_key))
+    shutil.copy2(creds_dir / SIGNING_KEY_FILE, creds_dir / f"{SIGNING_KEY_FILE}.{old.signing_key.key_id}.old")
+    write_private_file(creds_dir / SIGNING_KEY_FILE, new.to_pem())
+    retired = client.change(retire_key=admin_pb2.RetireKey(key_id=old.signing_key.key_id))
+    _emit(
+        args,
+        {"new_key_id": new.key_id, "old_key_id": old.signing_key.key_id, "seq": [registered.seq, retired.seq]},
+        f"{registered.summary}\n{retired.summary}\n{creds_dir / SIGNING_KEY_FILE} now holds {new.key_id}",
+    )
+
+
+def key_revoke(client: AdminClient, args: argparse.Namespace) -> None:
+    _change(client, args, revoke_key=admin_pb2.RevokeKey(key_id=args.key_id, reason=args.reason or ""))
+
+
+# -- groups -------------------------------------------------------------------------
+
+
+def group_create(client: AdminClient, args: argparse.Namespace) -> None:
+    _change(client, args, create_group=admin_pb2.CreateGroup(name=args.group))
+
+
+def _membership(member: bool) -> Handler:
+    def handler(client: AdminClient, args: argparse.Namespace) -> None:
+        _change(
+            client,
+            args,
+            set_group_membership=admin_pb2.SetGroupMembership(group=args.group, member_id=args.member, member=member),
+        )
+
+    return handler
+
+
+def group_list(client: AdminClient, args: argparse.Namespace) -> None:
+    groups = client.groups()
+    _emit(
+        args,
+        {g.name: list(g.members) for g in groups},
+        _table([(g.name, ", ".join(g.members) or "-") for g in groups], ("GROUP", "MEMBERS")),
+    )
+
+
+# -- policy and retention -----------------------------------------------------------
+
+
+def policy_show(client: AdminClient, args: argparse.Namespace) -> None:
+    policy = client.policy()
+    _emit(
+        args,
+        {"version": policy.version, "document": policy.document},
+        f"# policy version {policy.version}\n{policy.document}",
+    )
+
+
+def policy_apply(client: AdminClient, args: argparse.Namespace) -> None:
+    document = Path(args.file).read_text()
+    version = client.policy().version
+    change = admin_pb2.ApplyPolicy(document=document, base_version=version)
+    preview = client.change(dry_run=True, apply_policy=change)
+    changed = not preview.summary.startswith("no change")
+    if not args.json:
+        print(preview.summary.rstrip())
+    if not changed or args.dry_run:
+        if args.json:
+            _emit(args, {"changed": changed, "diff": preview.summary, "applied": False}, "")
+        return
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise SystemExit("sigx: not applied; pass --yes to apply without a prompt")
+        if input("Apply this policy? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise SystemExit("sigx: not applied")
+    resp = client.change(apply_policy=change)
+    _emit(
+        args, {"changed": True, "diff": preview.summary, "applied": True, "seq": resp.seq}, resp.summary.splitlines()[0]
+    )
+
+
+def retention_show(client: AdminClient, args: argparse.Namespace) -> None:
+    cats = client.categories()
+    _emit(
+        args,
+        {c.name: c.retention_days for c in cats},
+        _table([(c.name, c.retention_days) for c in cats], ("CATEGORY", "RETENTION_DAYS")),
+    )
+
+
+def retention_set(client: AdminClient, args: argparse.Namespace) -> None:
+    _change(client, args, set_category=admin_pb2.SetCategory(name=args.category, retention_days=args.days))
+
+
+def retention_run(client: AdminClient, args: argparse.Namespace) -> None:
+    purged = client.run_retention()
+    _emit(args, {"purged": purged}, f"purged {purged} expired signal(s)")
+
+
+def stats(client: AdminClient, args: argparse.Namespace) -> None:
+    s = client.stats()
+    data = MessageToDict(s, preserving_proto_field_name=True)
+    parts = [f"active signals: {s.active_signals}"]
+    for field, title in (
+        ("signals_by_category", "signals by category"),
+        ("signals_by_type", "signals by type"),
+        ("signals_by_member", "signals by member"),
+        ("events_by_kind", "events by kind"),
+        ("feedback_by_verdict", "feedback by verdict"),
+        ("submits_by_day", "submits by day"),
+        ("lookups_by_member", "look-ups by member (since start)"),
+        ("quota_denials_by_member", "quota denials by member (since start)"),
+    ):
+        counts = getattr(s, field)
+        parts.append(f"\n{title}:\n" + (_table([(c.key, c.value) for c in counts], ("", "")) if counts else "  -"))
+    _emit(args, data, "\n".join(parts))
+
+
+# -- parser -------------------------------------------------------------------------
+
+
+def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]) -> None:
+    """Register ``sigx admin …`` under the top-level subparsers."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--as", dest="as_", required=True, metavar="CREDS", help="operator credentials directory")
+    common.add_argument("--server", default=None, help="exchange address (default: the one in member.json)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    admin = sub.add_parser("admin", help="operator commands", description="Operator commands (operator role).")
+    topics = admin.add_subparsers(dest="topic", required=True, metavar="TOPIC")
+
+    def leaf(
+        parent: Any, name: str, handler: Handler, help_text: str, dry_run: bool = False
+    ) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, parents=[common], help=help_text, description=help_text)
+        if dry_run:
+            p.add_argument("--dry-run", action="store_true", help="validate and describe, change nothing")
+        p.set_defaults(handler=lambda args: run(handler, args))
+        return p
+
+    member = topics.add_parser("member", help="members").add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = leaf(member, "add", member_add, "add a member and write its credentials directory")
+    p.add_argument("name")
+    p.add_argument("--role", choices=["member", "operator", "auditor"], default="member")
+    p.add_argument("--display-name", default=None)
+    p.add_argument("--out", required=True, metavar="DIR", help="where to write the credentials directory")
+    leaf(member, "list", member_list, "list members")
+    leaf(member, "show", member_show, "a member's status, groups, keys and effective policy").add_argument("name")
+    for action, status in (("suspend", "suspended"), ("reinstate", "active"), ("remove", "removed")):
+        p = leaf(member, action, _status(status), f"{action} a member", dry_run=True)
+        p.add_argument("name")
+        p.add_argument("--reason", default="")
+
+    key = topics.add_parser("key", help="signing keys").add_subparsers(dest="action", required=True, metavar="ACTION")
+    leaf(key, "list", key_list, "list signing keys").add_argument("member", nargs="?")
+    p = leaf(key, "register", key_register, "register a member's Ed25519 public key", dry_run=True)
+    p.add_argument("member")
+    p.add_argument("public_key", metavar="PUBLIC_KEY", help="PEM file or 64 hex digits")
+    p = leaf(key, "rotate", key_rotate, "new signing key into a credentials directory; the old key is retired")
+    p.add_argument("member")
+    p.add_argument("--credentials", required=True, metavar="DIR", help="the member's credentials directory")
+    p = leaf(key, "revoke", key_revoke, "revoke a key: no new event verifies with it", dry_run=True)
+    p.add_argument("key_id")
+    p.add_argument("--reason", default="")
+
+    group = topics.add_parser("group", help="groups (audiences)").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    leaf(group, "create", group_create, "create a group", dry_run=True).add_argument("group")
+    for action, flag in (("add", True), ("remove", False)):
+        p = leaf(
+            group, action, _membership(flag), f"{action} a member {'to' if flag else 'from'} a group", dry_run=True
+        )
+        p.add_argument("group")
+        p.add_argument("member")
+    leaf(group, "list", group_list, "list groups and their members")
+
+    policy = topics.add_parser("policy", help="access policy").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = leaf(policy, "apply", policy_apply, "show the diff against the policy in force, then apply it", dry_run=True)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--yes", action="store_true", help="apply without asking")
+    leaf(policy, "show", policy_show, "print the policy in force")
+
+    retention = topics.add_parser("retention", help="retention per category").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    leaf(retention, "show", retention_show, "maximum lifetime per category")
+    p = leaf(
+        retention, "set", retention_set, "set a category's maximum lifetime (adds the category if new)", dry_run=True
+    )
+    p.add_argument("category")
+    p.add_argument("days", type=int)
+    leaf(retention, "run", retention_run, "purge expired signals now")
+
+    leaf(topics, "stats", stats, "signals, events, feedback, look-ups and quota denials")
