@@ -41,9 +41,6 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
             "GetStats",
         )
     },
-    **{
-        f"{_PKG}Log/{m}": ALL_ROLES for m in ("GetCheckpoint", "GetInclusionProof", "GetConsistencyProof", "GetEntries")
-    },
 }
 SUSPENDED_MAY_CALL = frozenset({f"{_PKG}Directory/WhoAmI"})
 

@@ -100,21 +100,23 @@ class ReaderService:
     ) -> Iterator[Page]:
         """Everything after ``cursor``, then new events as they commit, while ``alive()``.
 
-        An empty page is sent every ``heartbeat`` seconds of silence so the client
-        keeps an up-to-date cursor. Waits also poll the store, so events committed
+        An empty page marks the end of the catch-up, and another follows every
+        ``heartbeat`` seconds of silence so the client keeps an up-to-date cursor. Waits also poll the store, so events committed
         by another process are seen too.
         """
         seq = decode_cursor(cursor)
         idle = 0.0
+        caught_up = False
         while alive() and not self._bus.closed:
             events, seq = self._store.events_after(seq, self._settings.pull_page, flt())
             if events:
                 idle = 0.0
                 yield Page(events, encode_cursor(seq))
                 continue
-            if idle >= heartbeat:
+            if idle >= heartbeat or not caught_up:
                 idle = 0.0
-                yield Page([], encode_cursor(seq))
+                caught_up = True
+                yield Page([], encode_cursor(seq))  # caught up (first time) or still alive
             if not self._bus.wait_beyond(seq, 1.0):
                 idle += 1.0
 
