@@ -116,7 +116,7 @@ class ReaderService:
             if idle >= heartbeat or not caught_up:
                 idle = 0.0
                 caught_up = True
-                yield Page([], encode_cursor(seq))  # caught up (first time) or still alive
+                yield Page([], encode_cursor(seq))  # caught up, or still alive
             if not self._bus.wait_beyond(seq, 1.0):
                 idle += 1.0
 

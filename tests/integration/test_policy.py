@@ -1,4 +1,4 @@
-"""Access policy through a real server: the role × method matrix, random policies against a
+"""Access policy through a real server: the role-by-method matrix, random policies against a
 reference evaluator, live subscriptions following policy changes, and quotas under concurrency."""
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ class MemberRules:
             return "[" + ", ".join(f'"{x}"' for x in xs) + "]"
 
         return (
-            f"[members.{name}]\nsubmit_types = {q(self.submit_types)}\nsubmit_categories = {q(self.submit_categories)}\n"
+            f"[members.{name}]\nsubmit_types = {q(self.submit_types)}\n"
+            f"submit_categories = {q(self.submit_categories)}\n"
             f"read_types = {q(self.read_types)}\nread_categories = {q(self.read_categories)}\n"
         )
 
@@ -207,7 +208,7 @@ def test_random_policies_match_reference(
     ]
     results = a.submit(signals)
     expected_visible = []
-    for ident, (kind, cat, aud), result in zip(idents, items, results, strict=True):
+    for (kind, cat, aud), result in zip(items, results, strict=True):
         may_submit = (
             ref_allows(rules_a.submit_types, kind)
             and ref_allows(rules_a.submit_categories, cat)
