@@ -101,8 +101,8 @@ class ReaderService:
         """Everything after ``cursor``, then new events as they commit, while ``alive()``.
 
         An empty page marks the end of the catch-up, and another follows every
-        ``heartbeat`` seconds of silence so the client keeps an up-to-date cursor. Waits also poll the store, so events committed
-        by another process are seen too.
+        ``heartbeat`` seconds of silence so the client keeps an up-to-date cursor.
+        Waits also poll the store, so events committed by another process are seen too.
         """
         seq = decode_cursor(cursor)
         idle = 0.0
