@@ -6,6 +6,7 @@ that turns ``grpc.RpcError`` into the SDK's error tree.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -16,23 +17,27 @@ from typing import Any, TypeVar
 import grpc
 
 from client_sdk import envelope as env
-from client_sdk import keys, oprf
+from client_sdk import keys, merkle, oprf
 from client_sdk._wire import (
     directory_pb2,
     directory_pb2_grpc,
     exchange_pb2,
     exchange_pb2_grpc,
+    log_pb2,
+    log_pb2_grpc,
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
     signals_pb2,
 )
 from client_sdk.credentials import Credentials
 from client_sdk.errors import InvalidIdentifierError, ProofError, VerificationError, from_rpc_error
+from client_sdk.log_entry import LogEntry
 from client_sdk.models import (
     EVENT_KINDS,
     TYPE_CODES,
     TYPE_NAMES,
     VERDICTS,
+    Accepted,
     Event,
     Identifier,
     LookupResult,
@@ -42,6 +47,7 @@ from client_sdk.models import (
     Signal,
     SubmitResult,
 )
+from client_sdk.note import Checkpoint, open_checkpoint
 
 T = TypeVar("T")
 BATCH = 1000
@@ -95,6 +101,7 @@ class ExchangeClient:
         self._exchange = exchange_pb2_grpc.ExchangeStub(channel)
         self._oprf = pseudonymizer_pb2_grpc.PseudonymizerStub(channel)
         self._directory_stub = directory_pb2_grpc.DirectoryStub(channel)
+        self._log = log_pb2_grpc.LogStub(channel)
         self._directory = _Directory(self._fetch_keys)
         self._oprf_client = oprf.OprfClient(oprf.MODE_VOPRF, credentials.oprf_public_key)
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="sigx-sdk-verify")
@@ -218,7 +225,9 @@ class ExchangeClient:
         return prepared
 
     @staticmethod
-    def _results(resp: exchange_pb2.SubmitResponse) -> list[SubmitResult]:
+    def _results(resp: exchange_pb2.SubmitResponse, envelopes: Sequence[bytes]) -> list[SubmitResult]:
+        if len(resp.results) != len(envelopes):
+            raise VerificationError(f"the exchange answered {len(resp.results)} results for {len(envelopes)} envelopes")
         return [
             SubmitResult(
                 status=_STATUS.get(r.status, "rejected"),
@@ -227,8 +236,10 @@ class ExchangeClient:
                 reason=r.message,
                 code=_CODE_NAMES.get(r.code, "UNKNOWN") if r.code else "",
                 tag=r.reason,
+                log_index=r.log_index if r.status == 1 else None,
+                envelope_sha256=hashlib.sha256(envelope).digest() if r.status == 1 else b"",
             )
-            for r in resp.results
+            for r, envelope in zip(resp.results, envelopes, strict=True)
         ]
 
     def submit(self, signals: Sequence[Signal], *, batch_size: int = BATCH) -> list[SubmitResult]:
@@ -242,7 +253,8 @@ class ExchangeClient:
 
     def submit_envelopes(self, envelopes: Sequence[bytes]) -> list[SubmitResult]:
         """Submit already-signed envelopes in one batch."""
-        return self._results(self._call(self._exchange.Submit, exchange_pb2.SubmitRequest(envelopes=envelopes)))
+        resp = self._call(self._exchange.Submit, exchange_pb2.SubmitRequest(envelopes=envelopes))
+        return self._results(resp, envelopes)
 
     def submit_stream(
         self,
@@ -272,7 +284,8 @@ class ExchangeClient:
                 yield exchange_pb2.SubmitRequest(envelopes=prepared.envelopes)
 
         for resp in self._stream(self._exchange.SubmitStream(requests(), timeout=None)):
-            results = pending.pop(0).merge(self._results(resp))
+            prepared = pending.pop(0)
+            results = prepared.merge(self._results(resp, prepared.envelopes))
             if on_batch is not None:
                 on_batch(results)
             yield from results
@@ -284,8 +297,15 @@ class ExchangeClient:
         on_batch: Callable[[list[SubmitResult]], None] | None = None,
     ) -> Iterator[SubmitResult]:
         """Stream pre-built SubmitRequests; yields results in order."""
-        for resp in self._stream(self._exchange.SubmitStream(iter(requests), timeout=None)):
-            batch = self._results(resp)
+        sent: list[exchange_pb2.SubmitRequest] = []
+
+        def tap() -> Iterator[exchange_pb2.SubmitRequest]:
+            for request in requests:
+                sent.append(request)
+                yield request
+
+        for resp in self._stream(self._exchange.SubmitStream(tap(), timeout=None)):
+            batch = self._results(resp, sent.pop(0).envelopes)
             if on_batch is not None:
                 on_batch(batch)
             yield from batch
@@ -423,15 +443,16 @@ class ExchangeClient:
                 out.append(LookupResult(q if isinstance(q, Identifier) else q[1], [_match(m) for m in result.matches]))
         return out
 
-    def retract(self, signal_id: int, reason: str = "") -> int:
-        """Retract one of this member's signals; returns the event's seq."""
+    def retract(self, signal_id: int, reason: str = "") -> Accepted:
+        """Retract one of this member's signals; returns the event's seq and log receipt."""
         body = signals_pb2.RetractBody(
             submitter=self.member_id, signal_id=signal_id, reason=reason, created_at=int(time.time())
         )
         sealed = env.seal_body(body, self.credentials.signing_key)
-        return self._call(self._exchange.Retract, exchange_pb2.RetractRequest(envelope=sealed)).seq
+        resp = self._call(self._exchange.Retract, exchange_pb2.RetractRequest(envelope=sealed))
+        return Accepted(resp.seq, resp.log_index, hashlib.sha256(sealed).digest())
 
-    def feedback(self, signal_id: int, verdict: str) -> int:
+    def feedback(self, signal_id: int, verdict: str) -> Accepted:
         """Signed feedback on another member's signal: confirmed, actioned, false_positive, not_found, duplicate."""
         key = verdict.lower().replace("-", "_")
         if key not in VERDICTS:
@@ -440,7 +461,37 @@ class ExchangeClient:
             submitter=self.member_id, signal_id=signal_id, verdict=VERDICTS.index(key) + 1, created_at=int(time.time())
         )
         sealed = env.seal_body(body, self.credentials.signing_key)
-        return self._call(self._exchange.Feedback, exchange_pb2.FeedbackRequest(envelope=sealed)).seq
+        resp = self._call(self._exchange.Feedback, exchange_pb2.FeedbackRequest(envelope=sealed))
+        return Accepted(resp.seq, resp.log_index, hashlib.sha256(sealed).digest())
+
+    # -- the signature log -----------------------------------------------------
+
+    def checkpoint(self, min_size: int = 0) -> Checkpoint:
+        """The exchange's latest signed checkpoint (a fresh one if it covers fewer than ``min_size`` entries),
+        verified against the log key pinned in the credentials."""
+        note = self._call(self._log.GetCheckpoint, log_pb2.GetCheckpointRequest(min_size=min_size)).note
+        return open_checkpoint(note, self.credentials.log_public_key)
+
+    def verify_receipt(self, receipt: SubmitResult | Accepted) -> Checkpoint:
+        """Prove that an accepted event is in the signature log.
+
+        Fetches a signed checkpoint that covers it and an inclusion proof, checks
+        that the leaf names this member and commits to the envelope this client
+        sent, and verifies the proof. Returns the checkpoint; raises VerificationError.
+        """
+        index = receipt.log_index
+        if index is None:
+            raise VerificationError(f"{getattr(receipt, 'status', 'this')} result has no log receipt")
+        checkpoint = self.checkpoint(min_size=index + 1)
+        request = log_pb2.GetInclusionProofRequest(index=index, tree_size=checkpoint.size)
+        resp = self._call(self._log.GetInclusionProof, request)
+        entry = LogEntry.decode(resp.leaf)
+        if entry.index != index or entry.submitter != self.member_id:
+            raise VerificationError(f"log entry {index} is not this member's event")
+        if receipt.envelope_sha256 and entry.envelope_sha256 != receipt.envelope_sha256:
+            raise VerificationError(f"log entry {index} commits to a different envelope")
+        merkle.verify_inclusion(index, checkpoint.size, merkle.leaf_hash(resp.leaf), list(resp.proof), checkpoint.root)
+        return checkpoint
 
     # -- directory ----------------------------------------------------------
 

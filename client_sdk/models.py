@@ -73,10 +73,21 @@ class SubmitResult:
     reason: str = ""  # what was wrong, for a rejection
     code: str = ""  # gRPC status name of a rejection
     tag: str = ""  # machine-readable reason tag
+    log_index: int | None = None  # receipt: position in the signature log (accepted only)
+    envelope_sha256: bytes = b""  # what that log entry must commit to
 
     @property
     def ok(self) -> bool:
         return self.status != "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An accepted retraction or feedback: its seq and its signature-log receipt."""
+
+    seq: int
+    log_index: int
+    envelope_sha256: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 
+from client_sdk.keys import SigningKey
 from exchange.ca import CertificateAuthority
 from exchange.config import Settings
 from exchange.events import EventBus
+from exchange.log.checkpoints import Checkpointer
 from exchange.oprf_key import OprfKeyring
 from exchange.paths import DataDir
 from exchange.policy.engine import PolicyEngine
@@ -19,6 +21,7 @@ from exchange.services.admin import AdminQueries, AdminService
 from exchange.services.directory import DirectoryService
 from exchange.services.envelopes import EnvelopeOpener
 from exchange.services.ingest import IngestService
+from exchange.services.log import LogService
 from exchange.services.pseudonymizer import PseudonymizerService
 from exchange.services.reader import ReaderService
 from exchange.store.base import Store
@@ -40,11 +43,19 @@ class Services:
     directory: DirectoryService
     pseudonymizer: PseudonymizerService
     retention: RetentionTask
+    log: LogService
+    checkpointer: Checkpointer
     verify_pool: ThreadPoolExecutor
+
+    def start(self) -> None:
+        """Start the background tasks (retention, checkpoints)."""
+        self.retention.start()
+        self.checkpointer.start()
 
     def close(self) -> None:
         self.bus.close()
         self.retention.stop()
+        self.checkpointer.stop()
         self.verify_pool.shutdown(wait=True)
 
 
@@ -57,6 +68,9 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
     verify_pool = ThreadPoolExecutor(settings.verify_threads, thread_name_prefix="sigx-verify")
     opener = EnvelopeOpener(store, settings, clock, verify_pool)
     retention = RetentionTask(store, clock, settings.retention_interval)
+    log_key = SigningKey.load(paths.log_key)
+    origin = settings.log_origin or f"signal-exchange/{log_key.key_id}"
+    checkpointer = Checkpointer(store, log_key, origin, clock, settings.checkpoint_interval)
 
     @cache
     def ca() -> CertificateAuthority:
@@ -73,5 +87,7 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
         directory=DirectoryService(store),
         pseudonymizer=PseudonymizerService(keyring, settings, policy),
         retention=retention,
+        log=LogService(store, checkpointer, policy),
+        checkpointer=checkpointer,
         verify_pool=verify_pool,
     )

@@ -19,16 +19,18 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from client_sdk import ExchangeClient, Identifier, SignalExchangeError
 from client_sdk.files import parse_lines
-from client_sdk.models import Event, LookupResult, SubmitResult
+from client_sdk.models import Accepted, Event, LookupResult
 from exchange import logs
 from exchange.admin_client import AdminClient
 from exchange.cli_admin import add_admin_parser
+from exchange.cli_audit import add_audit_parser
 from exchange.config import Settings
 from exchange.errors import ExchangeError
+from exchange.progress import Progress
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -64,41 +66,6 @@ def _client(args: argparse.Namespace) -> ExchangeClient:
     return ExchangeClient.connect(args.server, credentials=args.as_)
 
 
-class Progress:
-    """A one-line progress report on stderr (a bar on a terminal, a line every few seconds otherwise)."""
-
-    def __init__(self, stream: TextIO, total: int | None) -> None:
-        self._stream = stream
-        self._total = total
-        self._tty = stream.isatty()
-        self._started = self._last = time.monotonic()
-        self.done = 0
-        self.counts: dict[str, int] = {}
-
-    def update(self, results: list[SubmitResult]) -> None:
-        self.done += len(results)
-        for r in results:
-            self.counts[r.status] = self.counts.get(r.status, 0) + 1
-        now = time.monotonic()
-        if self._tty or now - self._last >= 5:
-            self._last = now
-            self._write(end="\r" if self._tty else "\n")
-
-    def _write(self, end: str) -> None:
-        rate = self.done / max(time.monotonic() - self._started, 1e-9)
-        counts = " ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
-        if self._total:
-            filled = int(30 * self.done / self._total)
-            bar = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self._total}"
-        else:
-            bar = f"{self.done}"
-        self._stream.write(f"{bar} signals  {rate:,.0f}/s  {counts}{end}")
-        self._stream.flush()
-
-    def finish(self) -> None:
-        self._write(end="\n")
-
-
 def _lines(path: str) -> tuple[Iterator[str], int | None]:
     if path == "-":
         return iter(sys.stdin), None
@@ -113,17 +80,19 @@ def cmd_push(args: argparse.Namespace) -> int:
     signals = parse_lines(_chain(first, lines), args.format, first)
     if total and first.split(",", 1)[0].strip().lower() == "type":
         total -= 1  # the CSV header
-    progress = Progress(sys.stderr, total)
+    progress = Progress(sys.stderr, total, "signals")
     rejected = 0
     with _client(args) as client:
-        for index, result in enumerate(
-            client.submit_stream(signals, batch_size=args.batch_size, on_batch=progress.update)
-        ):
+        results = client.submit_stream(
+            signals, batch_size=args.batch_size, on_batch=lambda batch: progress.count(*(r.status for r in batch))
+        )
+        for index, result in enumerate(results):
+            line = json.dumps({"item": index + 1, **asdict(result), "envelope_sha256": result.envelope_sha256.hex()})
             if result.status == "rejected":
                 rejected += 1
-                print(json.dumps({"item": index + 1, **asdict(result)}), file=sys.stdout if args.json else sys.stderr)
+                print(line, file=sys.stdout if args.json else sys.stderr)
             elif args.json:
-                print(json.dumps({"item": index + 1, **asdict(result)}))
+                print(line)
     progress.finish()
     return 1 if rejected else 0
 
@@ -225,16 +194,23 @@ def _ts(t: int) -> str:
 
 def cmd_retract(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        seq = client.retract(args.signal_id, reason=args.reason)
-    print(json.dumps({"signal_id": args.signal_id, "seq": seq}) if args.json else f"retracted (event {seq})")
+        done = client.retract(args.signal_id, reason=args.reason)
+    _accepted(args, done, "retracted")
     return 0
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        seq = client.feedback(args.signal_id, args.verdict)
-    print(json.dumps({"signal_id": args.signal_id, "seq": seq}) if args.json else f"feedback recorded (event {seq})")
+        done = client.feedback(args.signal_id, args.verdict)
+    _accepted(args, done, "feedback recorded")
     return 0
+
+
+def _accepted(args: argparse.Namespace, done: Accepted, what: str) -> None:
+    if args.json:
+        print(json.dumps({"signal_id": args.signal_id, "seq": done.seq, "log_index": done.log_index}))
+    else:
+        print(f"{what} (event {done.seq}, log index {done.log_index})")
 
 
 # -- parser -------------------------------------------------------------------
@@ -291,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("verdict", choices=["confirmed", "actioned", "false_positive", "not_found", "duplicate"])
 
     add_admin_parser(sub, _run_admin)
+    add_audit_parser(sub)
     return parser
 
 

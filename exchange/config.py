@@ -34,6 +34,8 @@ class Settings:
     grace: float = 10.0  # seconds in-flight calls get on shutdown
     log_format: str = "auto"  # json, console, auto (console on a terminal)
     default_pdq_distance: int = 31
+    log_origin: str = ""  # checkpoint origin line; default derived from the log key
+    checkpoint_interval: float = 10.0  # seconds between checkpoints (when the log grew)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -26,6 +26,8 @@ from client_sdk._wire import (
     directory_pb2_grpc,
     exchange_pb2,
     exchange_pb2_grpc,
+    log_pb2,
+    log_pb2_grpc,
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
 )
@@ -36,7 +38,13 @@ from exchange.config import Settings
 from exchange.errors import ConfigError
 from exchange.paths import DataDir
 from exchange.retention import RetentionTask
-from exchange.rpc.handlers import AdminHandler, DirectoryHandler, ExchangeHandler, PseudonymizerHandler
+from exchange.rpc.handlers import (
+    AdminHandler,
+    DirectoryHandler,
+    ExchangeHandler,
+    LogHandler,
+    PseudonymizerHandler,
+)
 from exchange.rpc.interceptor import ExchangeInterceptor
 from exchange.store.base import Store
 from exchange.store.sqlite import SqliteStore
@@ -48,6 +56,7 @@ SERVICE_NAMES = (
     exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
     pseudonymizer_pb2.DESCRIPTOR.services_by_name["Pseudonymizer"].full_name,
     directory_pb2.DESCRIPTOR.services_by_name["Directory"].full_name,
+    log_pb2.DESCRIPTOR.services_by_name["Log"].full_name,
 )
 
 
@@ -108,6 +117,7 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     pseudonymizer_pb2_grpc.add_PseudonymizerServicer_to_server(PseudonymizerHandler(services.pseudonymizer), server)
     directory_pb2_grpc.add_DirectoryServicer_to_server(DirectoryHandler(services.directory), server)
     admin_pb2_grpc.add_AdminServicer_to_server(AdminHandler(services.admin, services.queries), server)
+    log_pb2_grpc.add_LogServicer_to_server(LogHandler(services.log), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
@@ -121,7 +131,7 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     if settings.listen.endswith(":0"):
         record_address(settings.data_dir, f"{settings.listen_host}:{port}")
     server.start()
-    services.retention.start()
+    services.start()
     return RunningExchange(server, port, services, health_servicer)
 
 

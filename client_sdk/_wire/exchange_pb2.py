@@ -25,47 +25,47 @@ _sym_db = _symbol_database.Default()
 from client_sdk._wire import signals_pb2 as signal__exchange_dot_v1_dot_signals__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!signal_exchange/v1/exchange.proto\x12\x12signal_exchange.v1\x1a signal_exchange/v1/signals.proto\"\"\n\rSubmitRequest\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"\x8f\x01\n\x0cSubmitResult\x12\x30\n\x06status\x18\x01 \x01(\x0e\x32 .signal_exchange.v1.SubmitStatus\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x11\n\tsignal_id\x18\x03 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"C\n\x0eSubmitResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .signal_exchange.v1.SubmitResult\"o\n\x0bPullRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12-\n\x05types\x18\x03 \x03(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\x12\n\ncategories\x18\x04 \x03(\t\"{\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.signal_exchange.v1.EventKind\x12\x10\n\x08\x65nvelope\x18\x03 \x01(\x0c\x12\x13\n\x0breceived_at\x18\x04 \x01(\x03\x12\x11\n\tsignal_id\x18\x05 \x01(\x04\"I\n\x0cPullResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.signal_exchange.v1.Event\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"J\n\x0bLookupQuery\x12,\n\x04type\x18\x01 \x01(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\r\n\x05value\x18\x02 \x01(\x0c\"m\n\rLookupRequest\x12\x30\n\x07queries\x18\x01 \x03(\x0b\x32\x1f.signal_exchange.v1.LookupQuery\x12\x19\n\x0cmax_distance\x18\x02 \x01(\rH\x00\x88\x01\x01\x42\x0f\n\r_max_distance\"s\n\x0e\x46\x65\x65\x64\x62\x61\x63kCounts\x12\x11\n\tconfirmed\x18\x01 \x01(\r\x12\x10\n\x08\x61\x63tioned\x18\x02 \x01(\r\x12\x16\n\x0e\x66\x61lse_positive\x18\x03 \x01(\r\x12\x11\n\tnot_found\x18\x04 \x01(\r\x12\x11\n\tduplicate\x18\x05 \x01(\r\"\xb3\x02\n\x05Match\x12\x11\n\tsignal_id\x18\x01 \x01(\x04\x12\x11\n\tsubmitter\x18\x02 \x01(\t\x12,\n\x04type\x18\x03 \x01(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\r\n\x05value\x18\x04 \x01(\x0c\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x11\n\tqualifier\x18\x06 \x01(\t\x12\x12\n\nconfidence\x18\x07 \x01(\r\x12\x12\n\nfirst_seen\x18\x08 \x01(\x03\x12\x11\n\tlast_seen\x18\t \x01(\x03\x12\x12\n\nexpires_at\x18\n \x01(\x03\x12\x34\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x0b \x01(\x0b\x32\".signal_exchange.v1.FeedbackCounts\x12\x10\n\x08\x64istance\x18\x0c \x01(\r\x12\x0b\n\x03seq\x18\r \x01(\x04\":\n\x0cLookupResult\x12*\n\x07matches\x18\x01 \x03(\x0b\x32\x19.signal_exchange.v1.Match\"C\n\x0eLookupResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .signal_exchange.v1.LookupResult\"\"\n\x0eRetractRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\"\x1e\n\x0fRetractResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\"#\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\"\x1f\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04*\x82\x01\n\x0cSubmitStatus\x12\x1d\n\x19SUBMIT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SUBMIT_STATUS_ACCEPTED\x10\x01\x12\x1b\n\x17SUBMIT_STATUS_DUPLICATE\x10\x02\x12\x1a\n\x16SUBMIT_STATUS_REJECTED\x10\x03\x32\xd1\x04\n\x08\x45xchange\x12O\n\x06Submit\x12!.signal_exchange.v1.SubmitRequest\x1a\".signal_exchange.v1.SubmitResponse\x12Y\n\x0cSubmitStream\x12!.signal_exchange.v1.SubmitRequest\x1a\".signal_exchange.v1.SubmitResponse(\x01\x30\x01\x12K\n\x04Pull\x12\x1f.signal_exchange.v1.PullRequest\x1a .signal_exchange.v1.PullResponse0\x01\x12P\n\tSubscribe\x12\x1f.signal_exchange.v1.PullRequest\x1a .signal_exchange.v1.PullResponse0\x01\x12O\n\x06Lookup\x12!.signal_exchange.v1.LookupRequest\x1a\".signal_exchange.v1.LookupResponse\x12R\n\x07Retract\x12\".signal_exchange.v1.RetractRequest\x1a#.signal_exchange.v1.RetractResponse\x12U\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12#.signal_exchange.v1.FeedbackRequest\x1a$.signal_exchange.v1.FeedbackResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!signal_exchange/v1/exchange.proto\x12\x12signal_exchange.v1\x1a signal_exchange/v1/signals.proto\"\"\n\rSubmitRequest\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"\xa2\x01\n\x0cSubmitResult\x12\x30\n\x06status\x18\x01 \x01(\x0e\x32 .signal_exchange.v1.SubmitStatus\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x11\n\tsignal_id\x18\x03 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x11\n\tlog_index\x18\x07 \x01(\x04\"C\n\x0eSubmitResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .signal_exchange.v1.SubmitResult\"o\n\x0bPullRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12-\n\x05types\x18\x03 \x03(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\x12\n\ncategories\x18\x04 \x03(\t\"{\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.signal_exchange.v1.EventKind\x12\x10\n\x08\x65nvelope\x18\x03 \x01(\x0c\x12\x13\n\x0breceived_at\x18\x04 \x01(\x03\x12\x11\n\tsignal_id\x18\x05 \x01(\x04\"I\n\x0cPullResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.signal_exchange.v1.Event\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"J\n\x0bLookupQuery\x12,\n\x04type\x18\x01 \x01(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\r\n\x05value\x18\x02 \x01(\x0c\"m\n\rLookupRequest\x12\x30\n\x07queries\x18\x01 \x03(\x0b\x32\x1f.signal_exchange.v1.LookupQuery\x12\x19\n\x0cmax_distance\x18\x02 \x01(\rH\x00\x88\x01\x01\x42\x0f\n\r_max_distance\"s\n\x0e\x46\x65\x65\x64\x62\x61\x63kCounts\x12\x11\n\tconfirmed\x18\x01 \x01(\r\x12\x10\n\x08\x61\x63tioned\x18\x02 \x01(\r\x12\x16\n\x0e\x66\x61lse_positive\x18\x03 \x01(\r\x12\x11\n\tnot_found\x18\x04 \x01(\r\x12\x11\n\tduplicate\x18\x05 \x01(\r\"\xb3\x02\n\x05Match\x12\x11\n\tsignal_id\x18\x01 \x01(\x04\x12\x11\n\tsubmitter\x18\x02 \x01(\t\x12,\n\x04type\x18\x03 \x01(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\r\n\x05value\x18\x04 \x01(\x0c\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x11\n\tqualifier\x18\x06 \x01(\t\x12\x12\n\nconfidence\x18\x07 \x01(\r\x12\x12\n\nfirst_seen\x18\x08 \x01(\x03\x12\x11\n\tlast_seen\x18\t \x01(\x03\x12\x12\n\nexpires_at\x18\n \x01(\x03\x12\x34\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x0b \x01(\x0b\x32\".signal_exchange.v1.FeedbackCounts\x12\x10\n\x08\x64istance\x18\x0c \x01(\r\x12\x0b\n\x03seq\x18\r \x01(\x04\":\n\x0cLookupResult\x12*\n\x07matches\x18\x01 \x03(\x0b\x32\x19.signal_exchange.v1.Match\"C\n\x0eLookupResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .signal_exchange.v1.LookupResult\"\"\n\x0eRetractRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\"1\n\x0fRetractResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tlog_index\x18\x02 \x01(\x04\"#\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\"2\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tlog_index\x18\x02 \x01(\x04*\x82\x01\n\x0cSubmitStatus\x12\x1d\n\x19SUBMIT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SUBMIT_STATUS_ACCEPTED\x10\x01\x12\x1b\n\x17SUBMIT_STATUS_DUPLICATE\x10\x02\x12\x1a\n\x16SUBMIT_STATUS_REJECTED\x10\x03\x32\xd1\x04\n\x08\x45xchange\x12O\n\x06Submit\x12!.signal_exchange.v1.SubmitRequest\x1a\".signal_exchange.v1.SubmitResponse\x12Y\n\x0cSubmitStream\x12!.signal_exchange.v1.SubmitRequest\x1a\".signal_exchange.v1.SubmitResponse(\x01\x30\x01\x12K\n\x04Pull\x12\x1f.signal_exchange.v1.PullRequest\x1a .signal_exchange.v1.PullResponse0\x01\x12P\n\tSubscribe\x12\x1f.signal_exchange.v1.PullRequest\x1a .signal_exchange.v1.PullResponse0\x01\x12O\n\x06Lookup\x12!.signal_exchange.v1.LookupRequest\x1a\".signal_exchange.v1.LookupResponse\x12R\n\x07Retract\x12\".signal_exchange.v1.RetractRequest\x1a#.signal_exchange.v1.RetractResponse\x12U\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12#.signal_exchange.v1.FeedbackRequest\x1a$.signal_exchange.v1.FeedbackResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'signal_exchange.v1.exchange_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBMITSTATUS']._serialized_start=1537
-  _globals['_SUBMITSTATUS']._serialized_end=1667
+  _globals['_SUBMITSTATUS']._serialized_start=1594
+  _globals['_SUBMITSTATUS']._serialized_end=1724
   _globals['_SUBMITREQUEST']._serialized_start=91
   _globals['_SUBMITREQUEST']._serialized_end=125
   _globals['_SUBMITRESULT']._serialized_start=128
-  _globals['_SUBMITRESULT']._serialized_end=271
-  _globals['_SUBMITRESPONSE']._serialized_start=273
-  _globals['_SUBMITRESPONSE']._serialized_end=340
-  _globals['_PULLREQUEST']._serialized_start=342
-  _globals['_PULLREQUEST']._serialized_end=453
-  _globals['_EVENT']._serialized_start=455
-  _globals['_EVENT']._serialized_end=578
-  _globals['_PULLRESPONSE']._serialized_start=580
-  _globals['_PULLRESPONSE']._serialized_end=653
-  _globals['_LOOKUPQUERY']._serialized_start=655
-  _globals['_LOOKUPQUERY']._serialized_end=729
-  _globals['_LOOKUPREQUEST']._serialized_start=731
-  _globals['_LOOKUPREQUEST']._serialized_end=840
-  _globals['_FEEDBACKCOUNTS']._serialized_start=842
-  _globals['_FEEDBACKCOUNTS']._serialized_end=957
-  _globals['_MATCH']._serialized_start=960
-  _globals['_MATCH']._serialized_end=1267
-  _globals['_LOOKUPRESULT']._serialized_start=1269
-  _globals['_LOOKUPRESULT']._serialized_end=1327
-  _globals['_LOOKUPRESPONSE']._serialized_start=1329
-  _globals['_LOOKUPRESPONSE']._serialized_end=1396
-  _globals['_RETRACTREQUEST']._serialized_start=1398
-  _globals['_RETRACTREQUEST']._serialized_end=1432
-  _globals['_RETRACTRESPONSE']._serialized_start=1434
-  _globals['_RETRACTRESPONSE']._serialized_end=1464
-  _globals['_FEEDBACKREQUEST']._serialized_start=1466
-  _globals['_FEEDBACKREQUEST']._serialized_end=1501
-  _globals['_FEEDBACKRESPONSE']._serialized_start=1503
-  _globals['_FEEDBACKRESPONSE']._serialized_end=1534
-  _globals['_EXCHANGE']._serialized_start=1670
-  _globals['_EXCHANGE']._serialized_end=2263
+  _globals['_SUBMITRESULT']._serialized_end=290
+  _globals['_SUBMITRESPONSE']._serialized_start=292
+  _globals['_SUBMITRESPONSE']._serialized_end=359
+  _globals['_PULLREQUEST']._serialized_start=361
+  _globals['_PULLREQUEST']._serialized_end=472
+  _globals['_EVENT']._serialized_start=474
+  _globals['_EVENT']._serialized_end=597
+  _globals['_PULLRESPONSE']._serialized_start=599
+  _globals['_PULLRESPONSE']._serialized_end=672
+  _globals['_LOOKUPQUERY']._serialized_start=674
+  _globals['_LOOKUPQUERY']._serialized_end=748
+  _globals['_LOOKUPREQUEST']._serialized_start=750
+  _globals['_LOOKUPREQUEST']._serialized_end=859
+  _globals['_FEEDBACKCOUNTS']._serialized_start=861
+  _globals['_FEEDBACKCOUNTS']._serialized_end=976
+  _globals['_MATCH']._serialized_start=979
+  _globals['_MATCH']._serialized_end=1286
+  _globals['_LOOKUPRESULT']._serialized_start=1288
+  _globals['_LOOKUPRESULT']._serialized_end=1346
+  _globals['_LOOKUPRESPONSE']._serialized_start=1348
+  _globals['_LOOKUPRESPONSE']._serialized_end=1415
+  _globals['_RETRACTREQUEST']._serialized_start=1417
+  _globals['_RETRACTREQUEST']._serialized_end=1451
+  _globals['_RETRACTRESPONSE']._serialized_start=1453
+  _globals['_RETRACTRESPONSE']._serialized_end=1502
+  _globals['_FEEDBACKREQUEST']._serialized_start=1504
+  _globals['_FEEDBACKREQUEST']._serialized_end=1539
+  _globals['_FEEDBACKRESPONSE']._serialized_start=1541
+  _globals['_FEEDBACKRESPONSE']._serialized_end=1591
+  _globals['_EXCHANGE']._serialized_start=1727
+  _globals['_EXCHANGE']._serialized_end=2320
 # @@protoc_insertion_point(module_scope)

@@ -26,20 +26,22 @@ class SubmitRequest(_message.Message):
     def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class SubmitResult(_message.Message):
-    __slots__ = ("status", "seq", "signal_id", "code", "reason", "message")
+    __slots__ = ("status", "seq", "signal_id", "code", "reason", "message", "log_index")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
     status: SubmitStatus
     seq: int
     signal_id: int
     code: int
     reason: str
     message: str
-    def __init__(self, status: _Optional[_Union[SubmitStatus, str]] = ..., seq: _Optional[int] = ..., signal_id: _Optional[int] = ..., code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    log_index: int
+    def __init__(self, status: _Optional[_Union[SubmitStatus, str]] = ..., seq: _Optional[int] = ..., signal_id: _Optional[int] = ..., code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., log_index: _Optional[int] = ...) -> None: ...
 
 class SubmitResponse(_message.Message):
     __slots__ = ("results",)
@@ -160,10 +162,12 @@ class RetractRequest(_message.Message):
     def __init__(self, envelope: _Optional[bytes] = ...) -> None: ...
 
 class RetractResponse(_message.Message):
-    __slots__ = ("seq",)
+    __slots__ = ("seq", "log_index")
     SEQ_FIELD_NUMBER: _ClassVar[int]
+    LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
     seq: int
-    def __init__(self, seq: _Optional[int] = ...) -> None: ...
+    log_index: int
+    def __init__(self, seq: _Optional[int] = ..., log_index: _Optional[int] = ...) -> None: ...
 
 class FeedbackRequest(_message.Message):
     __slots__ = ("envelope",)
@@ -172,7 +176,9 @@ class FeedbackRequest(_message.Message):
     def __init__(self, envelope: _Optional[bytes] = ...) -> None: ...
 
 class FeedbackResponse(_message.Message):
-    __slots__ = ("seq",)
+    __slots__ = ("seq", "log_index")
     SEQ_FIELD_NUMBER: _ClassVar[int]
+    LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
     seq: int
-    def __init__(self, seq: _Optional[int] = ...) -> None: ...
+    log_index: int
+    def __init__(self, seq: _Optional[int] = ..., log_index: _Optional[int] = ...) -> None: ...

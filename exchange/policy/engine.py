@@ -41,6 +41,8 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
             "GetStats",
         )
     },
+    **{f"{_PKG}Log/{m}": ALL_ROLES for m in ("GetCheckpoint", "GetInclusionProof", "GetConsistencyProof")},
+    f"{_PKG}Log/GetEntries": frozenset({"auditor", "operator"}),
 }
 SUSPENDED_MAY_CALL = frozenset({f"{_PKG}Directory/WhoAmI"})
 
@@ -143,6 +145,10 @@ class PolicyEngine:
         if signal.audience is None:
             return True
         return signal.audience in (groups if groups is not None else self._store.member_groups(caller.row))
+
+    def may_read_leaf(self, caller: Caller, submitter: str) -> bool:
+        """Log leaf records are for their submitter, auditors and operators."""
+        return caller.role in ("auditor", "operator") or submitter == caller.member_id
 
     def charge(self, caller: Caller, quota: str, amount: int) -> None:
         """Count ``amount`` against a quota or raise QuotaExceededError (RESOURCE_EXHAUSTED)."""

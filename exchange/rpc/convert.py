@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from client_sdk._wire import admin_pb2, directory_pb2, exchange_pb2
+from client_sdk._wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2
 from client_sdk.models import TYPE_NAMES, VERDICTS
 from exchange.rpc.status import status_for
 from exchange.services.admin import ChangeResult, MemberDetail
@@ -23,6 +23,8 @@ def submit_response(results: list[ItemResult]) -> exchange_pb2.SubmitResponse:
     out = exchange_pb2.SubmitResponse()
     for r in results:
         item = out.results.add(status=_SUBMIT_STATUS[r.status], seq=r.seq, signal_id=r.signal_id)
+        if r.status == "accepted":
+            item.log_index = r.seq - 1
         if r.error is not None:
             code: grpc.StatusCode = status_for(r.error)
             item.code = code.value[0]
@@ -125,3 +127,10 @@ def stats_response(stats: Stats, lookups: dict[str, int], denials: dict[str, int
         quota_denials_by_member=_counts(denials),
         active_signals=stats.active_signals,
     )
+
+
+def entries_response(page: list[tuple[int, bytes, bytes]]) -> log_pb2.GetEntriesResponse:
+    out = log_pb2.GetEntriesResponse()
+    for index, leaf, envelope in page:
+        out.entries.add(index=index, leaf=leaf, envelope=envelope)
+    return out

@@ -13,6 +13,8 @@ from client_sdk._wire import (
     directory_pb2_grpc,
     exchange_pb2,
     exchange_pb2_grpc,
+    log_pb2,
+    log_pb2_grpc,
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
 )
@@ -22,6 +24,7 @@ from exchange.rpc import convert
 from exchange.services.admin import AdminQueries, AdminService
 from exchange.services.directory import DirectoryService
 from exchange.services.ingest import IngestService
+from exchange.services.log import LogService
 from exchange.services.pseudonymizer import PseudonymizerService
 from exchange.services.reader import ReaderService
 
@@ -64,14 +67,15 @@ class ExchangeHandler(exchange_pb2_grpc.ExchangeServicer):
     def Retract(
         self, request: exchange_pb2.RetractRequest, context: grpc.ServicerContext
     ) -> exchange_pb2.RetractResponse:
-        return exchange_pb2.RetractResponse(seq=self._ingest.retract(current_caller(), request.envelope))
+        seq = self._ingest.retract(current_caller(), request.envelope)
+        return exchange_pb2.RetractResponse(seq=seq, log_index=seq - 1)
 
     def Feedback(
         self, request: exchange_pb2.FeedbackRequest, context: grpc.ServicerContext
     ) -> exchange_pb2.FeedbackResponse:
         caller = current_caller()
         seq = self._ingest.feedback(caller, request.envelope, lambda sid: self._reader.can_see(caller, sid))
-        return exchange_pb2.FeedbackResponse(seq=seq)
+        return exchange_pb2.FeedbackResponse(seq=seq, log_index=seq - 1)
 
 
 class PseudonymizerHandler(pseudonymizer_pb2_grpc.PseudonymizerServicer):
@@ -157,3 +161,30 @@ class AdminHandler(admin_pb2_grpc.AdminServicer):
 
     def GetStats(self, request: admin_pb2.GetStatsRequest, context: grpc.ServicerContext) -> admin_pb2.GetStatsResponse:
         return convert.stats_response(*self._queries.stats())
+
+
+class LogHandler(log_pb2_grpc.LogServicer):
+    def __init__(self, log: LogService) -> None:
+        self._log = log
+
+    def GetCheckpoint(
+        self, request: log_pb2.GetCheckpointRequest, context: grpc.ServicerContext
+    ) -> log_pb2.GetCheckpointResponse:
+        return log_pb2.GetCheckpointResponse(note=self._log.checkpoint(request.min_size))
+
+    def GetInclusionProof(
+        self, request: log_pb2.GetInclusionProofRequest, context: grpc.ServicerContext
+    ) -> log_pb2.GetInclusionProofResponse:
+        proof, leaf = self._log.inclusion(current_caller(), request.index, request.tree_size)
+        return log_pb2.GetInclusionProofResponse(proof=proof, leaf=leaf)
+
+    def GetConsistencyProof(
+        self, request: log_pb2.GetConsistencyProofRequest, context: grpc.ServicerContext
+    ) -> log_pb2.GetConsistencyProofResponse:
+        return log_pb2.GetConsistencyProofResponse(proof=self._log.consistency(request.size1, request.size2))
+
+    def GetEntries(
+        self, request: log_pb2.GetEntriesRequest, context: grpc.ServicerContext
+    ) -> Iterator[log_pb2.GetEntriesResponse]:
+        for page in self._log.entries(request.start, request.end):
+            yield convert.entries_response(page)

@@ -8,13 +8,18 @@ thread. Every write is one ``BEGIN IMMEDIATE`` transaction with
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from client_sdk import merkle
+from client_sdk.envelope import open_envelope
+from client_sdk.log_entry import LogEntry
 from exchange.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from exchange.log.tree import TILE_HEIGHT, TILE_WIDTH, TreeBuilder
 from exchange.store import schema
 from exchange.store.base import (
     KIND_ADMIN,
@@ -58,7 +63,12 @@ class SqliteStore:
         self._names: dict[int, str] = {}
         self._categories: dict[str, Category] = {}
         self._category_names: dict[int, str] = {}
+        self._key_rows: dict[str, int] = {}
+        self._key_ids: dict[int, str] = {}
         self._reload_names()
+        self._tree = TreeBuilder()
+        with self._write():
+            pass  # loads (and if needed rebuilds) the tree
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, uri=self._memory)
@@ -83,13 +93,18 @@ class SqliteStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; the in-memory tree follows it (restored on rollback)."""
         with self._wlock:
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
+            saved = self._tree.copy()
             try:
+                if self._tree.size != self._log_size(conn):
+                    self._tree = self._load_tree(conn)
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._tree = saved
                 raise
             conn.execute("COMMIT")
 
@@ -112,14 +127,145 @@ class SqliteStore:
         self._category_names = {c.row: c.name for c in self._categories.values()}
 
     def _record_event(
-        self, conn: sqlite3.Connection, seq: int, kind: int, signal: int | None, member: int, at: int, envelope: bytes
+        self,
+        conn: sqlite3.Connection,
+        seq: int,
+        kind: int,
+        signal: int | None,
+        member: int,
+        at: int,
+        envelope: bytes,
+        expires: int,
     ) -> int:
-        """The one place an accepted event is written (the signature log attaches here)."""
+        """The one place an accepted event is written, and appended to the signature log.
+
+        The event row, its leaf and any tile hash it completes are in the caller's
+        transaction: they commit together or not at all.
+        """
+        key_row = self._key_row(conn, open_envelope(envelope).key_id)
+        digest = hashlib.sha256(envelope).digest()
         conn.execute(
-            "INSERT INTO events (seq, kind, signal, member, received_at, envelope) VALUES (?, ?, ?, ?, ?, ?)",
-            (seq, kind, signal, member, at, envelope),
+            "INSERT INTO events (seq, kind, signal, member, received_at, envelope, env_hash, key, expires)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, kind, signal, member, at, envelope, digest, key_row, expires),
         )
+        leaf = self._leaf(seq, kind, at, expires, member, key_row, digest)
+        for level, idx, h in self._tree.append(merkle.leaf_hash(leaf)):
+            conn.execute("INSERT INTO log_hashes (level, idx, hash) VALUES (?, ?, ?)", (level, idx, h))
         return seq
+
+    # -- the signature log ----------------------------------------------------
+
+    def _key_row(self, conn: sqlite3.Connection, key_id: str) -> int:
+        row = self._key_rows.get(key_id)
+        if row is None:
+            found = conn.execute("SELECT rowid FROM signing_keys WHERE key_id = ?", (key_id,)).fetchone()
+            if found is None:
+                raise NotFoundError(f"no signing key {key_id}", reason="key_not_found")
+            row = self._key_rows[key_id] = found[0]
+            self._key_ids[row] = key_id
+        return row
+
+    def _key_id(self, row: int) -> str:
+        if row not in self._key_ids:
+            for rowid, key_id in self._reader.execute("SELECT rowid, key_id FROM signing_keys"):
+                self._key_ids[rowid] = key_id
+                self._key_rows[key_id] = rowid
+        return self._key_ids.get(row, "?")
+
+    def _member_name(self, row: int) -> str:
+        if row not in self._names:
+            self._names.update(self._reader.execute("SELECT id, member_id FROM members"))
+        return self._names.get(row, "?")
+
+    def _leaf(self, seq: int, kind: int, at: int, expires: int, member: int, key_row: int, digest: bytes) -> bytes:
+        entry = LogEntry(seq - 1, kind, at, expires, self._member_name(member), self._key_id(key_row), digest)
+        return entry.encode()
+
+    _LEAF_COLUMNS = "seq, kind, received_at, expires, member, key, env_hash"
+
+    @staticmethod
+    def _log_size(conn: sqlite3.Connection) -> int:
+        return conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+    def _leaf_hashes(self, conn: sqlite3.Connection, start: int, end: int) -> list[bytes]:
+        rows = conn.execute(
+            f"SELECT {self._LEAF_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", (start, end)
+        )
+        return [merkle.leaf_hash(self._leaf(*r)) for r in rows]
+
+    def _stored_hashes(self, conn: sqlite3.Connection, level: int, start: int, end: int) -> list[bytes]:
+        rows = conn.execute(
+            "SELECT hash FROM log_hashes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx", (level, start, end)
+        )
+        return [r[0] for r in rows]
+
+    def _load_tree(self, conn: sqlite3.Connection) -> TreeBuilder:
+        """Rebuild the partial tiles from the database (and any tile hashes it lacks)."""
+        size = self._log_size(conn)
+        complete = size >> TILE_HEIGHT
+        have = conn.execute("SELECT count(*) FROM log_hashes WHERE level = ?", (TILE_HEIGHT,)).fetchone()[0]
+        if have < complete:
+            conn.execute("DELETE FROM log_hashes")
+            tree = TreeBuilder()
+            for start in range(0, size, 65536):
+                for h in self._leaf_hashes(conn, start, min(size, start + 65536)):
+                    for level, idx, th in tree.append(h):
+                        conn.execute("INSERT INTO log_hashes (level, idx, hash) VALUES (?, ?, ?)", (level, idx, th))
+            return tree
+        partial: list[list[bytes]] = []
+        level, count = 0, size
+        while True:
+            start = count - count % TILE_WIDTH
+            if level == 0:
+                partial.append(self._leaf_hashes(conn, start, count))
+            else:
+                partial.append(self._stored_hashes(conn, level * TILE_HEIGHT, start, count))
+            count >>= TILE_HEIGHT
+            level += 1
+            if count == 0:
+                break
+        return TreeBuilder(size, partial)
+
+    def log_size(self) -> int:
+        return self._log_size(self._reader)
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """Hash of the perfect subtree of 2**level leaves starting at leaf ``index * 2**level``."""
+        base = level - level % TILE_HEIGHT
+        with self._snapshot() as conn:
+            if base == level and level > 0:
+                stored = self._stored_hashes(conn, level, index, index + 1)
+                if stored:
+                    return stored[0]
+                base = level - TILE_HEIGHT
+            width = 1 << (level - base)
+            start = index * width
+            if base == 0:
+                hashes = self._leaf_hashes(conn, start, start + width)
+            else:
+                hashes = self._stored_hashes(conn, base, start, start + width)
+        if len(hashes) != width:
+            raise NotFoundError(f"the log has no complete subtree at level {level}, index {index}")
+        return merkle.root(hashes)
+
+    def log_entries(self, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
+        """(index, leaf record, envelope or None if purged) for indices [start, end)."""
+        rows = self._reader.execute(
+            f"SELECT {self._LEAF_COLUMNS}, envelope FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (start, end),
+        )
+        return [(r[0] - 1, self._leaf(*r[:7]), r[7]) for r in rows]
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        row = self._reader.execute("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def save_checkpoint(self, size: int, note: str, at: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO checkpoints (size, note, created_at) VALUES (?, ?, ?)", (size, note, at)
+            )
 
     @staticmethod
     def _next_seq(conn: sqlite3.Connection) -> int:
@@ -131,7 +277,7 @@ class SqliteStore:
         if event is None:
             return 0
         event.seq = self._record_event(
-            conn, self._next_seq(conn), KIND_ADMIN, None, event.member_row, event.at, event.envelope
+            conn, self._next_seq(conn), KIND_ADMIN, None, event.member_row, event.at, event.envelope, 0
         )
         return event.seq
 
@@ -153,6 +299,7 @@ class SqliteStore:
                 (member_id, role, display_name, at),
             )
             row = int(cur.lastrowid or 0)
+            self._names[row] = member_id
             if signing_key is not None:
                 if conn.execute("SELECT 1 FROM signing_keys WHERE key_id = ?", (signing_key[0],)).fetchone():
                     raise FailedPreconditionError(f"key {signing_key[0]} is already registered", reason="key_exists")
@@ -356,7 +503,9 @@ class SqliteStore:
                     conn.execute("UPDATE signals SET last_seen = ? WHERE id = ?", (it.received_at, existing[0]))
                     out.append(SubmitOutcome(True, existing[0], existing[0]))
                     continue
-                self._record_event(conn, seq, KIND_SUBMIT, seq, it.submitter, it.received_at, it.envelope)
+                self._record_event(
+                    conn, seq, KIND_SUBMIT, seq, it.submitter, it.received_at, it.envelope, it.expires_at
+                )
                 conn.execute(
                     "INSERT INTO signals (id, value, type, submitter, category, qualifier, audience, confidence,"
                     " first_seen, last_seen, expires_at, retracted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
@@ -401,7 +550,9 @@ class SqliteStore:
 
     def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, any_submitter: bool = False) -> int:
         with self._write() as conn:
-            row = conn.execute("SELECT submitter, retracted FROM signals WHERE id = ?", (signal_id,)).fetchone()
+            row = conn.execute(
+                "SELECT submitter, retracted, expires_at FROM signals WHERE id = ?", (signal_id,)
+            ).fetchone()
             if row is None:
                 raise NotFoundError(f"no signal {signal_id}", reason="signal_not_found")
             if row[0] != member_row and not any_submitter:
@@ -409,7 +560,8 @@ class SqliteStore:
             if row[1]:
                 raise FailedPreconditionError(f"signal {signal_id} is already retracted", reason="already_retracted")
             conn.execute("UPDATE signals SET retracted = 1 WHERE id = ?", (signal_id,))
-            return self._record_event(conn, self._next_seq(conn), KIND_RETRACT, signal_id, member_row, at, envelope)
+            seq = self._next_seq(conn)
+            return self._record_event(conn, seq, KIND_RETRACT, signal_id, member_row, at, envelope, row[2])
 
     def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> int:
         with self._write() as conn:
@@ -427,7 +579,8 @@ class SqliteStore:
                 " ON CONFLICT (signal, member) DO UPDATE SET verdict = excluded.verdict",
                 (signal_id, member_row, verdict),
             )
-            return self._record_event(conn, self._next_seq(conn), KIND_FEEDBACK, signal_id, member_row, at, envelope)
+            seq = self._next_seq(conn)
+            return self._record_event(conn, seq, KIND_FEEDBACK, signal_id, member_row, at, envelope, row[2])
 
     def max_seq(self) -> int:
         return self._reader.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]

@@ -87,7 +87,7 @@ def test_retract_stops_matching(client_a: ExchangeClient, client_b: ExchangeClie
     with pytest.raises(PermissionDeniedError) as denied:
         client_b.retract(r.signal_id, reason="not mine")
     assert denied.value.reason == "not_submitter"
-    seq = client_a.retract(r.signal_id, reason="appeal upheld")
+    seq = client_a.retract(r.signal_id, reason="appeal upheld").seq
     assert not client_b.lookup([ident])[0].found
     events = list(client_b.pull())
     assert [(e.kind, e.seq) for e in events] == [("submit", r.seq), ("retract", seq)]

@@ -24,6 +24,8 @@ from client_sdk._wire import (
     directory_pb2_grpc,
     exchange_pb2,
     exchange_pb2_grpc,
+    log_pb2,
+    log_pb2_grpc,
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
 )
@@ -51,6 +53,10 @@ EXPECTED_ROLES = {
     "Directory/ListMembers": {"member", "operator", "auditor"},
     "Directory/ListSigningKeys": {"member", "operator", "auditor"},
     "Directory/WhoAmI": {"member", "operator", "auditor", "suspended"},
+    "Log/GetCheckpoint": {"member", "operator", "auditor"},
+    "Log/GetInclusionProof": {"member", "operator", "auditor"},
+    "Log/GetConsistencyProof": {"member", "operator", "auditor"},
+    "Log/GetEntries": {"operator", "auditor"},
     **{
         f"Admin/{m}": {"operator"}
         for m in ("ApplyChange", "GetMember", "GetPolicy", "ListGroups", "ListCategories", "RunRetention", "GetStats")
@@ -64,6 +70,7 @@ def _calls(channel: grpc.Channel) -> dict[str, object]:
     ps = pseudonymizer_pb2_grpc.PseudonymizerStub(channel)
     di = directory_pb2_grpc.DirectoryStub(channel)
     ad = admin_pb2_grpc.AdminStub(channel)
+    lg = log_pb2_grpc.LogStub(channel)
     t = 10
     return {
         "Exchange/Submit": lambda: ex.Submit(exchange_pb2.SubmitRequest(), timeout=t),
@@ -78,6 +85,14 @@ def _calls(channel: grpc.Channel) -> dict[str, object]:
         "Directory/ListMembers": lambda: di.ListMembers(directory_pb2.ListMembersRequest(), timeout=t),
         "Directory/ListSigningKeys": lambda: di.ListSigningKeys(directory_pb2.ListSigningKeysRequest(), timeout=t),
         "Directory/WhoAmI": lambda: di.WhoAmI(directory_pb2.WhoAmIRequest(), timeout=t),
+        "Log/GetCheckpoint": lambda: lg.GetCheckpoint(log_pb2.GetCheckpointRequest(), timeout=t),
+        "Log/GetInclusionProof": lambda: lg.GetInclusionProof(
+            log_pb2.GetInclusionProofRequest(index=0, tree_size=1), timeout=t
+        ),
+        "Log/GetConsistencyProof": lambda: lg.GetConsistencyProof(
+            log_pb2.GetConsistencyProofRequest(size1=1, size2=1), timeout=t
+        ),
+        "Log/GetEntries": lambda: list(lg.GetEntries(log_pb2.GetEntriesRequest(start=0, end=1), timeout=t)),
         "Admin/ApplyChange": lambda: ad.ApplyChange(admin_pb2.ApplyChangeRequest(envelope=b""), timeout=t),
         "Admin/GetMember": lambda: ad.GetMember(admin_pb2.GetMemberRequest(member_id="demo-a"), timeout=t),
         "Admin/GetPolicy": lambda: ad.GetPolicy(admin_pb2.GetPolicyRequest(), timeout=t),

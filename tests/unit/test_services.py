@@ -9,7 +9,7 @@ import pytest
 
 from client_sdk._wire import signals_pb2
 from client_sdk.envelope import seal_body
-from client_sdk.keys import SigningKey
+from client_sdk.keys import SigningKey, write_private_file
 from exchange import app
 from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError
@@ -25,7 +25,8 @@ class World:
     def __init__(self, tmp: Path) -> None:
         self.now = float(NOW)
         self.store = SqliteStore(":memory:")
-        self.settings = Settings.build(environ={}, max_batch=50, pull_page=4)
+        self.settings = Settings.build(environ={}, data_dir=tmp, max_batch=50, pull_page=4)
+        write_private_file(tmp / "secrets" / "log.key", SigningKey.generate().to_pem())
         keyring = OprfKeyring.create(tmp / "oprf.key")
         self.services = app.build(self.settings, self.store, self.clock, keyring)
         self.bus, self.ingest, self.reader = self.services.bus, self.services.ingest, self.services.reader

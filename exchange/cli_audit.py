@@ -1,0 +1,102 @@
+"""``sigx audit``: verify the signature log (online or from an export) and export it as static files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from client_sdk.credentials import Credentials
+from exchange.audit.sources import DirectorySource, RemoteSource, export
+from exchange.audit.verifier import Auditor, Problem, Report
+from exchange.progress import Progress
+
+
+def _print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return
+    d = report.as_dict()
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "-"
+    rate = f" ({d['entries_per_second']:,}/s)" if d["entries_per_second"] else ""
+    print(
+        f"{'OK' if report.ok else 'FAILED'}: {report.size} entries ({report.new_entries} new{rate}), "
+        f"{report.members} members, {report.keys} keys, {report.checkpoints} checkpoints, "
+        f"{report.purged} purged envelopes\nentries: {counts}"
+    )
+    for p in report.problems[:100]:
+        print(f"  entry {p.index}: {p.reason}" if p.index is not None else f"  log: {p.reason}")
+    if len(report.problems) > 100:
+        print(f"  … and {len(report.problems) - 100} more problems")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    progress = Progress(sys.stderr, None, "entries")
+    state = Path(args.state) if args.state else None
+    if args.export_dir:
+        if args.log_key:
+            log_key = bytes.fromhex(args.log_key)
+        elif args.as_:
+            log_key = Credentials.load(args.as_).log_public_key
+        else:
+            raise SystemExit("sigx: offline verification needs the log's public key: --log-key HEX or --as CREDS")
+        directory = DirectorySource(Path(args.export_dir))
+        report = Auditor(directory, log_key, state, progress.set).run()
+        if report.ok:
+            report.problems.extend(Problem(None, text) for text in directory.check_tiles(report.size))
+    else:
+        if not args.as_:
+            raise SystemExit("sigx: online verification needs auditor credentials: --as CREDS")
+        source = RemoteSource(args.server, args.as_)
+        try:
+            report = Auditor(source, source.credentials.log_public_key, state, progress.set).run()
+        finally:
+            source.close()
+    if progress.done:
+        progress.finish()
+    _print_report(report, args.json)
+    return 0 if report.ok else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    progress = Progress(sys.stderr, None, "entries")
+    source = RemoteSource(args.server, args.as_)
+    try:
+        size = export(source, Path(args.dir), progress.set)
+    finally:
+        source.close()
+    if progress.done:
+        progress.finish()
+    print(
+        json.dumps({"entries": size, "directory": args.dir}) if args.json else f"exported {size} entries to {args.dir}"
+    )
+    return 0
+
+
+def add_audit_parser(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="verify or export the signature log", description="The auditor's tools.")
+    actions = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = actions.add_parser(
+        "verify",
+        help="verify the signature log (online, or an export directory)",
+        description="Recompute the log, check every entry, signature and checkpoint; exit 1 on any problem.",
+    )
+    p.add_argument("export_dir", nargs="?", metavar="EXPORT_DIR", help="verify a `sigx audit export` directory")
+    p.add_argument("--as", dest="as_", default=None, metavar="CREDS", help="auditor credentials directory")
+    p.add_argument("--server", default=None, help="exchange address (default: the one in member.json)")
+    p.add_argument("--state", default=None, metavar="DIR", help="keep state here: later runs read only new entries")
+    p.add_argument("--log-key", default=None, metavar="HEX", help="the log's Ed25519 public key (offline)")
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.set_defaults(handler=cmd_verify)
+    p = actions.add_parser(
+        "export",
+        help="write the log as static files",
+        description="Write checkpoint, C2SP tlog-tiles hash tiles, entry bundles and envelopes to DIR.",
+    )
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--as", dest="as_", required=True, metavar="CREDS", help="auditor or operator credentials")
+    p.add_argument("--server", default=None, help="exchange address (default: the one in member.json)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_export)

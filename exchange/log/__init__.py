@@ -1,0 +1,1 @@
+"""The signature log: tree building, tile storage and checkpoint signing."""

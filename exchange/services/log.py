@@ -1,0 +1,62 @@
+"""Serving the signature log: checkpoints, inclusion and consistency proofs, entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from client_sdk import merkle
+from client_sdk.log_entry import LogEntry
+from exchange.errors import InvalidArgumentError
+from exchange.identity import Caller
+from exchange.log.checkpoints import Checkpointer
+from exchange.policy.engine import PolicyEngine
+from exchange.store.base import Store
+
+PAGE = 1000
+
+
+class LogService:
+    def __init__(self, store: Store, checkpointer: Checkpointer, policy: PolicyEngine) -> None:
+        self._store = store
+        self.checkpointer = checkpointer
+        self._policy = policy
+
+    def _mth(self, start: int, end: int) -> bytes:
+        return merkle.range_hash(start, end, self._store.subtree_hash)
+
+    def _check_size(self, size: int, name: str) -> None:
+        have = self._store.log_size()
+        if not 0 < size <= have:
+            raise InvalidArgumentError(f"{name} must be 1..{have} (the log's size)", reason="bad_size")
+
+    def checkpoint(self, min_size: int) -> str:
+        if min_size > self._store.log_size():
+            raise InvalidArgumentError(f"the log has fewer than {min_size} entries", reason="bad_size")
+        return self.checkpointer.at_least(max(min_size, 1) if self._store.log_size() else 0)
+
+    def inclusion(self, caller: Caller, index: int, size: int) -> tuple[list[bytes], bytes]:
+        """Proof that entry ``index`` is in the tree of ``size``; its leaf for those allowed to read it."""
+        self._check_size(size, "tree_size")
+        if index >= size:
+            raise InvalidArgumentError("index must be below tree_size", reason="bad_index")
+        [(_, leaf, _)] = self._store.log_entries(index, index + 1)
+        if not self._policy.may_read_leaf(caller, LogEntry.decode(leaf).submitter):
+            leaf = b""
+        return merkle.inclusion_proof(index, size, self._mth), leaf
+
+    def consistency(self, size1: int, size2: int) -> list[bytes]:
+        self._check_size(size2, "size2")
+        if not 0 < size1 <= size2:
+            raise InvalidArgumentError("size1 must be 1..size2", reason="bad_size")
+        return merkle.consistency_proof(size1, size2, self._mth)
+
+    def entries(self, start: int, end: int, page: int = PAGE) -> Iterator[list[tuple[int, bytes, bytes]]]:
+        """Pages of (index, leaf record, envelope or b"") for [start, end); end 0 means the latest checkpoint."""
+        if end == 0:
+            latest = self._store.latest_checkpoint()
+            end = latest[0] if latest else 0
+        if end > self._store.log_size() or start > end:
+            raise InvalidArgumentError(f"range [{start}, {end}) is outside the log", reason="bad_range")
+        for first in range(start, end, page):
+            rows = self._store.log_entries(first, min(end, first + page))
+            yield [(i, leaf, env or b"") for i, leaf, env in rows]
