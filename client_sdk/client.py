@@ -485,6 +485,8 @@ class ExchangeClient:
         checkpoint = self.checkpoint(min_size=index + 1)
         request = log_pb2.GetInclusionProofRequest(index=index, tree_size=checkpoint.size)
         resp = self._call(self._log.GetInclusionProof, request)
+        if not resp.leaf:  # the exchange shows a leaf record only to its submitter
+            raise VerificationError(f"log entry {index} is not this member's event")
         entry = LogEntry.decode(resp.leaf)
         if entry.index != index or entry.submitter != self.member_id:
             raise VerificationError(f"log entry {index} is not this member's event")

@@ -171,11 +171,9 @@ class Auditor:
         return r
 
     def _scan(self, start: int, checkpoint: Checkpoint) -> None:
-        compact = (
-            merkle.CompactRange.from_list(self.state.size, [bytes.fromhex(h) for h in self.state.frontier])
-            if start
-            else merkle.CompactRange()
-        )
+        compact = merkle.CompactRange()
+        if start:
+            compact = merkle.CompactRange.from_list(self.state.size, self.state.frontier)
         old_roots = {c.size: bytes.fromhex(c.root) for c in self.state.checkpoints} if start == 0 else {}
         expected = start
         now = int(self._clock())
@@ -213,7 +211,7 @@ class Auditor:
             self._problem(None, "the root recomputed from the entries differs from the signed checkpoint")
             return
         self.state.size = compact.size
-        self.state.frontier = [h.hex() for h in compact.to_list()]
+        self.state.frontier = compact.to_list()
 
     # -- one entry ---------------------------------------------------------------------------
 

@@ -6,13 +6,13 @@ inside one transaction, and ``PRAGMA user_version`` records how far the file is.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
 
 from client_sdk._wire import signals_pb2
+from client_sdk.log_entry import LogEntry
 
 # The default taxonomy (operators extend it): category -> maximum lifetime in days.
 DEFAULT_TAXONOMY: dict[str, int] = {
@@ -87,32 +87,25 @@ def _v2(db: sqlite_utils.Database) -> None:
 
 
 def _v3(db: sqlite_utils.Database) -> None:
-    """The signature log: per-event leaf fields, tile hashes, signed checkpoints.
+    """The signature log: each event's leaf record, tile hashes, signed checkpoints.
 
-    Leaf fields of events stored before v3 are backfilled; the tile hashes are
+    Leaf records of events stored before v3 are backfilled; the tile hashes are
     rebuilt by the store when it opens the database.
     """
-    db.execute("ALTER TABLE events ADD COLUMN env_hash BLOB")
-    db.execute("ALTER TABLE events ADD COLUMN key INTEGER")
-    db.execute("ALTER TABLE events ADD COLUMN expires INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE events ADD COLUMN leaf BLOB")
     db.execute(
         "CREATE TABLE log_hashes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
         " PRIMARY KEY (level, idx)) WITHOUT ROWID"
     )
     db.execute("CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, created_at INTEGER)")
-    keys = {key_id: rowid for rowid, key_id in db.execute("SELECT rowid, key_id FROM signing_keys")}
+    names = dict(db.execute("SELECT id, member_id FROM members").fetchall())
     expiry = dict(db.execute("SELECT id, expires_at FROM signals").fetchall())
-    for seq, kind, signal, envelope in db.execute("SELECT seq, kind, signal, envelope FROM events").fetchall():
+    rows = db.execute("SELECT seq, kind, signal, member, received_at, envelope FROM events").fetchall()
+    for seq, kind, signal, member, at, envelope in rows:
         key_id = signals_pb2.Envelope.FromString(envelope).signatures[0].keyid if envelope else ""
-        db.execute(
-            "UPDATE events SET env_hash = ?, key = ?, expires = ? WHERE seq = ?",
-            (
-                hashlib.sha256(envelope or b"").digest(),
-                keys.get(key_id),
-                expiry.get(signal, 0) if kind != 4 else 0,
-                seq,
-            ),
-        )
+        expires = expiry.get(signal, 0) if kind != 4 else 0
+        entry = LogEntry.for_envelope(seq - 1, kind, at, expires, names.get(member, ""), key_id, envelope or b"")
+        db.execute("UPDATE events SET leaf = ? WHERE seq = ?", (entry.encode(), seq))
 
 
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3)

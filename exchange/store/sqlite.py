@@ -8,7 +8,6 @@ thread. Every write is one ``BEGIN IMMEDIATE`` transaction with
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -63,8 +62,6 @@ class SqliteStore:
         self._names: dict[int, str] = {}
         self._categories: dict[str, Category] = {}
         self._category_names: dict[int, str] = {}
-        self._key_rows: dict[str, int] = {}
-        self._key_ids: dict[int, str] = {}
         self._reload_names()
         self._tree = TreeBuilder()
         with self._write():
@@ -142,57 +139,32 @@ class SqliteStore:
         The event row, its leaf and any tile hash it completes are in the caller's
         transaction: they commit together or not at all.
         """
-        key_row = self._key_row(conn, open_envelope(envelope).key_id)
-        digest = hashlib.sha256(envelope).digest()
-        conn.execute(
-            "INSERT INTO events (seq, kind, signal, member, received_at, envelope, env_hash, key, expires)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, kind, signal, member, at, envelope, digest, key_row, expires),
+        entry = LogEntry.for_envelope(
+            seq - 1, kind, at, expires, self._member_name(member), open_envelope(envelope).key_id, envelope
         )
-        leaf = self._leaf(seq, kind, at, expires, member, key_row, digest)
+        leaf = entry.encode()
+        conn.execute(
+            "INSERT INTO events (seq, kind, signal, member, received_at, envelope, leaf) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, kind, signal, member, at, envelope, leaf),
+        )
         for level, idx, h in self._tree.append(merkle.leaf_hash(leaf)):
             conn.execute("INSERT INTO log_hashes (level, idx, hash) VALUES (?, ?, ?)", (level, idx, h))
         return seq
 
     # -- the signature log ----------------------------------------------------
 
-    def _key_row(self, conn: sqlite3.Connection, key_id: str) -> int:
-        row = self._key_rows.get(key_id)
-        if row is None:
-            found = conn.execute("SELECT rowid FROM signing_keys WHERE key_id = ?", (key_id,)).fetchone()
-            if found is None:
-                raise NotFoundError(f"no signing key {key_id}", reason="key_not_found")
-            row = self._key_rows[key_id] = found[0]
-            self._key_ids[row] = key_id
-        return row
-
-    def _key_id(self, row: int) -> str:
-        if row not in self._key_ids:
-            for rowid, key_id in self._reader.execute("SELECT rowid, key_id FROM signing_keys"):
-                self._key_ids[rowid] = key_id
-                self._key_rows[key_id] = rowid
-        return self._key_ids.get(row, "?")
-
     def _member_name(self, row: int) -> str:
         if row not in self._names:
             self._names.update(self._reader.execute("SELECT id, member_id FROM members"))
         return self._names.get(row, "?")
-
-    def _leaf(self, seq: int, kind: int, at: int, expires: int, member: int, key_row: int, digest: bytes) -> bytes:
-        entry = LogEntry(seq - 1, kind, at, expires, self._member_name(member), self._key_id(key_row), digest)
-        return entry.encode()
-
-    _LEAF_COLUMNS = "seq, kind, received_at, expires, member, key, env_hash"
 
     @staticmethod
     def _log_size(conn: sqlite3.Connection) -> int:
         return conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
 
     def _leaf_hashes(self, conn: sqlite3.Connection, start: int, end: int) -> list[bytes]:
-        rows = conn.execute(
-            f"SELECT {self._LEAF_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", (start, end)
-        )
-        return [merkle.leaf_hash(self._leaf(*r)) for r in rows]
+        rows = conn.execute("SELECT leaf FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", (start, end))
+        return [merkle.leaf_hash(r[0]) for r in rows]
 
     def _stored_hashes(self, conn: sqlite3.Connection, level: int, start: int, end: int) -> list[bytes]:
         rows = conn.execute(
@@ -252,10 +224,9 @@ class SqliteStore:
     def log_entries(self, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
         """(index, leaf record, envelope or None if purged) for indices [start, end)."""
         rows = self._reader.execute(
-            f"SELECT {self._LEAF_COLUMNS}, envelope FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
-            (start, end),
+            "SELECT seq, leaf, envelope FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", (start, end)
         )
-        return [(r[0] - 1, self._leaf(*r[:7]), r[7]) for r in rows]
+        return [(seq - 1, leaf, envelope) for seq, leaf, envelope in rows]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         row = self._reader.execute("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
