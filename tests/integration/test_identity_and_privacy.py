@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from client_sdk.credentials import Credentials
 from exchange.bootstrap import DataDir
 from exchange.ca import CertificateAuthority
 from tests.harness import Exchange
+from tests.harness_process import ServerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -114,32 +112,9 @@ class _Capture(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientIntercept
 @pytest.fixture
 def server_process(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     """``sigx serve`` as its own process, logs (JSON) captured to a file."""
-    data_dir, log_path = tmp_path / "data", tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exchange.cli",
-                "serve",
-                "--data-dir",
-                str(data_dir),
-                "--listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"listening on (127\.0\.0\.1:\d+)", line)
-        assert match, line
-        yield match.group(1), data_dir, log_path
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+    server = ServerProcess(tmp_path / "data", tmp_path / "server.log")
+    yield server.address, server.data_dir, tmp_path / "server.log"
+    assert server.stop() == 0
 
 
 def test_no_raw_identifier_on_wire_in_database_or_logs(server_process: tuple[str, Path, Path]) -> None:
