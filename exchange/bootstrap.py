@@ -24,8 +24,8 @@ from exchange.errors import ConfigError
 from exchange.identity import Caller
 from exchange.oprf_key import OprfKeyring
 from exchange.paths import DataDir
+from exchange.store import open_store
 from exchange.store.base import AdminEvent
-from exchange.store.sqlite import SqliteStore
 
 OPERATOR = ("operator", "operator", "operator")
 DEMO_ACCOUNTS = (
@@ -88,7 +88,7 @@ def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
             log_public_key=log_key.public_key,
         )
 
-    store = SqliteStore(paths.database)
+    store = open_store(settings)
     try:
         now = int(clock())
         op_id, op_role, op_sub = OPERATOR

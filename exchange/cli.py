@@ -41,7 +41,17 @@ Handler = Callable[[argparse.Namespace], int]
 def cmd_serve(args: argparse.Namespace) -> int:
     from exchange.server import RunningExchange, serve
 
-    settings = Settings.build(data_dir=args.data_dir, listen=args.listen, log_format=args.log_format)
+    settings = Settings.build(
+        config_file=args.config,
+        data_dir=args.data_dir,
+        listen=args.listen,
+        database=args.database,
+        metrics_listen=args.metrics_listen,
+        log_format=args.log_format,
+    )
+    if args.check_config:
+        print(json.dumps(settings.describe(), indent=2) if args.json else "configuration OK")
+        return 0
     logs.configure(settings.log_format)
 
     def ready(running: RunningExchange) -> None:
@@ -232,11 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "serve", help="run the exchange server", description="Run the exchange (first start initialises DIR)."
     )
-    p.add_argument(
-        "--data-dir", required=True, type=Path, metavar="DIR", help="data directory (created on first start)"
-    )
+    p.add_argument("--data-dir", type=Path, metavar="DIR", help="data directory (created on first start)")
     p.add_argument("--listen", default=None, help="HOST:PORT to listen on (default 127.0.0.1:7443)")
+    p.add_argument("--config", default=None, metavar="FILE", help="TOML configuration (see deploy/examples)")
+    p.add_argument("--database", default=None, metavar="URL", help="postgresql://… (default: SQLite in DIR)")
+    p.add_argument("--metrics-listen", default=None, metavar="HOST:PORT", help="serve Prometheus metrics here")
     p.add_argument("--log-format", default=None, choices=["json", "console", "auto"], help="log output format")
+    p.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
+    p.add_argument("--json", action="store_true", help="with --check-config: print the settings as JSON")
     p.set_defaults(handler=cmd_serve)
 
     p = _member_parser(sub, "push", cmd_push, "submit signals from a CSV or JSON-lines file")

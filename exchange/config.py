@@ -1,21 +1,52 @@
 """Settings: built once at start, frozen, passed explicitly.
 
-The only module that reads the environment. Each ``SIGX_*`` variable overrides
-the matching default; command-line flags override both (``Settings.build``).
+The only module that reads the environment and configuration files. Sources,
+later ones winning: defaults, a TOML file (``sigx serve --config FILE``),
+``SIGX_<FIELD>`` environment variables, command-line flags. Every value is
+validated at start; errors name the key.
+
+TOML layout (every key optional)::
+
+    [server]    data_dir, listen, database, workers, grace, log_format, metrics_listen
+    [limits]    max_batch, max_message_bytes, pull_page, max_clock_skew, default_pdq_distance
+    [log]       origin, checkpoint_interval
+    [retention] interval
+    [crypto]    verify_threads
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from exchange.errors import ConfigError
 
 DEFAULT_LISTEN = "127.0.0.1:7443"
+
+# TOML (section, key) -> Settings field
+TOML_KEYS: dict[tuple[str, str], str] = {
+    ("server", "data_dir"): "data_dir",
+    ("server", "listen"): "listen",
+    ("server", "database"): "database",
+    ("server", "workers"): "workers",
+    ("server", "grace"): "grace",
+    ("server", "log_format"): "log_format",
+    ("server", "metrics_listen"): "metrics_listen",
+    ("limits", "max_batch"): "max_batch",
+    ("limits", "max_message_bytes"): "max_message_bytes",
+    ("limits", "pull_page"): "pull_page",
+    ("limits", "max_clock_skew"): "max_clock_skew",
+    ("limits", "default_pdq_distance"): "default_pdq_distance",
+    ("log", "origin"): "log_origin",
+    ("log", "checkpoint_interval"): "checkpoint_interval",
+    ("retention", "interval"): "retention_interval",
+    ("crypto", "verify_threads"): "verify_threads",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +55,8 @@ class Settings:
 
     data_dir: Path = Path("data")
     listen: str = DEFAULT_LISTEN
+    database: str = ""  # empty: SQLite in data_dir; or postgresql://…
+    metrics_listen: str = ""  # HOST:PORT for Prometheus metrics; empty: off
     max_batch: int = 2000  # envelopes / queries / blinded elements per message
     max_message_bytes: int = 16 * 1024 * 1024
     pull_page: int = 1000  # events per PullResponse message
@@ -36,22 +69,24 @@ class Settings:
     default_pdq_distance: int = 31
     log_origin: str = ""  # checkpoint origin line; default derived from the log key
     checkpoint_interval: float = 10.0  # seconds between checkpoints (when the log grew)
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def database_path(self) -> Path:
-        return self.data_dir / "exchange.db"
 
     @classmethod
-    def build(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then ``SIGX_<FIELD>`` environment variables, then explicit overrides; validated."""
+    def build(
+        cls, environ: Mapping[str, str] | None = None, config_file: Path | str | None = None, **overrides: Any
+    ) -> Settings:
+        """Defaults, then the TOML file, then ``SIGX_<FIELD>`` variables, then explicit overrides; validated."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            key = f"SIGX_{f.name.upper()}"
-            if f.name != "extra" and key in env:
-                values[f.name] = _coerce(key, f.type, env[key])
+        if config_file is not None:
+            values.update(_from_toml(Path(config_file)))
+        types = {f.name: f.type for f in fields(cls)}
+        for name, kind in types.items():
+            key = f"SIGX_{name.upper()}"
+            if key in env:
+                values[name] = _coerce(key, str(kind), env[key])
         values.update({k: v for k, v in overrides.items() if v is not None})
+        for name, value in values.items():
+            values[name] = _coerce(name, str(types[name]), value) if isinstance(value, str) else value
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])
         settings = replace(cls(), **values)
@@ -60,16 +95,26 @@ class Settings:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first key whose value is unusable."""
-        host, _, port = self.listen.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ConfigError(f"listen: expected HOST:PORT, got {self.listen!r}")
+        _check_address("listen", self.listen)
+        if self.metrics_listen:
+            _check_address("metrics_listen", self.metrics_listen)
         for name in ("max_batch", "max_message_bytes", "pull_page", "workers", "verify_threads"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}: must be at least 1")
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: must be a whole number of at least 1, got {value!r}")
+        for name in ("retention_interval", "checkpoint_interval", "grace"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}: must be a positive number of seconds")
         if self.log_format not in ("json", "console", "auto"):
             raise ConfigError(f"log_format: expected json, console or auto, got {self.log_format!r}")
         if not 0 <= self.default_pdq_distance <= 256:
             raise ConfigError("default_pdq_distance: must be between 0 and 256")
+        if self.database and not self.database.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("database: expected empty (SQLite in data_dir) or a postgresql:// URL")
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "exchange.db"
 
     @property
     def listen_host(self) -> str:
@@ -85,14 +130,47 @@ class Settings:
         except ValueError:
             return False
 
+    def describe(self) -> dict[str, Any]:
+        """The settings as plain values (secrets are never part of Settings)."""
+        return {
+            f.name: str(getattr(self, f.name)) if isinstance(getattr(self, f.name), Path) else getattr(self, f.name)
+            for f in fields(self)
+        }
 
-def _coerce(key: str, annotation: Any, raw: str) -> Any:
-    kind = str(annotation)
+
+def _check_address(name: str, value: str) -> None:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{name}: expected HOST:PORT, got {value!r}")
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
     try:
-        if "int" in kind:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: {section}: expected a [section] table")
+        for key, value in table.items():
+            name = TOML_KEYS.get((section, key))
+            if name is None:
+                raise ConfigError(f"{path}: unknown key {section}.{key}")
+            values[name] = value
+    return values
+
+
+def _coerce(key: str, annotation: str, raw: Any) -> Any:
+    try:
+        if annotation == "int":
+            if isinstance(raw, bool):
+                raise ValueError
             return int(raw)
-        if "float" in kind:
+        if annotation == "float":
             return float(raw)
-    except ValueError:
+    except (TypeError, ValueError):
         raise ConfigError(f"{key}: expected a number, got {raw!r}") from None
     return raw

@@ -46,8 +46,8 @@ from exchange.rpc.handlers import (
     PseudonymizerHandler,
 )
 from exchange.rpc.interceptor import ExchangeInterceptor
+from exchange.store import open_store
 from exchange.store.base import Store
-from exchange.store.sqlite import SqliteStore
 
 log = structlog.get_logger("exchange.server")
 
@@ -101,7 +101,7 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     """Initialise the data directory if needed, then start a server on ``settings.listen``."""
     ensure_initialised(settings, clock)
     paths = DataDir(settings.data_dir)
-    services = app.build(settings, SqliteStore(paths.database), clock)
+    services = app.build(settings, open_store(settings), clock)
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),

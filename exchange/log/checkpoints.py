@@ -10,23 +10,22 @@ import structlog
 from client_sdk import merkle
 from client_sdk.keys import SigningKey
 from client_sdk.note import Checkpoint, sign_note
+from exchange.periodic import PeriodicTask
 from exchange.store.base import Store
 
 log = structlog.get_logger("exchange.log")
 
 
-class Checkpointer:
-    """Signs the log's state with the exchange's log key."""
+class Checkpointer(PeriodicTask):
+    """Signs the log's state with the exchange's log key (every ``interval`` seconds when it grew)."""
 
     def __init__(self, store: Store, key: SigningKey, origin: str, clock: Callable[[], float], interval: float) -> None:
+        super().__init__("checkpoints", interval, self.sign_now)
         self._store = store
         self._key = key
         self.origin = origin
         self._clock = clock
-        self._interval = interval
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="sigx-checkpoints", daemon=True)
 
     @property
     def public_key(self) -> bytes:
@@ -55,18 +54,3 @@ class Checkpointer:
         if latest is not None and latest[0] >= min_size:
             return latest[1]
         return self.sign_now()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.sign_now()
-            except Exception:
-                log.exception("checkpoint_failed")
