@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import structlog
@@ -36,7 +37,9 @@ from exchange.app import Services
 from exchange.bootstrap import ensure_initialised, record_address
 from exchange.config import Settings
 from exchange.errors import ConfigError
+from exchange.metrics import Metrics
 from exchange.paths import DataDir
+from exchange.periodic import PeriodicTask
 from exchange.retention import RetentionTask
 from exchange.rpc.handlers import (
     AdminHandler,
@@ -68,6 +71,9 @@ class RunningExchange:
     port: int
     services: Services
     health: health.HealthServicer
+    metrics: Metrics
+    health_task: PeriodicTask
+    metrics_server: Any = None
 
     @property
     def store(self) -> Store:
@@ -80,10 +86,17 @@ class RunningExchange:
     def stop(self, grace: float | None = 5.0) -> None:
         """Stop accepting calls, let in-flight ones finish within ``grace``, then close the store."""
         self.health.enter_graceful_shutdown()
+        self.health_task.stop()
         self.services.bus.close()
         self.server.stop(grace).wait()
+        try:
+            self.services.checkpointer.sign_now()  # a final checkpoint covering every accepted event
+        except Exception:
+            log.exception("final_checkpoint_failed")
         self.services.close()
         self.services.store.close()
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
 
 
 def _tls_credentials(paths: DataDir) -> grpc.ServerCredentials:
@@ -107,9 +120,11 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.so_reuseport", 0),
     ]
+    metrics = Metrics()
+    metrics.watch(services.store, services.policy)
     server = grpc.server(
         ThreadPoolExecutor(settings.workers, thread_name_prefix="sigx-rpc"),
-        interceptors=[ExchangeInterceptor(services.store, services.policy)],
+        interceptors=[ExchangeInterceptor(services.store, services.policy, metrics)],
         options=options,
         maximum_concurrent_rpcs=settings.workers * 4,
     )
@@ -120,8 +135,8 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     log_pb2_grpc.add_LogServicer_to_server(LogHandler(services.log), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", *SERVICE_NAMES):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    health_task = PeriodicTask("health", 2.0, lambda: _report_health(health_servicer, services))
+    _report_health(health_servicer, services)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     try:
         port = server.add_secure_port(settings.listen, _tls_credentials(paths))
@@ -130,9 +145,23 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
         raise ConfigError(f"listen: cannot bind {settings.listen}: {exc}") from None
     if settings.listen.endswith(":0"):
         record_address(settings.data_dir, f"{settings.listen_host}:{port}")
+    metrics_server = metrics.serve(settings.metrics_listen) if settings.metrics_listen else None
     server.start()
     services.start()
-    return RunningExchange(server, port, services, health_servicer)
+    health_task.start()
+    return RunningExchange(server, port, services, health_servicer, metrics, health_task, metrics_server)
+
+
+def _report_health(servicer: health.HealthServicer, services: Services) -> None:
+    """SERVING only while the store answers."""
+    try:
+        services.store.log_size()
+        status = health_pb2.HealthCheckResponse.SERVING
+    except Exception:
+        log.warning("store_unreachable")
+        status = health_pb2.HealthCheckResponse.NOT_SERVING
+    for name in ("", *SERVICE_NAMES):
+        servicer.set(name, status)
 
 
 def serve(settings: Settings, on_ready: Callable[[RunningExchange], None] | None = None) -> None:

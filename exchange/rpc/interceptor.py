@@ -10,8 +10,11 @@ in the log.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -19,8 +22,9 @@ import structlog
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from exchange.errors import ExchangeError, UnauthenticatedError
+from exchange.errors import ExchangeError, InvalidArgumentError, UnauthenticatedError
 from exchange.identity import Caller, reset_caller, set_caller
+from exchange.metrics import Metrics
 from exchange.policy.engine import PolicyEngine
 from exchange.rpc.status import status_for
 from exchange.store.base import Store
@@ -36,9 +40,10 @@ log = structlog.get_logger("exchange.rpc")
 class ExchangeInterceptor(grpc.ServerInterceptor):
     """Wraps every handler of the exchange's services."""
 
-    def __init__(self, store: Store, policy: PolicyEngine) -> None:
+    def __init__(self, store: Store, policy: PolicyEngine, metrics: Metrics | None = None) -> None:
         self._store = store
         self._policy = policy
+        self._metrics = metrics
 
     def authenticate(self, context: grpc.ServicerContext, method: str) -> Caller:
         """The directory's member for the peer's certificate, authorised for ``method``."""
@@ -63,7 +68,7 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
         if handler is None or method.startswith(_OPEN_METHODS):
             return handler
         kwargs = {
-            "request_deserializer": handler.request_deserializer,
+            "request_deserializer": _tolerant(handler.request_deserializer),
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary:
@@ -74,49 +79,46 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
             return grpc.unary_stream_rpc_method_handler(self._streaming(method, handler.unary_stream), **kwargs)
         return grpc.stream_stream_rpc_method_handler(self._streaming(method, handler.stream_stream), **kwargs)
 
+    @contextlib.contextmanager
+    def _call(self, context: grpc.ServicerContext, method: str) -> Iterator[_Call]:
+        """Authenticate and bind the caller, map any failure, log one line and count the call."""
+        call = _Call(time.perf_counter())
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=_request_id(context), method=method)
+        token = None
+        try:
+            caller = self.authenticate(context, method)
+            call.member = caller.member_id
+            structlog.contextvars.bind_contextvars(member=caller.member_id)
+            token = set_caller(caller)
+            yield call
+        except GeneratorExit:
+            call.code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:  # every failure is mapped here, and only here
+            call.code = status_for(exc) if isinstance(exc, ExchangeError) else grpc.StatusCode.INTERNAL
+            self._fail(context, method, call.member, exc)
+        finally:
+            if token is not None:
+                with contextlib.suppress(ValueError):  # a stream closed from another thread
+                    reset_caller(token)
+            elapsed = time.perf_counter() - call.started
+            log.info("request_handled", code=call.code.name, ms=round(elapsed * 1000, 2))
+            if self._metrics is not None:
+                self._metrics.observe(method, call.code.name, elapsed)
+
     def _unary(self, method: str, fn: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
         def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
-            started = time.perf_counter()
-            token = None
-            caller_id = None
-            code = grpc.StatusCode.OK
-            try:
-                caller = self.authenticate(context, method)
-                caller_id = caller.member_id
-                token = set_caller(caller)
-                return fn(request, context)
-            except Exception as exc:  # every failure is mapped here, and only here
-                code = status_for(exc) if isinstance(exc, ExchangeError) else grpc.StatusCode.INTERNAL
-                self._fail(context, method, caller_id, exc)
-            finally:
-                if token is not None:
-                    reset_caller(token)
-                _summary(method, caller_id, code, started)
+            with self._call(context, method):
+                return fn(_checked(request), context)
+            return None  # not reached: a failure aborts the call
 
         return wrapper
 
     def _streaming(self, method: str, fn: Callable[[Any, grpc.ServicerContext], Iterator[Any]]) -> Callable[..., Any]:
         def wrapper(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            started = time.perf_counter()
-            token = None
-            caller_id = None
-            code = grpc.StatusCode.OK
-            try:
-                caller = self.authenticate(context, method)
-                caller_id = caller.member_id
-                token = set_caller(caller)
-                yield from fn(request, context)
-            except GeneratorExit:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception as exc:  # every failure is mapped here, and only here
-                code = status_for(exc) if isinstance(exc, ExchangeError) else grpc.StatusCode.INTERNAL
-                self._fail(context, method, caller_id, exc)
-            finally:
-                if token is not None:
-                    with contextlib.suppress(ValueError):  # closed from another thread
-                        reset_caller(token)
-                _summary(method, caller_id, code, started)
+            with self._call(context, method):
+                yield from fn(_checked(request), context)
 
         return wrapper
 
@@ -150,11 +152,49 @@ def rich_status(code: grpc.StatusCode, message: str, reason: str, retry_after: f
     return _Status(code, message, (*packed.trailing_metadata, (REASON_KEY, reason)))
 
 
-def _summary(method: str, caller: str | None, code: grpc.StatusCode, started: float) -> None:
-    log.info(
-        "request_handled",
-        method=method,
-        member=caller,
-        code=code.name,
-        ms=round((time.perf_counter() - started) * 1000, 2),
-    )
+@dataclass(frozen=True)
+class _Malformed:
+    """Stands for a request message that did not parse."""
+
+    size: int
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """A deserializer that never raises: garbage becomes ``_Malformed`` (INVALID_ARGUMENT, not INTERNAL)."""
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return _Malformed(len(data))
+
+    return parse
+
+
+def _checked(request: Any) -> Any:
+    """The request, or for client streams an iterator that checks each message as it arrives."""
+    if isinstance(request, _Malformed):
+        raise InvalidArgumentError(f"request of {request.size} bytes does not parse", reason="malformed_request")
+    if hasattr(request, "__next__"):
+        return (_checked(item) for item in request)
+    return request
+
+
+@dataclass
+class _Call:
+    started: float
+    member: str | None = None
+    code: grpc.StatusCode = grpc.StatusCode.OK
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _request_id(context: grpc.ServicerContext) -> str:
+    """The client's ``x-request-id`` if it is well-formed, else a fresh one."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "x-request-id" and isinstance(value, str) and _REQUEST_ID.fullmatch(value):
+            return value
+    return uuid.uuid4().hex[:16]

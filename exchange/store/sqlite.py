@@ -17,7 +17,7 @@ from pathlib import Path
 from client_sdk import merkle
 from client_sdk.envelope import open_envelope
 from client_sdk.log_entry import LogEntry
-from exchange.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from exchange.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError, UnavailableError
 from exchange.log.tree import TILE_HEIGHT, TILE_WIDTH, TreeBuilder
 from exchange.store import schema
 from exchange.store.base import (
@@ -45,6 +45,13 @@ _SIGNAL_COLUMNS = (
     " s.first_seen, s.last_seen, s.expires_at, s.audience, s.retracted"
 )
 _NO_FEEDBACK = (0, 0, 0, 0, 0)
+
+
+def _unavailable(exc: sqlite3.OperationalError) -> UnavailableError:
+    """A write the database refused (disk full, read-only, I/O error): nothing was written."""
+    text = str(exc)
+    reason = "store_full" if "full" in text else "store_read_only" if "readonly" in text else "store_unavailable"
+    return UnavailableError(f"the database cannot take writes now ({text}); reads go on", reason=reason)
 
 
 class SqliteStore:
@@ -93,17 +100,23 @@ class SqliteStore:
         """One write transaction; the in-memory tree follows it (restored on rollback)."""
         with self._wlock:
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise _unavailable(exc) from None
             saved = self._tree.copy()
             try:
                 if self._tree.size != self._log_size(conn):
                     self._tree = self._load_tree(conn)
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 self._tree = saved
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise _unavailable(exc) from None
                 raise
-            conn.execute("COMMIT")
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:

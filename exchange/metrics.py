@@ -1,0 +1,70 @@
+"""Prometheus metrics, served on their own HTTP port (``--metrics-listen``).
+
+Per request: count by method and status code, latency histogram by method.
+Scraped from state: log size (= events stored), quota denials and OPRF
+evaluations. No label ever carries an identifier, pseudonym or token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from exchange.policy.engine import PolicyEngine
+    from exchange.store.base import Store
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """One registry per server (tests run several in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "sigx_requests", "gRPC requests by method and status code", ["method", "code"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "sigx_request_seconds", "gRPC request latency", ["method"], buckets=_BUCKETS, registry=self.registry
+        )
+
+    def observe(self, method: str, code: str, seconds: float) -> None:
+        self.requests.labels(method, code).inc()
+        self.latency.labels(method).observe(seconds)
+
+    def watch(self, store: Store, policy: PolicyEngine) -> None:
+        """Export gauges and counters read from the store and the quota ledger at scrape time."""
+        self.registry.register(_StateCollector(store, policy))
+
+    def serve(self, address: str) -> Any:
+        """Start the HTTP endpoint; returns the server (``shutdown()`` stops it)."""
+        host, _, port = address.rpartition(":")
+        server, _thread = start_http_server(int(port), addr=host.strip("[]"), registry=self.registry)
+        return server
+
+
+class _StateCollector(Collector):
+    def __init__(self, store: Store, policy: PolicyEngine) -> None:
+        self._store = store
+        self._policy = policy
+
+    def collect(self) -> Iterator[Any]:
+        size = GaugeMetricFamily("sigx_log_entries", "entries in the signature log (events stored)")
+        try:
+            size.add_metric([], self._store.log_size())
+        except Exception:  # the store is unreachable: report nothing rather than fail the scrape
+            return
+        yield size
+        ledger = self._policy.ledger
+        denials = CounterMetricFamily("sigx_quota_denials", "requests refused for quota, by member", labels=["member"])
+        for member, n in sorted(ledger.denials.items()):
+            denials.add_metric([member], n)
+        yield denials
+        evals = CounterMetricFamily("sigx_oprf_evaluations", "OPRF elements evaluated since start")
+        evals.add_metric([], sum(n for (_, q), n in ledger.totals.items() if q == "evaluations_per_day"))
+        yield evals

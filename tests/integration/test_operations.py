@@ -1,0 +1,137 @@
+"""Running it for real: metrics, health, reflection, structured logs, shutdown, full disks."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+from client_sdk import ExchangeClient, Identifier, Signal, SignalExchangeError
+from client_sdk._wire import admin_pb2, directory_pb2
+from client_sdk.credentials import Credentials
+from client_sdk.errors import UnavailableError
+from exchange.admin_client import AdminClient
+from tests.harness import Exchange, start_exchange
+from tests.harness_process import ServerProcess
+
+pytestmark = pytest.mark.integration
+
+
+def _channel(exchange_address: str, creds_dir: Path) -> grpc.Channel:
+    c = Credentials.load(creds_dir)
+    return grpc.secure_channel(exchange_address, grpc.ssl_channel_credentials(c.ca_pem, c.tls_key_pem, c.cert_pem))
+
+
+def test_metrics_endpoint(tmp_path: Path) -> None:
+    ex = start_exchange(tmp_path, metrics_listen="127.0.0.1:0")
+    try:
+        port = ex.running.metrics_server.server_port
+        with ex.client("demo-a") as a:
+            a.submit([Signal(Identifier("domain", "m.example"), category="grooming")])
+            a.lookup([Identifier("domain", "m.example")])
+        with AdminClient.connect(ex.address, ex.creds("operator")) as op:
+            op.change(apply_policy=admin_pb2.ApplyPolicy(document="[members.demo-b]\nlookups_per_day = 0\n"))
+        with ex.client("demo-b") as b, pytest.raises(SignalExchangeError):
+            b.lookup([Identifier("domain", "m.example")])
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    finally:
+        ex.running.stop(grace=1)
+    assert 'sigx_requests_total{code="OK",method="/signal_exchange.v1.Exchange/Submit"} 1.0' in text
+    assert 'sigx_requests_total{code="RESOURCE_EXHAUSTED",method="/signal_exchange.v1.Exchange/Lookup"} 1.0' in text
+    assert 'sigx_request_seconds_bucket{le="0.5",method="/signal_exchange.v1.Exchange/Lookup"}' in text
+    assert 'sigx_quota_denials_total{member="demo-b"} 1.0' in text
+    assert "sigx_log_entries 6.0" in text  # 4 accounts, 1 policy change, 1 signal
+    assert "sigx_oprf_evaluations_total 3.0" in text  # demo-b pseudonymised before its look-up was refused
+    assert "m.example" not in text
+
+
+def test_health_and_reflection(exchange: Exchange) -> None:
+    with _channel(exchange.address, exchange.creds("auditor")) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "signal_exchange.v1.Exchange", "signal_exchange.v1.Log"):
+            resp = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+            assert resp.status == health_pb2.HealthCheckResponse.SERVING
+        db = ProtoReflectionDescriptorDatabase(channel)
+        services = set(db.get_services())
+        assert {
+            "signal_exchange.v1.Exchange",
+            "signal_exchange.v1.Admin",
+            "signal_exchange.v1.Log",
+            "grpc.health.v1.Health",
+        } <= services
+        exchange.running.health.enter_graceful_shutdown()
+        resp = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+        assert resp.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_logs_carry_request_and_member_ids(exchange: Exchange, server_log: Path) -> None:
+    with exchange.client("demo-a") as a:
+        a._call(a._directory_stub.WhoAmI, directory_pb2.WhoAmIRequest(), metadata=(("x-request-id", "trace-abc-123"),))
+    lines = [json.loads(x) for x in server_log.read_text().splitlines() if x.startswith("{")]
+    mine = [x for x in lines if x.get("request_id") == "trace-abc-123"]
+    assert mine and mine[-1]["member"] == "demo-a" and mine[-1]["event"] == "request_handled"
+    assert mine[-1]["method"] == "/signal_exchange.v1.Directory/WhoAmI" and mine[-1]["code"] == "OK"
+
+
+def test_disk_full_and_read_only_refuse_writes_reads_go_on(exchange: Exchange) -> None:
+    store = exchange.running.store
+    with exchange.client("demo-a") as a:
+        [kept] = a.submit([Signal(Identifier("domain", "kept.example"), category="grooming")])
+        size = store.log_size()
+        pages = store._writer.execute("PRAGMA page_count").fetchone()[0]
+        store._writer.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full
+        with pytest.raises(UnavailableError) as full:
+            a.submit([Signal(Identifier("domain", f"x{i}.example"), category="grooming") for i in range(400)])
+        assert full.value.reason == "store_full" and "reads go on" in full.value.message
+        assert a.lookup([Identifier("domain", "kept.example")])[0].found
+        assert [e.seq for e in a.pull()] == [kept.seq]
+        store._writer.execute("PRAGMA max_page_count = 1073741823")
+        store._writer.execute("PRAGMA query_only = ON")  # a read-only database
+        with pytest.raises(UnavailableError) as ro:
+            a.retract(kept.signal_id, reason="x")
+        assert ro.value.reason == "store_read_only"
+        store._writer.execute("PRAGMA query_only = OFF")
+        assert store.log_size() == size
+        [after] = a.submit([Signal(Identifier("domain", "after.example"), category="grooming")])
+        assert after.status == "accepted" and after.seq == kept.seq + 1  # nothing lost, no gap
+        assert a.verify_receipt(after).size == after.seq
+
+
+def test_sigterm_finishes_in_flight_writes(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", tmp_path / "server.log")
+    acknowledged: list[int] = []
+    started = threading.Event()
+    errors: list[BaseException] = []
+
+    def push() -> None:
+        signals = (Signal(Identifier("domain", f"t{i}.example"), category="grooming") for i in range(100_000))
+        try:
+            with ExchangeClient.connect(server.address, credentials=server.creds("demo-a")) as client:
+                for result in client.submit_stream(signals, batch_size=250):
+                    acknowledged.append(result.seq)
+                    started.set()
+        except SignalExchangeError as exc:
+            errors.append(exc)
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=push, daemon=True)
+    thread.start()
+    assert started.wait(60)
+    assert server.stop() == 0  # SIGTERM: graceful, exit status 0
+    thread.join(30)
+    restarted = ServerProcess(tmp_path / "data", tmp_path / "server.log")
+    try:
+        with ExchangeClient.connect(restarted.address, credentials=restarted.creds("demo-b")) as reader:
+            seqs = {e.seq for e in reader.pull()}
+        assert set(acknowledged) <= seqs
+    finally:
+        assert restarted.stop() == 0
+    log = (tmp_path / "server.log").read_text()
+    assert "shutdown_requested" in log and "exchange_stopped" in log
