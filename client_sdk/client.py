@@ -10,7 +10,8 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -74,6 +75,18 @@ class _Directory:
             if key_id not in self._keys:
                 self._keys = {k.key_id: k for k in self._fetch()}
             return self._keys.get(key_id)
+
+
+@dataclass
+class _Page:
+    """A pulled page on its way to the caller: envelopes opened, signatures being checked."""
+
+    cursor: str
+    events: list[exchange_pb2.Event]
+    opened: list[env.OpenedEnvelope]
+    owners: list[str]
+    futures: list[Future[list[bool]]]
+    verify: bool
 
 
 class _Prepared:
@@ -330,7 +343,7 @@ class ExchangeClient:
     ) -> Iterator[Event]:
         """Every event this member may see after cursor ``after``; each verified unless ``verify=False``."""
         stream = self._exchange.Pull(self._request(after, limit, types, categories), timeout=None)
-        yield from self._events(self._stream(stream), verify)
+        yield from self._events(self._stream(stream), verify, pipeline=True)
 
     def subscribe(
         self,
@@ -352,41 +365,67 @@ class ExchangeClient:
             stream.cancel()
 
     def _events(
-        self, pages: Iterator[exchange_pb2.PullResponse], verify: bool, on_cursor: Callable[[str], None] | None = None
+        self,
+        pages: Iterator[exchange_pb2.PullResponse],
+        verify: bool,
+        on_cursor: Callable[[str], None] | None = None,
+        pipeline: bool = False,
     ) -> Iterator[Event]:
+        """Events of each page, verified first. With ``pipeline`` (Pull, not Subscribe) page N+1's
+        signatures are checked on the pool while page N is handed out."""
+        previous: _Page | None = None
         for page in pages:
-            events = list(page.events)
-            opened = [env.open_envelope(e.envelope) for e in events]
-            if verify:
-                self._verify(events, opened)
-            for i, (event, op) in enumerate(zip(events, opened, strict=True)):
-                cursor = page.cursor if i == len(events) - 1 else f"c1.{event.seq}"
-                yield self._event(event, op, cursor)
-            if on_cursor is not None:
-                on_cursor(page.cursor)
+            current = self._start_page(page, verify)
+            if not pipeline:
+                yield from self._finish_page(current, on_cursor)
+                continue
+            if previous is not None:
+                yield from self._finish_page(previous, on_cursor)
+            previous = current
+        if previous is not None:
+            yield from self._finish_page(previous, on_cursor)
 
-    def _verify(self, events: list[exchange_pb2.Event], opened: list[env.OpenedEnvelope]) -> None:
-        """Check every envelope against the directory: known key, valid then, signature good."""
-        items = []
-        for event, op in zip(events, opened, strict=True):
-            key = self._directory.key(op.key_id)
-            if key is None:
-                raise VerificationError(f"event {event.seq}: signed by unknown key {op.key_id}")
-            if event.received_at < key.not_before or (key.revoked_at and event.received_at >= key.revoked_at):
-                raise VerificationError(f"event {event.seq}: key {op.key_id} was not valid when it was received")
-            items.append((key.public_key, op.signed_message(), op.signature))
-        for event, ok in zip(events, keys.verify_many(items, self._pool), strict=True):
-            if not ok:
-                raise VerificationError(f"event {event.seq}: signature does not verify")
-        for event, op in zip(events, opened, strict=True):
-            body = op.body()
-            key = self._directory.key(op.key_id)
-            if key is None or body.submitter != key.member_id:  # type: ignore[attr-defined]
+    def _start_page(self, page: exchange_pb2.PullResponse, verify: bool) -> _Page:
+        """Open the envelopes, check their keys against the directory, start the signature checks."""
+        events = list(page.events)
+        opened = [env.open_envelope(e.envelope) for e in events]
+        owners: list[str] = []
+        futures: list[Future[list[bool]]] = []
+        if verify:
+            items = []
+            for event, op in zip(events, opened, strict=True):
+                key = self._directory.key(op.key_id)
+                if key is None:
+                    raise VerificationError(f"event {event.seq}: signed by unknown key {op.key_id}")
+                if event.received_at < key.not_before or (key.revoked_at and event.received_at >= key.revoked_at):
+                    raise VerificationError(f"event {event.seq}: key {op.key_id} was not valid when it was received")
+                items.append((key.public_key, op.signed_message(), op.signature))
+                owners.append(key.member_id)
+            step = max(64, len(items) // 4 + 1)
+            futures = [
+                self._pool.submit(lambda part: [keys.verify(*i) for i in part], items[i : i + step])
+                for i in range(0, len(items), step)
+            ]
+        return _Page(page.cursor, events, opened, owners, futures, verify)
+
+    def _finish_page(self, page: _Page, on_cursor: Callable[[str], None] | None) -> Iterator[Event]:
+        """Wait for the page's signature checks, then parse the (now verified) bodies into Events."""
+        if page.verify:
+            verdicts = [ok for future in page.futures for ok in future.result()]
+            for event, ok in zip(page.events, verdicts, strict=True):
+                if not ok:
+                    raise VerificationError(f"event {event.seq}: signature does not verify")
+        last = len(page.events) - 1
+        for i, (event, op) in enumerate(zip(page.events, page.opened, strict=True)):
+            body: Any = op.body()
+            if page.verify and body.submitter != page.owners[i]:
                 raise VerificationError(f"event {event.seq}: submitter is not the key's owner")
+            yield self._event(event, op, body, page.cursor if i == last else f"c1.{event.seq}")
+        if on_cursor is not None:
+            on_cursor(page.cursor)
 
     @staticmethod
-    def _event(event: exchange_pb2.Event, op: env.OpenedEnvelope, cursor: str) -> Event:
-        body: Any = op.body()
+    def _event(event: exchange_pb2.Event, op: env.OpenedEnvelope, body: Any, cursor: str) -> Event:
         kind = EVENT_KINDS.get(event.kind, "unknown")
         common = {
             "seq": event.seq,

@@ -16,10 +16,11 @@ from client_sdk import keys
 from client_sdk._wire import admin_pb2, signals_pb2
 from client_sdk.errors import VerificationError
 
-PAYLOAD_SIGNAL = "application/vnd.sigx.signal+pb"
-PAYLOAD_RETRACT = "application/vnd.sigx.retract+pb"
-PAYLOAD_FEEDBACK = "application/vnd.sigx.feedback+pb"
-PAYLOAD_ADMIN = "application/vnd.sigx.admin+pb"
+# DSSE payload types: short, versioned names (stored with every envelope, so every byte counts).
+PAYLOAD_SIGNAL = "sigx.signal/v1"
+PAYLOAD_RETRACT = "sigx.retract/v1"
+PAYLOAD_FEEDBACK = "sigx.feedback/v1"
+PAYLOAD_ADMIN = "sigx.admin/v1"
 
 BODY_TYPES: dict[str, type[Message]] = {
     PAYLOAD_SIGNAL: signals_pb2.SignalBody,

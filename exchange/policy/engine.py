@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from client_sdk.models import TYPE_CODES, TYPE_NAMES
 from exchange.errors import PermissionDeniedError, UnauthenticatedError
@@ -135,16 +135,26 @@ class PolicyEngine:
             audiences=self._store.member_groups(caller.row),
         )
 
-    def can_read(self, caller: Caller, signal: SignalRecord, groups: frozenset[int] | None = None) -> bool:
+    def can_read(self, caller: Caller, signal: SignalRecord) -> bool:
         """Whether the caller may see this signal (type, category and audience)."""
+        return self.reader(caller)(signal)
+
+    def reader(self, caller: Caller) -> Callable[[SignalRecord], bool]:
+        """``can_read`` for many signals: the rules and groups are read once, decisions are cached."""
         rules = self.rules(caller)
-        if not matches(rules.read_types, TYPE_NAMES.get(signal.type, "")):
-            return False
-        if not matches(rules.read_categories, signal.category):
-            return False
-        if signal.audience is None:
-            return True
-        return signal.audience in (groups if groups is not None else self._store.member_groups(caller.row))
+        groups = self._store.member_groups(caller.row)
+        decided: dict[tuple[int, str], bool] = {}
+
+        def visible(signal: SignalRecord) -> bool:
+            key = (signal.type, signal.category)
+            allowed = decided.get(key)
+            if allowed is None:
+                allowed = decided[key] = matches(rules.read_types, TYPE_NAMES.get(signal.type, "")) and matches(
+                    rules.read_categories, signal.category
+                )
+            return allowed and (signal.audience is None or signal.audience in groups)
+
+        return visible
 
     def may_read_leaf(self, caller: Caller, submitter: str) -> bool:
         """Log leaf records are for their submitter, auditors and operators."""

@@ -136,7 +136,6 @@ class ReaderService:
         self._policy.read_filter(caller, sorted({q.type for q in queries}))
         self._policy.charge(caller, "lookups_per_day", len(queries))
         now = int(self._clock())
-        groups = self._store.member_groups(caller.row)
         results: list[list[MatchRecord]] = [[] for _ in queries]
         by_type: dict[int, list[int]] = {}
         for i, q in enumerate(queries):
@@ -154,4 +153,5 @@ class ReaderService:
             for match in self._store.lookup(type_, list(positions), now):
                 for i in positions[match.signal.value]:
                     results[i].append(match)
-        return [[m for m in ms if self._policy.can_read(caller, m.signal, groups)] for ms in results]
+        visible = self._policy.reader(caller)
+        return [[m for m in ms if visible(m.signal)] for ms in results]

@@ -197,7 +197,7 @@ def test_envelope_error_is_a_verification_error() -> None:
 
 
 def test_unknown_payload_type_body(key: keys.SigningKey) -> None:
-    opened = envelope.open_envelope(envelope.seal("application/vnd.sigx.unknown+pb", b"", key))
+    opened = envelope.open_envelope(envelope.seal("sigx.unknown/v1", b"", key))
     opened.verify(key.public_key)  # the signature is fine; the type is not supported
     with pytest.raises(EnvelopeError) as info:
         opened.body()
