@@ -7,8 +7,10 @@ that turns ``grpc.RpcError`` into the SDK's error tree.
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +33,14 @@ from client_sdk._wire import (
     signals_pb2,
 )
 from client_sdk.credentials import Credentials
-from client_sdk.errors import InvalidIdentifierError, ProofError, VerificationError, from_rpc_error
+from client_sdk.errors import (
+    InvalidIdentifierError,
+    ProofError,
+    SignalExchangeError,
+    UnavailableError,
+    VerificationError,
+    from_rpc_error,
+)
 from client_sdk.log_entry import LogEntry
 from client_sdk.models import (
     EVENT_KINDS,
@@ -77,6 +86,21 @@ class _Directory:
             return self._keys.get(key_id)
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the client retries idempotent calls (Submit, SubmitStream, Lookup, Evaluate, Pull, reads)
+    when the exchange is UNAVAILABLE: exponential backoff with jitter. Re-submitting is safe: the
+    exchange answers an already-stored signal with ``duplicate`` and its original seq."""
+
+    attempts: int = 8
+    initial_backoff: float = 0.2
+    max_backoff: float = 5.0
+    codes: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE})
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0.5, 1.0) * min(self.max_backoff, self.initial_backoff * 2**attempt)
+
+
 @dataclass
 class _Page:
     """A pulled page on its way to the caller: envelopes opened, signatures being checked."""
@@ -106,11 +130,19 @@ class _Prepared:
 class ExchangeClient:
     """A member's connection to the exchange. Use as a context manager."""
 
-    def __init__(self, channel: grpc.Channel, credentials: Credentials, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        credentials: Credentials,
+        *,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = RetryPolicy(),
+    ) -> None:
         self._channel = channel
         self.credentials = credentials
         self.member_id = credentials.member_id
         self.timeout = timeout
+        self.retry = retry
         self._exchange = exchange_pb2_grpc.ExchangeStub(channel)
         self._oprf = pseudonymizer_pb2_grpc.PseudonymizerStub(channel)
         self._directory_stub = directory_pb2_grpc.DirectoryStub(channel)
@@ -123,9 +155,18 @@ class ExchangeClient:
 
     @classmethod
     def connect(
-        cls, address: str | None = None, credentials: str | Path | Credentials = "", *, timeout: float = 60.0
+        cls,
+        address: str | None = None,
+        credentials: str | Path | Credentials = "",
+        *,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = RetryPolicy(),
     ) -> ExchangeClient:
-        """Open a mutual-TLS channel to ``address`` (default: the one in the credentials)."""
+        """Open a mutual-TLS channel to ``address`` (default: the one in the credentials).
+
+        ``address`` may list replicas (``ipv4:127.0.0.1:7443,127.0.0.1:7444``): calls are spread
+        round-robin and fail over. ``retry=None`` turns retries off.
+        """
         creds = credentials if isinstance(credentials, Credentials) else Credentials.load(credentials)
         target = address or creds.address
         tls = grpc.ssl_channel_credentials(
@@ -135,7 +176,9 @@ class ExchangeClient:
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
             ("grpc.max_send_message_length", _MAX_MESSAGE),
         ]
-        return cls(grpc.secure_channel(target, tls, options=options), creds, timeout=timeout)
+        if "," in target:
+            options += [("grpc.lb_policy_name", "round_robin"), ("grpc.ssl_target_name_override", "localhost")]
+        return cls(grpc.secure_channel(target, tls, options=options), creds, timeout=timeout, retry=retry)
 
     def close(self) -> None:
         """Close the channel (ends any open subscription)."""
@@ -148,11 +191,21 @@ class ExchangeClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: Callable[..., T], request: Any, **kwargs: Any) -> T:
-        try:
-            return method(request, timeout=kwargs.pop("timeout", self.timeout), **kwargs)
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+    def _call(self, method: Callable[..., T], request: Any, *, idempotent: bool = True, **kwargs: Any) -> T:
+        timeout = kwargs.pop("timeout", self.timeout)
+        attempt = 0
+        while True:
+            try:
+                return method(request, timeout=timeout, **kwargs)
+            except grpc.RpcError as exc:
+                if not (idempotent and self._retryable(exc, attempt)):
+                    raise from_rpc_error(exc) from None
+            time.sleep(self.retry.delay(attempt))  # type: ignore[union-attr]
+            attempt += 1
+
+    def _retryable(self, exc: grpc.RpcError, attempt: int) -> bool:
+        policy = self.retry
+        return policy is not None and attempt + 1 < policy.attempts and exc.code() in policy.codes  # type: ignore[attr-defined]
 
     def _stream(self, stream: Iterator[T]) -> Iterator[T]:
         try:
@@ -288,20 +341,67 @@ class ExchangeClient:
             if batch:
                 yield batch
 
-        pending: list[_Prepared] = []
+        source = batches()
+        unanswered: deque[_Prepared] = deque()
+        carry: list[list[Signal]] = []  # a batch whose sealing failed: seal it again next time
+        failures: list[SignalExchangeError] = []
+        lock = threading.Lock()
+        generation = 0
 
-        def requests() -> Iterator[exchange_pb2.SubmitRequest]:
-            for batch in batches():
-                prepared = self._seal_signals(batch)
-                pending.append(prepared)
+        def requests(mine: int) -> Iterator[exchange_pb2.SubmitRequest]:
+            """Runs on gRPC's thread, so it never raises: a failure is handed to the caller's loop."""
+            with lock:
+                resend = list(unanswered)  # sent on a stream that broke: send again (idempotent)
+            for prepared in resend:
+                yield exchange_pb2.SubmitRequest(envelopes=prepared.envelopes)
+            while True:
+                with lock:
+                    if mine != generation:
+                        return
+                    batch = carry.pop() if carry else next(source, None)
+                    if batch is None:
+                        return
+                    try:
+                        prepared = self._seal_signals(batch)
+                    except SignalExchangeError as exc:
+                        carry.append(batch)
+                        failures.append(exc)
+                        return
+                    unanswered.append(prepared)
                 yield exchange_pb2.SubmitRequest(envelopes=prepared.envelopes)
 
-        for resp in self._stream(self._exchange.SubmitStream(requests(), timeout=None)):
-            prepared = pending.pop(0)
-            results = prepared.merge(self._results(resp, prepared.envelopes))
-            if on_batch is not None:
-                on_batch(results)
-            yield from results
+        attempt = 0
+        while True:
+            error: BaseException | None = None
+            try:
+                for resp in self._exchange.SubmitStream(requests(generation), timeout=None):
+                    with lock:
+                        prepared = unanswered.popleft()
+                    results = prepared.merge(self._results(resp, prepared.envelopes))
+                    attempt = 0
+                    if on_batch is not None:
+                        on_batch(results)
+                    yield from results
+            except grpc.RpcError as exc:
+                error = exc
+            with lock:
+                generation += 1
+                failure = failures.pop() if failures else None
+            if error is None and failure is None:
+                return
+            retryable = (
+                self._retryable(error, attempt)  # type: ignore[arg-type]
+                if isinstance(error, grpc.RpcError) and error.code() != grpc.StatusCode.CANCELLED  # type: ignore[attr-defined]
+                else isinstance(failure, UnavailableError)
+                and self.retry is not None
+                and attempt + 1 < self.retry.attempts
+            )
+            if not retryable:
+                if failure is not None:
+                    raise failure
+                raise from_rpc_error(error) from None  # type: ignore[arg-type]
+            time.sleep(self.retry.delay(attempt))  # type: ignore[union-attr]
+            attempt += 1
 
     def submit_envelope_stream(
         self,
@@ -488,7 +588,7 @@ class ExchangeClient:
             submitter=self.member_id, signal_id=signal_id, reason=reason, created_at=int(time.time())
         )
         sealed = env.seal_body(body, self.credentials.signing_key)
-        resp = self._call(self._exchange.Retract, exchange_pb2.RetractRequest(envelope=sealed))
+        resp = self._call(self._exchange.Retract, exchange_pb2.RetractRequest(envelope=sealed), idempotent=False)
         return Accepted(resp.seq, resp.log_index, hashlib.sha256(sealed).digest())
 
     def feedback(self, signal_id: int, verdict: str) -> Accepted:
@@ -500,7 +600,7 @@ class ExchangeClient:
             submitter=self.member_id, signal_id=signal_id, verdict=VERDICTS.index(key) + 1, created_at=int(time.time())
         )
         sealed = env.seal_body(body, self.credentials.signing_key)
-        resp = self._call(self._exchange.Feedback, exchange_pb2.FeedbackRequest(envelope=sealed))
+        resp = self._call(self._exchange.Feedback, exchange_pb2.FeedbackRequest(envelope=sealed), idempotent=False)
         return Accepted(resp.seq, resp.log_index, hashlib.sha256(sealed).digest())
 
     # -- the signature log -----------------------------------------------------

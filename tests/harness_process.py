@@ -12,7 +12,7 @@ from pathlib import Path
 class ServerProcess:
     """``sigx serve --data-dir DIR --listen 127.0.0.1:0`` with its log in a file."""
 
-    def __init__(self, data_dir: Path, log_path: Path, *extra: str) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, *extra: str, listen: str = "127.0.0.1:0") -> None:
         self.data_dir = data_dir
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -24,7 +24,7 @@ class ServerProcess:
                 "--data-dir",
                 str(data_dir),
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--log-format",
                 "json",
                 *extra,
