@@ -1,0 +1,347 @@
+"""Helpers for ``bench/run.py``: the server subprocess, envelope generation, machine ceilings, profiling.
+
+Nothing here is timed by itself except the ceilings; ``run.py`` owns the phases and the report.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+
+from client_sdk import ExchangeClient, envelope, keys, oprf
+from client_sdk._wire import signals_pb2
+from client_sdk.credentials import Credentials
+
+CATEGORY = "sextortion.financial"
+SIGNAL_TYPE_EMAIL = 1
+_MAX_MESSAGE = 16 * 1024 * 1024
+_LISTEN = re.compile(r"listening on (127\.0\.0\.1:\d+)")
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- the server subprocess ---------------------------------------------------------
+
+
+class ServerProcess:
+    """``python -m exchange.cli serve`` on 127.0.0.1:0; logs go to ``log_path``, stdout is drained."""
+
+    def __init__(self, data_dir: Path, log_path: Path, startup_timeout: float = 90.0) -> None:
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        cmd = [
+            sys.executable,
+            "-m",
+            "exchange.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        self.address = self._wait_for_address(startup_timeout)
+        self._rss_peak_kib = 0
+        self._rss_stop = threading.Event()
+        self._rss_thread = threading.Thread(target=self._poll_rss, name="bench-rss", daemon=True)
+        self._rss_thread.start()
+
+    def _wait_for_address(self, timeout: float) -> str:
+        found: list[str] = []
+        ready = threading.Event()
+        stdout = self.proc.stdout
+        assert stdout is not None
+
+        def drain() -> None:
+            for raw in stdout:
+                line = raw.decode("utf-8", "replace")
+                m = _LISTEN.search(line)
+                if m and not found:
+                    found.append(m.group(1))
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=drain, name="bench-server-stdout", daemon=True).start()
+        if not ready.wait(timeout) or not found:
+            self.proc.kill()
+            self.proc.wait()
+            tail = self.log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"server did not report its address within {timeout:.0f}s; log tail:\n{tail}")
+        return found[0]
+
+    # -- resource readings
+
+    def _status_kib(self, field: str) -> int:
+        try:
+            with open(f"/proc/{self.pid}/status") as fh:
+                for line in fh:
+                    if line.startswith(field + ":"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _poll_rss(self) -> None:
+        while not self._rss_stop.wait(0.25):
+            self._rss_peak_kib = max(self._rss_peak_kib, self._status_kib("VmRSS"))
+
+    def rss_mib(self) -> float:
+        return self._status_kib("VmRSS") / 1024
+
+    def peak_rss_mib(self) -> float:
+        """max(VmHWM, the highest polled VmRSS) in MiB."""
+        return max(self._rss_peak_kib, self._status_kib("VmHWM"), self._status_kib("VmRSS")) / 1024
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of the whole server process (every thread)."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM, wait (then SIGKILL); returns the exit code."""
+        self._rss_stop.set()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+# -- clients -----------------------------------------------------------------------
+
+
+def open_channel(address: str, creds: Credentials) -> grpc.Channel:
+    """A mutual-TLS channel with its own connection (no subchannel sharing between bench clients)."""
+    tls = grpc.ssl_channel_credentials(
+        root_certificates=creds.ca_pem, private_key=creds.tls_key_pem, certificate_chain=creds.cert_pem
+    )
+    options = [
+        ("grpc.max_receive_message_length", _MAX_MESSAGE),
+        ("grpc.max_send_message_length", _MAX_MESSAGE),
+        ("grpc.use_local_subchannel_pool", 1),
+    ]
+    channel = grpc.secure_channel(address, tls, options=options)
+    grpc.channel_ready_future(channel).result(timeout=30)
+    return channel
+
+
+def open_client(address: str, creds: Credentials) -> ExchangeClient:
+    """An SDK client on a fresh, already-connected channel."""
+    return ExchangeClient(open_channel(address, creds), creds, timeout=120.0)
+
+
+def client_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine so far, from /proc/stat (every process, every core)."""
+    try:
+        with open("/proc/stat") as fh:
+            parts = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (parts + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / _CLK_TCK, steal / _CLK_TCK
+
+
+# -- envelope generation (multiprocessing workers) ---------------------------------
+
+_GEN: dict[str, object] = {}
+
+
+def _gen_init(creds_dir: str) -> None:
+    creds = Credentials.load(creds_dir)
+    _GEN["key"] = creds.signing_key
+    _GEN["member"] = creds.member_id
+    _GEN["epoch"] = creds.oprf_epoch
+
+
+def _gen_chunk(task: tuple[int, int]) -> tuple[bytes, list[bytes]]:
+    """``count`` signed SUBMIT envelopes with random 32-byte pseudonyms; returns (values blob, envelopes)."""
+    count, created_at = task
+    key = _GEN["key"]
+    member, epoch = _GEN["member"], _GEN["epoch"]
+    values = os.urandom(32 * count)
+    out = []
+    for i in range(count):
+        body = signals_pb2.SignalBody(
+            submitter=member,
+            type=SIGNAL_TYPE_EMAIL,
+            value=values[32 * i : 32 * i + 32],
+            category=CATEGORY,
+            confidence=80,
+            created_at=created_at,
+            oprf_epoch=epoch,
+        )
+        out.append(envelope.seal_body(body, key))  # type: ignore[arg-type]
+    return values, out
+
+
+def generate_envelopes(creds_dir: Path, n: int, processes: int, chunk: int = 5000) -> tuple[list[bytes], list[bytes]]:
+    """``n`` envelopes signed as the member in ``creds_dir``, and their pseudonyms, in submission order."""
+    import multiprocessing as mp
+
+    created_at = int(time.time())
+    tasks = [(min(chunk, n - lo), created_at) for lo in range(0, n, chunk)]
+    values: list[bytes] = []
+    envelopes: list[bytes] = []
+    ctx = mp.get_context("spawn")  # no inherited gRPC state in the workers
+    with ctx.Pool(processes, initializer=_gen_init, initargs=(str(creds_dir),)) as pool:
+        for blob, envs in pool.imap(_gen_chunk, tasks):
+            values.extend(blob[i : i + 32] for i in range(0, len(blob), 32))
+            envelopes.extend(envs)
+    return values, envelopes
+
+
+# -- machine ceilings --------------------------------------------------------------
+
+
+def rate_for(fn: Callable[[], object], threads: int, seconds: float, unit: int = 1, inner: int = 64) -> float:
+    """Calls of ``fn`` per second (times ``unit``) on ``threads`` threads for about ``seconds``."""
+    stop = time.perf_counter() + seconds
+
+    def work() -> int:
+        n = 0
+        while time.perf_counter() < stop:
+            for _ in range(inner):
+                fn()
+            n += inner
+        return n
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads, thread_name_prefix="bench-ceiling") as pool:
+        futures = [pool.submit(work) for _ in range(threads)]
+        total = sum(f.result() for f in futures)
+    return total * unit / (time.perf_counter() - started)
+
+
+def verify_ceilings(sample_envelope: bytes, public_key: bytes, seconds: float) -> dict[str, float]:
+    """Ed25519 verifications/s of a real envelope's PAE via cryptography and via libsodium, 1 and 2 threads."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    opened = envelope.open_envelope(sample_envelope)
+    msg, sig = opened.signed_message(), opened.signature
+    pub = Ed25519PublicKey.from_public_bytes(public_key)
+    pub.verify(sig, msg)  # raises if the sample is bad
+    assert keys.verify(public_key, msg, sig)
+
+    def crypto() -> None:
+        pub.verify(sig, msg)
+
+    def sodium() -> bool:
+        return keys.verify(public_key, msg, sig)
+
+    return {
+        "verify_cryptography_1t": rate_for(crypto, 1, seconds),
+        "verify_cryptography_2t": rate_for(crypto, 2, seconds),
+        "verify_libsodium_1t": rate_for(sodium, 1, seconds),
+        "verify_libsodium_2t": rate_for(sodium, 2, seconds),
+    }
+
+
+def oprf_ceiling(batch: int, seconds: float) -> float:
+    """In-process OprfServer.blind_evaluate (VOPRF, batches of ``batch``) elements/s, as the server runs it."""
+    sk, pk = oprf.generate_key_pair()
+    server = oprf.OprfServer(oprf.MODE_VOPRF, sk)
+    client = oprf.OprfClient(oprf.MODE_VOPRF, pk)
+    _, blinded = client.blind([b"email\x00ceiling%d@example.com" % i for i in range(batch)])
+    return rate_for(lambda: server.blind_evaluate(blinded), 1, seconds, unit=batch, inner=1)
+
+
+# -- optional py-spy profiling of the server, one file per phase -------------------
+
+
+class PhaseProfiler:
+    """``py-spy record`` on each named process (server, bench client) for each phase, as raw collapsed stacks."""
+
+    def __init__(self, pids: dict[str, int], out_dir: Path | None, rate: int = 67) -> None:
+        self.pids = pids
+        self.out_dir = out_dir
+        self.rate = rate
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self.files: dict[str, Path] = {}
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            if shutil.which("py-spy") is None:
+                raise RuntimeError("--profile needs py-spy on PATH (pip install py-spy)")
+
+    def start(self, name: str) -> None:
+        if self.out_dir is None:
+            return
+        for who, pid in self.pids.items():
+            path = self.out_dir / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.{who}.txt"
+            self.files[f"{name} / {who}"] = path
+            cmd = ["py-spy", "record", "--pid", str(pid), "--rate", str(self.rate), "--format", "raw",
+                   "--output", str(path), "--nonblocking", "--threads"]  # fmt: skip
+            self._procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(0.3)
+
+    def stop(self) -> None:
+        for proc in self._procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in self._procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._procs = []
+
+
+def summarise_collapsed(path: Path, top: int = 12) -> Iterator[str]:
+    """Lines describing a py-spy raw file: samples per thread pool, hottest leaf frames, hottest project frames."""
+    if not path.exists():
+        yield f"  (no profile at {path})"
+        return
+    leaf: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    threads: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        thread = frames[0]
+        threads[re.sub(r"\d+", "N", thread.split(" ", 1)[-1])[:40]] += count
+        leaf[frames[-1]] += count
+        for frame in set(frames[1:]):
+            if "exchange/" in frame or "client_sdk/" in frame:
+                inclusive[frame] += count
+    if not total:
+        yield "  (empty profile)"
+        return
+    yield f"  samples: {total}  by thread: " + ", ".join(f"{k} {v / total:.0%}" for k, v in threads.most_common(5))
+    yield "  hottest leaf frames (self time):"
+    for frame, count in leaf.most_common(top):
+        yield f"    {count / total:6.1%}  {frame}"
+    yield "  hottest project frames (inclusive):"
+    for frame, count in inclusive.most_common(top):
+        yield f"    {count / total:6.1%}  {frame}"
