@@ -15,7 +15,6 @@ from exchange.log.checkpoints import Checkpointer
 from exchange.oprf_key import OprfKeyring
 from exchange.paths import DataDir
 from exchange.policy.engine import PolicyEngine
-from exchange.policy.quota import QuotaLedger
 from exchange.retention import RetentionTask
 from exchange.services.admin import AdminQueries, AdminService
 from exchange.services.directory import DirectoryService
@@ -64,7 +63,7 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
     paths = DataDir(settings.data_dir)
     keyring = keyring or OprfKeyring.load(paths.oprf_key)
     bus = EventBus(store.max_seq())
-    policy = PolicyEngine(store, QuotaLedger(clock))
+    policy = PolicyEngine(store, store.quota_ledger(clock))
     verify_pool = ThreadPoolExecutor(settings.verify_threads, thread_name_prefix="sigx-verify")
     opener = EnvelopeOpener(store, settings, clock, verify_pool)
     retention = RetentionTask(store, clock, settings.retention_interval)

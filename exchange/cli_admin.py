@@ -266,6 +266,33 @@ def stats(client: AdminClient, args: argparse.Namespace) -> None:
     _emit(args, data, "\n".join(parts))
 
 
+# -- storage ------------------------------------------------------------------------
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """``sigx admin migrate``: copy a stopped SQLite exchange into an empty PostgreSQL database, then verify it."""
+    from exchange.paths import DataDir
+    from exchange.store.postgres import migrate_from_sqlite
+
+    if not args.to.startswith(("postgresql://", "postgres://")):
+        raise SystemExit("sigx: --to: expected a postgresql:// URL")
+    source = DataDir(Path(args.data_dir)).database
+    if not source.exists():
+        raise SystemExit(f"sigx: no SQLite database at {source}")
+    print(f"migrating {source} (stop its exchange first) to PostgreSQL", file=sys.stderr, flush=True)
+    try:
+        counts = migrate_from_sqlite(source, args.to, lambda line: print(line, file=sys.stderr, flush=True))
+    except RuntimeError as exc:
+        raise SystemExit(f"sigx: migration failed verification: {exc}") from None
+    _emit(
+        args,
+        {"tables": counts, "verified": True},
+        _table(sorted(counts.items()), ("TABLE", "ROWS"))
+        + f"\n\nmigrated and verified; start the exchange with: sigx serve --data-dir {args.data_dir} --database URL",
+    )
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------
 
 
@@ -344,3 +371,10 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
     leaf(retention, "run", retention_run, "purge expired signals now")
 
     leaf(topics, "stats", stats, "signals, events, feedback, look-ups and quota denials")
+
+    text = "copy a stopped SQLite exchange into an empty PostgreSQL database and verify it (no --as: offline)"
+    p = topics.add_parser("migrate", help=text, description=text)
+    p.add_argument("--data-dir", required=True, metavar="DIR", help="data directory of the stopped exchange")
+    p.add_argument("--to", required=True, metavar="URL", help="postgresql://… of an empty database")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=migrate)

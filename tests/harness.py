@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
 
 from client_sdk import ExchangeClient
 from exchange.config import Settings
@@ -29,6 +38,7 @@ class Exchange:
     running: RunningExchange
     data_dir: Path
     clock: Clock
+    database: str = ""  # postgresql://… when the exchange runs on PostgreSQL
 
     @property
     def address(self) -> str:
@@ -45,8 +55,49 @@ class Exchange:
         return self.data_dir / "exchange.db"
 
 
-def start_exchange(root: Path, **overrides: object) -> Exchange:
-    clock = Clock()
+def start_exchange(root: Path, clock: Clock | None = None, **overrides: object) -> Exchange:
+    """A server on 127.0.0.1:0 over ``root/data`` (``database=…`` for PostgreSQL); replicas may share a clock."""
+    clock = clock or Clock()
     settings = Settings.build(environ={}, data_dir=root / "data", listen="127.0.0.1:0", log_format="json", **overrides)
     running = create_server(settings, clock=clock)
-    return Exchange(running, settings.data_dir, clock)
+    return Exchange(running, settings.data_dir, clock, settings.database)
+
+
+# -- PostgreSQL: a throwaway database per exchange on the server $SIGX_TEST_POSTGRES names ------------
+
+POSTGRES_ENV = "SIGX_TEST_POSTGRES"
+STORES = ("sqlite", "postgres")
+_databases = itertools.count()
+
+
+def postgres_server() -> str:
+    """The PostgreSQL server for tests (``postgresql://user@host:port/db``); skips the test when unset."""
+    server = os.environ.get(POSTGRES_ENV, "")
+    if not server:
+        pytest.skip(f"PostgreSQL store not tested: set {POSTGRES_ENV}=postgresql://user@127.0.0.1:PORT/postgres")
+    return server
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty database (its URL) on the test server, dropped afterwards."""
+    server = postgres_server()
+    name = f"sigx_test_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urllib.parse.urlsplit(server)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def store_database(store: str) -> Iterator[str | None]:
+    """What ``start_exchange(database=…)`` needs for a store kind: None for SQLite, a fresh database for PostgreSQL."""
+    if store == "postgres":
+        with postgres_database() as dsn:
+            yield dsn
+    else:
+        yield None

@@ -16,6 +16,18 @@ WINDOWS = {"submits_per_minute": 60, "lookups_per_day": 86_400, "evaluations_per
 _NOUN = {"submits_per_minute": "submits", "lookups_per_day": "look-ups", "evaluations_per_day": "OPRF evaluations"}
 
 
+def exhausted(quota: str, limit: int, amount: int, used: int, now: float) -> QuotaExceededError:
+    """The error for ``amount`` units refused with ``used`` of ``limit`` taken in the window holding ``now``."""
+    size = WINDOWS[quota]
+    retry = max(1, math.ceil((int(now // size) + 1) * size - now))
+    left = max(0, limit - used)
+    return QuotaExceededError(
+        f"quota {quota}={limit} exhausted: {amount} {_NOUN[quota]} asked, {left} left; retry in {retry}s",
+        retry_after=float(retry),
+        reason=quota,
+    )
+
+
 class QuotaLedger:
     """Counts use per (member, quota, window) in memory; thread-safe."""
 
@@ -37,13 +49,7 @@ class QuotaLedger:
                 used = 0
             if used + amount > limit:
                 self.denials[member_id] = self.denials.get(member_id, 0) + 1
-                retry = max(1, math.ceil((window + 1) * size - now))
-                left = max(0, limit - used)
-                raise QuotaExceededError(
-                    f"quota {quota}={limit} exhausted: {amount} {_NOUN[quota]} asked, {left} left; retry in {retry}s",
-                    retry_after=float(retry),
-                    reason=quota,
-                )
+                raise exhausted(quota, limit, amount, used, now)
             self._used[(member_id, quota)] = (window, used + amount)
             self.totals[(member_id, quota)] = self.totals.get((member_id, quota), 0) + amount
 

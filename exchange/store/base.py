@@ -8,9 +8,12 @@ where the signature log attaches.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from exchange.policy.quota import QuotaLedger
 
 KIND_SUBMIT = 1
 KIND_RETRACT = 2
@@ -151,6 +154,9 @@ class Store(Protocol):
     """Persistent state of the exchange. Implementations are thread-safe."""
 
     def close(self) -> None: ...
+    def quota_ledger(self, clock: Callable[[], float]) -> QuotaLedger:
+        """The quota ledger for this store: in memory for one process, or shared by every replica."""
+        ...
 
     # members, keys, groups, policy, taxonomy (each change optionally recorded as an admin event)
     def add_member(

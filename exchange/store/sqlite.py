@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from client_sdk.envelope import open_envelope
 from client_sdk.log_entry import LogEntry
 from exchange.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError, UnavailableError
 from exchange.log.tree import TILE_HEIGHT, TILE_WIDTH, TreeBuilder
+from exchange.policy.quota import QuotaLedger
 from exchange.store import schema
 from exchange.store.base import (
     KIND_ADMIN,
@@ -85,6 +86,10 @@ class SqliteStore:
     def close(self) -> None:
         with self._wlock:
             self._writer.close()
+
+    def quota_ledger(self, clock: Callable[[], float]) -> QuotaLedger:
+        """The quota ledger of this store: in memory (one process owns a SQLite file)."""
+        return QuotaLedger(clock)
 
     # -- plumbing -----------------------------------------------------------
 

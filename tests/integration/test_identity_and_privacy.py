@@ -117,6 +117,7 @@ def server_process(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     assert server.stop() == 0
 
 
+@pytest.mark.sqlite_only  # scans the SQLite files of a `sigx serve` process
 def test_no_raw_identifier_on_wire_in_database_or_logs(server_process: tuple[str, Path, Path]) -> None:
     address, data_dir, log_path = server_process
     creds = Credentials.load(data_dir / "members" / "demo-a")

@@ -111,6 +111,7 @@ def test_audit_accepts_purges_after_expiry(
 
 
 # -- tampering: stop the server, edit its database, restart, audit ----------------------------
+# (SQLite store only: these edit the database file directly.)
 
 
 def _tamper(exchange: Exchange, root: Path, sql: str, *args: object) -> Exchange:
@@ -141,6 +142,7 @@ def _edited_envelope(exchange: Exchange, seq: int) -> bytes:
     return env.SerializeToString()
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("case", "reason"),
     [
@@ -194,6 +196,7 @@ def test_tampering_is_caught_and_named(
     assert named and any(reason in p["reason"] for p in named), report["problems"]
 
 
+@pytest.mark.sqlite_only
 def test_rewritten_history_with_resigned_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ex = start_exchange(tmp_path)
     _fill(ex, 300)
@@ -223,6 +226,7 @@ def test_rewritten_history_with_resigned_checkpoint(tmp_path: Path, capsys: pyte
     assert any(p["index"] == 150 for p in report["problems"]), report["problems"]
 
 
+@pytest.mark.sqlite_only
 def test_export_and_offline_verify(audited: Exchange, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     export_dir = tmp_path / "export"
     auditor = str(audited.creds("auditor"))

@@ -10,7 +10,8 @@ from client_sdk import ExchangeClient, Identifier, Signal, VerificationError
 from client_sdk._wire import signals_pb2
 from tests.harness import Exchange
 
-pytestmark = pytest.mark.integration
+# These tests edit envelopes in the SQLite file behind the server's back: SQLite store only.
+pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
 
 
 def _tamper(exchange: Exchange, seq: int, edit: object) -> None:

@@ -1,0 +1,1005 @@
+"""The PostgreSQL store: several stateless exchange replicas share one database.
+
+Semantics are those of ``SqliteStore`` exactly (text sorts bytewise, ``COLLATE "C"``,
+as SQLite's BINARY does). Connections come from a
+``psycopg_pool.ConnectionPool`` (autocommit; transactions are explicit). Every
+write is one READ COMMITTED transaction that first takes
+``pg_advisory_xact_lock(WRITE_LOCK)``: across every process there is one writer
+at a time, so seqs are assigned as ``max(seq) + 1`` without gaps or duplicates,
+and the commit order is the seq order (a snapshot always sees a prefix of the
+log). The in-memory ``TreeBuilder`` catches up under that lock when another
+replica appended, and is restored if the transaction rolls back.
+
+Hot statements (submit, look-up, pull, quota admission) are server-side
+prepared, with arrays instead of variable-length ``IN`` lists so each has one
+shape. Quotas live in the database (``PgQuotaLedger``), so they hold across
+replicas; admission is one atomic upsert.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from client_sdk import merkle
+from client_sdk.envelope import open_envelope
+from client_sdk.log_entry import LogEntry
+from client_sdk.note import Checkpoint, parse_note
+from exchange.errors import (
+    ConfigError,
+    FailedPreconditionError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnavailableError,
+)
+from exchange.log.tree import TILE_HEIGHT, TILE_WIDTH, TreeBuilder
+from exchange.policy.quota import WINDOWS, QuotaLedger, exhausted
+from exchange.store import pg_schema
+from exchange.store.base import (
+    KIND_ADMIN,
+    KIND_FEEDBACK,
+    KIND_RETRACT,
+    KIND_SUBMIT,
+    TYPE_MEDIA_PDQ,
+    AdminEvent,
+    Category,
+    EventFilter,
+    EventRecord,
+    GroupRecord,
+    KeyRecord,
+    MatchRecord,
+    MemberRecord,
+    NewSignal,
+    SignalRecord,
+    Stats,
+    SubmitOutcome,
+)
+
+Conn = psycopg.Connection[Any]
+Clock = Callable[[], float]
+
+_SIGNAL_COLUMNS = (
+    "s.id, s.submitter, s.type, s.value, s.category, s.qualifier, s.confidence,"
+    " s.first_seen, s.last_seen, s.expires_at, s.audience, s.retracted"
+)
+_FEEDBACK_COUNTS = ", ".join(f"count(f.verdict) FILTER (WHERE f.verdict = {v})" for v in range(1, 6))
+_NO_FEEDBACK = (0, 0, 0, 0, 0)
+_CATALOG_TTL = 1.0  # seconds a replica trusts its cached category list (other replicas may change it)
+_CATCH_UP = 4096  # appends by other replicas replayed leaf by leaf; beyond that the tiles are reloaded
+
+_LOOKUP = (
+    f"SELECT {_SIGNAL_COLUMNS}, {_FEEDBACK_COUNTS} FROM signals s LEFT JOIN feedback f ON f.signal = s.id"
+    " WHERE s.value = ANY(%s::bytea[]) AND s.type = %s AND s.retracted = 0 AND s.expires_at > %s"
+    " GROUP BY s.id ORDER BY s.value, s.type, s.submitter, s.category"
+)
+_FIND_KEYS = (
+    "SELECT k.value, k.type, k.submitter, k.category, s.id"
+    " FROM unnest(%s::bytea[], %s::int[], %s::bigint[], %s::bigint[]) AS k(value, type, submitter, category)"
+    " JOIN signals s ON s.value = k.value AND s.type = k.type AND s.submitter = k.submitter"
+    " AND s.category = k.category"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (seq, kind, signal, member, received_at, envelope, leaf) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+_SIGNAL_COPY_COLUMNS = (
+    "id",
+    "value",
+    "type",
+    "submitter",
+    "category",
+    "qualifier",
+    "audience",
+    "confidence",
+    "first_seen",
+    "last_seen",
+    "expires_at",
+    "retracted",
+)
+_INSERT_HASH = "INSERT INTO log_hashes (level, idx, hash) VALUES (%s, %s, %s)"
+_CHARGE = (
+    "INSERT INTO quota_usage AS q (member, quota, win, used) VALUES (%(member)s, %(quota)s, %(win)s, %(n)s)"
+    " ON CONFLICT (member, quota) DO UPDATE"
+    " SET used = CASE WHEN q.win >= excluded.win THEN q.used + excluded.used ELSE excluded.used END,"
+    " win = greatest(q.win, excluded.win)"
+    " WHERE (CASE WHEN q.win >= excluded.win THEN q.used ELSE 0 END) + excluded.used <= %(limit)s"
+    " RETURNING used"
+)
+
+
+def _copy(conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Bulk insert in the current transaction (COPY: one round trip for a whole batch)."""
+    if not rows:
+        return
+    with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _events_sql(types: bool, categories: bool) -> str:
+    """Visible events after a seq plus the snapshot's max seq, in one statement (so one snapshot)."""
+    where = ["e.seq > %(seq)s", "e.envelope IS NOT NULL"]
+    if types:
+        where.append("s.type = ANY(%(types)s::int[])")
+    if categories:
+        where.append("s.category = ANY(%(categories)s::bigint[])")
+    where.append("(s.audience IS NULL OR s.audience = ANY(%(audiences)s::bigint[]))")
+    return (
+        "SELECT m.top, p.seq, p.kind, p.signal, p.received_at, p.envelope"
+        " FROM (SELECT coalesce(max(seq), 0) AS top FROM events) m LEFT JOIN LATERAL ("
+        "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope FROM events e JOIN signals s ON s.id = e.signal"
+        f" WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT %(limit)s) p ON true ORDER BY p.seq"
+    )
+
+
+_EVENTS_SQL = {(t, c): _events_sql(t, c) for t in (False, True) for c in (False, True)}
+
+
+def _unavailable(exc: Exception) -> UnavailableError:
+    """The database refused or could not be reached (disk full, read-only, down): nothing was written."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, psycopg.errors.DiskFull):
+        reason = "store_full"
+    elif isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+        reason = "store_read_only"
+    else:
+        reason = "store_unavailable"
+    return UnavailableError(f"the database cannot take this request now ({text})", reason=reason)
+
+
+_UNAVAILABLE = (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction, PoolTimeout)
+
+
+def _connect_error(exc: Exception) -> ConfigError:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError(f"database: cannot connect to PostgreSQL: {detail}")
+
+
+class PgQuotaLedger(QuotaLedger):
+    """Quota use kept in PostgreSQL, so every replica charges the same counters.
+
+    Admission is exact across processes: one upsert adds ``amount`` only if it
+    fits in what is left of the window (``RETURNING`` nothing means refused).
+    ``denials`` and ``totals`` count this process's decisions since start.
+    """
+
+    def __init__(self, pool: ConnectionPool, clock: Clock) -> None:
+        super().__init__(clock)
+        self._pool = pool
+
+    def charge(self, member_id: str, quota: str, amount: int, limit: int) -> None:
+        """Admit ``amount`` units or raise QuotaExceededError with the seconds until the window resets."""
+        now = self._clock()
+        window = int(now // WINDOWS[quota])
+        row = None
+        try:
+            if amount <= limit:
+                params = {"member": member_id, "quota": quota, "win": window, "n": amount, "limit": limit}
+                with self._pool.connection() as conn:
+                    row = conn.execute(_CHARGE, params, prepare=True).fetchone()
+            used = self._used_at(member_id, quota, window) if row is None else 0
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
+        if row is None:
+            with self._lock:
+                self.denials[member_id] = self.denials.get(member_id, 0) + 1
+            raise exhausted(quota, limit, amount, used, now)
+        with self._lock:
+            self.totals[(member_id, quota)] = self.totals.get((member_id, quota), 0) + amount
+
+    def _used_at(self, member_id: str, quota: str, window: int) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT win, used FROM quota_usage WHERE member = %s AND quota = %s", (member_id, quota)
+            ).fetchone()
+        return int(row[1]) if row is not None and row[0] >= window else 0
+
+    def used(self, member_id: str, quota: str) -> int:
+        """Units charged in the current window (by every replica)."""
+        return self._used_at(member_id, quota, int(self._clock() // WINDOWS[quota]))
+
+
+class PostgresStore:
+    """``Store`` on a PostgreSQL database (``postgresql://…``), safe to share between processes."""
+
+    def __init__(self, dsn: str, pool_size: int = 8) -> None:
+        self._dsn = dsn
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+                pg_schema.migrate(conn)
+        except psycopg.OperationalError as exc:
+            raise _connect_error(exc) from None
+        self._pool = ConnectionPool(
+            dsn, min_size=1, max_size=pool_size, kwargs={"autocommit": True}, open=False, name="sigx"
+        )
+        try:
+            self._pool.open(wait=True, timeout=30)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise _connect_error(exc) from None
+        self._wlock = threading.Lock()
+        self._names: dict[int, str] = {}
+        self._categories: dict[str, Category] = {}
+        self._category_names: dict[int, str] = {}
+        self._categories_at = 0.0
+        self._tree = TreeBuilder()
+        with self._pool.connection() as conn:
+            self._reload_names(conn)
+        with self._write():
+            pass  # loads (and if needed rebuilds) the tree
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        with self._wlock:
+            self._pool.close()
+
+    def quota_ledger(self, clock: Clock) -> PgQuotaLedger:
+        """The quota ledger of this store: in the database, shared by every replica."""
+        return PgQuotaLedger(self._pool, clock)
+
+    # -- plumbing -----------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Conn]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
+
+    @contextmanager
+    def _write(self) -> Iterator[Conn]:
+        """One write transaction under the cluster-wide writer lock; the tree follows it (restored on rollback)."""
+        with self._wlock:
+            saved = self._tree.copy()
+            try:
+                with self._pool.connection() as conn, conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (pg_schema.WRITE_LOCK,), prepare=True)
+                    size = self._log_size(conn)
+                    if self._tree.size != size:
+                        self._tree = self._catch_up(conn, size)
+                    yield conn
+            except BaseException as exc:
+                self._tree = saved
+                if isinstance(exc, _UNAVAILABLE):
+                    raise _unavailable(exc) from None
+                raise
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Conn]:
+        """Several reads from one consistent snapshot."""
+        with self._read() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield conn
+            finally:
+                if not conn.closed:
+                    conn.execute("COMMIT")
+
+    def _reload_names(self, conn: Conn) -> None:
+        self._names = {int(r[0]): r[1] for r in conn.execute("SELECT id, member_id FROM members")}
+        self._reload_categories(conn)
+
+    def _reload_categories(self, conn: Conn) -> None:
+        rows = conn.execute("SELECT id, name, retention_days FROM categories").fetchall()
+        self._categories = {name: Category(int(row), name, int(days)) for row, name, days in rows}
+        self._category_names = {c.row: c.name for c in self._categories.values()}
+        self._categories_at = time.monotonic()
+
+    def _member_name(self, row: int, conn: Conn) -> str:
+        if row not in self._names:
+            self._names.update((int(r[0]), r[1]) for r in conn.execute("SELECT id, member_id FROM members"))
+        return self._names.get(row, "?")
+
+    def _category_name(self, row: int, conn: Conn) -> str:
+        if row not in self._category_names:
+            self._reload_categories(conn)
+        return self._category_names.get(row, "?")
+
+    def _record_event(
+        self,
+        conn: Conn,
+        seq: int,
+        kind: int,
+        signal: int | None,
+        member: int,
+        at: int,
+        envelope: bytes,
+        expires: int,
+    ) -> int:
+        """The one place an accepted event is written, and appended to the signature log.
+
+        The event row, its leaf and any tile hash it completes are in the caller's
+        transaction: they commit together or not at all.
+        """
+        self._record_events(conn, [(seq, kind, signal, member, at, envelope, expires)])
+        return seq
+
+    def _record_events(self, conn: Conn, events: Sequence[tuple[int, int, int | None, int, int, bytes, int]]) -> None:
+        """``_record_event`` for a batch (submit): the rows go in with one COPY."""
+        rows: list[tuple[int, int, int | None, int, int, bytes, bytes]] = []
+        hashes: list[tuple[int, int, bytes]] = []
+        for seq, kind, signal, member, at, envelope, expires in events:
+            if seq != self._tree.size + 1:
+                raise RuntimeError(f"log sequencing broke: event {seq} after {self._tree.size}")
+            entry = LogEntry.for_envelope(
+                seq - 1, kind, at, expires, self._member_name(member, conn), open_envelope(envelope).key_id, envelope
+            )
+            leaf = entry.encode()
+            rows.append((seq, kind, signal, member, at, envelope, leaf))
+            hashes.extend(self._tree.append(merkle.leaf_hash(leaf)))
+        if len(rows) == 1:
+            with conn.cursor() as cur:
+                cur.execute(_INSERT_EVENT, rows[0], prepare=True)
+                cur.executemany(_INSERT_HASH, hashes)
+        else:
+            _copy(conn, "events", ("seq", "kind", "signal", "member", "received_at", "envelope", "leaf"), rows)
+            _copy(conn, "log_hashes", ("level", "idx", "hash"), hashes)
+
+    def _next_seq(self) -> int:
+        """Inside ``_write``: the tree holds exactly max(seq) leaves, so the next seq is max(seq) + 1."""
+        return self._tree.size + 1
+
+    # -- the signature log ----------------------------------------------------
+
+    @staticmethod
+    def _log_size(conn: Conn) -> int:
+        row = conn.execute("SELECT coalesce(max(seq), 0) FROM events", prepare=True).fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _leaf_hashes(conn: Conn, start: int, end: int) -> list[bytes]:
+        rows = conn.execute("SELECT leaf FROM events WHERE seq > %s AND seq <= %s ORDER BY seq", (start, end))
+        return [merkle.leaf_hash(r[0]) for r in rows]
+
+    @staticmethod
+    def _stored_hashes(conn: Conn, level: int, start: int, end: int) -> list[bytes]:
+        rows = conn.execute(
+            "SELECT hash FROM log_hashes WHERE level = %s AND idx >= %s AND idx < %s ORDER BY idx",
+            (level, start, end),
+        )
+        return [r[0] for r in rows]
+
+    def _catch_up(self, conn: Conn, size: int) -> TreeBuilder:
+        """The tree of a log of ``size`` leaves: replay another replica's few appends, or reload the tiles."""
+        if self._tree.size < size <= self._tree.size + _CATCH_UP:
+            tree = self._tree.copy()
+            for h in self._leaf_hashes(conn, tree.size, size):
+                tree.append(h)  # the tile hashes this completes were stored by the replica that appended
+            if tree.size == size:
+                return tree
+        return self._load_tree(conn)
+
+    def _load_tree(self, conn: Conn) -> TreeBuilder:
+        """Rebuild the partial tiles from the database (and any tile hashes it lacks)."""
+        size = self._log_size(conn)
+        complete = size >> TILE_HEIGHT
+        row = conn.execute("SELECT count(*) FROM log_hashes WHERE level = %s", (TILE_HEIGHT,)).fetchone()
+        have = int(row[0]) if row else 0
+        if have < complete:
+            conn.execute("DELETE FROM log_hashes")
+            tree = TreeBuilder()
+            for start in range(0, size, 65536):
+                done: list[tuple[int, int, bytes]] = []
+                for h in self._leaf_hashes(conn, start, min(size, start + 65536)):
+                    done.extend(tree.append(h))
+                with conn.cursor() as cur:
+                    cur.executemany(_INSERT_HASH, done)
+            return tree
+        partial: list[list[bytes]] = []
+        level, count = 0, size
+        while True:
+            start = count - count % TILE_WIDTH
+            if level == 0:
+                partial.append(self._leaf_hashes(conn, start, count))
+            else:
+                partial.append(self._stored_hashes(conn, level * TILE_HEIGHT, start, count))
+            count >>= TILE_HEIGHT
+            level += 1
+            if count == 0:
+                break
+        return TreeBuilder(size, partial)
+
+    def log_size(self) -> int:
+        """Entries in the signature log (= the highest seq)."""
+        with self._read() as conn:
+            return self._log_size(conn)
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """Hash of the perfect subtree of 2**level leaves starting at leaf ``index * 2**level``."""
+        base = level - level % TILE_HEIGHT
+        with self._read() as conn:  # append-only: reading a stored hash, then its base, needs no snapshot
+            if base == level and level > 0:
+                stored = self._stored_hashes(conn, level, index, index + 1)
+                if stored:
+                    return stored[0]
+                base = level - TILE_HEIGHT
+            width = 1 << (level - base)
+            start = index * width
+            if base == 0:
+                hashes = self._leaf_hashes(conn, start, start + width)
+            else:
+                hashes = self._stored_hashes(conn, base, start, start + width)
+        if len(hashes) != width:
+            raise NotFoundError(f"the log has no complete subtree at level {level}, index {index}")
+        return merkle.root(hashes)
+
+    def log_entries(self, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
+        """(index, leaf record, envelope or None if purged) for indices [start, end)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT seq, leaf, envelope FROM events WHERE seq > %s AND seq <= %s ORDER BY seq", (start, end)
+            ).fetchall()
+        return [(int(seq) - 1, leaf, envelope) for seq, leaf, envelope in rows]
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The newest saved checkpoint (size, signed note), from whichever replica signed it."""
+        with self._read() as conn:
+            row = conn.execute("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        return (int(row[0]), row[1]) if row else None
+
+    def save_checkpoint(self, size: int, note: str, at: int) -> None:
+        """Keep a signed checkpoint (the first one saved for a size wins)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO checkpoints (size, note, created_at) VALUES (%s, %s, %s) ON CONFLICT (size) DO NOTHING",
+                (size, note, at),
+            )
+
+    # -- members and keys ---------------------------------------------------
+
+    def _admin_event(self, conn: Conn, event: AdminEvent | None) -> int:
+        if event is None:
+            return 0
+        event.seq = self._record_event(
+            conn, self._next_seq(), KIND_ADMIN, None, event.member_row, event.at, event.envelope, 0
+        )
+        return event.seq
+
+    @staticmethod
+    def _exists(conn: Conn, sql: str, *args: object) -> bool:
+        return conn.execute(sql, args).fetchone() is not None
+
+    def add_member(
+        self,
+        member_id: str,
+        role: str,
+        display_name: str,
+        at: int,
+        event: AdminEvent | None = None,
+        signing_key: tuple[str, bytes] | None = None,
+    ) -> MemberRecord:
+        """Add a member (and its first signing key, valid from ``at``) in one transaction."""
+        with self._write() as conn:
+            if self._exists(conn, "SELECT 1 FROM members WHERE member_id = %s", member_id):
+                raise FailedPreconditionError(f"member {member_id!r} already exists", reason="member_exists")
+            inserted = conn.execute(
+                "INSERT INTO members (id, member_id, role, status, display_name, created_at)"
+                " SELECT coalesce(max(id), 0) + 1, %s, %s, 'active', %s, %s FROM members RETURNING id",
+                (member_id, role, display_name, at),
+            ).fetchone()
+            row = int(inserted[0]) if inserted else 0
+            self._names[row] = member_id
+            if signing_key is not None:
+                if self._exists(conn, "SELECT 1 FROM signing_keys WHERE key_id = %s", signing_key[0]):
+                    raise FailedPreconditionError(f"key {signing_key[0]} is already registered", reason="key_exists")
+                conn.execute(
+                    "INSERT INTO signing_keys (key_id, member, public_key, not_before) VALUES (%s, %s, %s, %s)",
+                    (signing_key[0], row, signing_key[1], at),
+                )
+            if event is not None and event.member_row == 0:
+                event.member_row = row  # genesis: the first operator registers itself
+            self._admin_event(conn, event)
+        self._names[row] = member_id
+        return MemberRecord(row, member_id, role, "active", display_name)
+
+    def get_member(self, member_id: str) -> MemberRecord | None:
+        """The member with this id, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT id, member_id, role, status, display_name FROM members WHERE member_id = %s",
+                (member_id,),
+                prepare=True,
+            ).fetchone()
+        return MemberRecord(int(row[0]), *row[1:]) if row else None
+
+    def list_members(self) -> list[MemberRecord]:
+        """Every member, by id."""
+        with self._read() as conn:
+            rows = conn.execute(
+                'SELECT id, member_id, role, status, display_name FROM members ORDER BY member_id COLLATE "C"'
+            ).fetchall()
+        return [MemberRecord(int(r[0]), *r[1:]) for r in rows]
+
+    @staticmethod
+    def _member_row(conn: Conn, member_id: str) -> int:
+        row = conn.execute("SELECT id FROM members WHERE member_id = %s", (member_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no member {member_id!r}", reason="member_not_found")
+        return int(row[0])
+
+    def set_member_status(self, member_id: str, status: str, event: AdminEvent | None = None) -> bool:
+        """Set a member's status; False if it already had it."""
+        with self._write() as conn:
+            row = self._member_row(conn, member_id)
+            current = conn.execute("SELECT status FROM members WHERE id = %s", (row,)).fetchone()
+            if current is not None and current[0] == status:
+                return False
+            conn.execute("UPDATE members SET status = %s WHERE id = %s", (status, row))
+            self._admin_event(conn, event)
+            return True
+
+    def add_signing_key(
+        self, member_id: str, key_id: str, public_key: bytes, not_before: int, event: AdminEvent | None = None
+    ) -> KeyRecord:
+        """Register a member's Ed25519 key, valid from ``not_before``."""
+        with self._write() as conn:
+            member = self._member_row(conn, member_id)
+            if self._exists(conn, "SELECT 1 FROM signing_keys WHERE key_id = %s", key_id):
+                raise FailedPreconditionError(f"key {key_id} is already registered", reason="key_exists")
+            conn.execute(
+                "INSERT INTO signing_keys (key_id, member, public_key, not_before) VALUES (%s, %s, %s, %s)",
+                (key_id, member, public_key, not_before),
+            )
+            self._admin_event(conn, event)
+        return KeyRecord(key_id, member_id, public_key, not_before, None, None)
+
+    def end_signing_key(self, key_id: str, at: int, revoke: bool, event: AdminEvent | None = None) -> bool:
+        """Close a key's window at ``at``: retire (``not_after``) or revoke (``revoked_at``)."""
+        column = "revoked_at" if revoke else "not_after"
+        with self._write() as conn:
+            row = conn.execute(f"SELECT {column} FROM signing_keys WHERE key_id = %s", (key_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no signing key {key_id}", reason="key_not_found")
+            if row[0] is not None:
+                return False
+            conn.execute(f"UPDATE signing_keys SET {column} = %s WHERE key_id = %s", (at, key_id))
+            self._admin_event(conn, event)
+            return True
+
+    _KEY_SELECT = (
+        "SELECT k.key_id, m.member_id, k.public_key, k.not_before, k.not_after, k.revoked_at"
+        " FROM signing_keys k JOIN members m ON m.id = k.member"
+    )
+
+    def get_signing_key(self, key_id: str) -> KeyRecord | None:
+        """The key with this id, or None."""
+        with self._read() as conn:
+            row = conn.execute(self._KEY_SELECT + " WHERE k.key_id = %s", (key_id,), prepare=True).fetchone()
+        return KeyRecord(*row) if row else None
+
+    def list_signing_keys(self, member_id: str | None = None) -> list[KeyRecord]:
+        """Every key (of one member), oldest first per member."""
+        with self._read() as conn:
+            if member_id is None:
+                rows = conn.execute(self._KEY_SELECT + ' ORDER BY m.member_id COLLATE "C", k.not_before').fetchall()
+            else:
+                rows = conn.execute(
+                    self._KEY_SELECT + " WHERE m.member_id = %s ORDER BY k.not_before", (member_id,)
+                ).fetchall()
+        return [KeyRecord(*r) for r in rows]
+
+    def member_groups(self, member_row: int) -> frozenset[int]:
+        """The ids of the groups a member belongs to."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT grp FROM group_members WHERE member = %s", (member_row,), prepare=True)
+            return frozenset(int(r[0]) for r in rows)
+
+    def group_id(self, name: str) -> int | None:
+        """The id of a group, or None."""
+        with self._read() as conn:
+            row = conn.execute("SELECT id FROM groups WHERE name = %s", (name,)).fetchone()
+        return int(row[0]) if row else None
+
+    def create_group(self, name: str, event: AdminEvent | None = None) -> bool:
+        """Create a group; False if it exists."""
+        with self._write() as conn:
+            if self._exists(conn, "SELECT 1 FROM groups WHERE name = %s", name):
+                return False
+            conn.execute("INSERT INTO groups (id, name) SELECT coalesce(max(id), 0) + 1, %s FROM groups", (name,))
+            self._admin_event(conn, event)
+            return True
+
+    def set_group_membership(self, group: str, member_id: str, member: bool, event: AdminEvent | None = None) -> bool:
+        """Add a member to a group or remove it; False if nothing changed."""
+        with self._write() as conn:
+            row = conn.execute("SELECT id FROM groups WHERE name = %s", (group,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no group {group!r}", reason="group_not_found")
+            member_row = self._member_row(conn, member_id)
+            if member:
+                changed = conn.execute(
+                    "INSERT INTO group_members (grp, member) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    (row[0], member_row),
+                ).rowcount
+            else:
+                changed = conn.execute(
+                    "DELETE FROM group_members WHERE grp = %s AND member = %s", (row[0], member_row)
+                ).rowcount
+            if changed:
+                self._admin_event(conn, event)
+            return bool(changed)
+
+    def list_groups(self) -> list[GroupRecord]:
+        """Every group with its members, by name."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT g.name, m.member_id FROM groups g LEFT JOIN group_members gm ON gm.grp = g.id"
+                ' LEFT JOIN members m ON m.id = gm.member ORDER BY g.name COLLATE "C", m.member_id COLLATE "C"'
+            ).fetchall()
+        groups: dict[str, list[str]] = {}
+        for name, member in rows:
+            groups.setdefault(name, [])
+            if member is not None:
+                groups[name].append(member)
+        return [GroupRecord(n, tuple(ms)) for n, ms in groups.items()]
+
+    def get_policy(self) -> tuple[int, str]:
+        """The policy in force: (version, document); (0, "") if none was applied."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT version, document FROM policies ORDER BY version DESC LIMIT 1", prepare=True
+            ).fetchone()
+        return (int(row[0]), row[1]) if row else (0, "")
+
+    def set_policy(self, document: str, base_version: int | None, event: AdminEvent | None = None) -> int:
+        """Apply a policy as a new version; refused if the policy changed since ``base_version``."""
+        with self._write() as conn:
+            row = conn.execute("SELECT coalesce(max(version), 0) FROM policies").fetchone()
+            current = int(row[0]) if row else 0
+            if base_version is not None and base_version != current:
+                raise FailedPreconditionError(
+                    f"the policy changed (now version {current}, diff was against {base_version}); review it again",
+                    reason="policy_changed",
+                )
+            seq = self._admin_event(conn, event)
+            conn.execute(
+                "INSERT INTO policies (version, document, applied_at, seq) VALUES (%s, %s, %s, %s)",
+                (current + 1, document, event.at if event else 0, seq),
+            )
+            return current + 1
+
+    def set_category(self, name: str, retention_days: int, event: AdminEvent | None = None) -> bool:
+        """Set a category's maximum lifetime (adding it if new); False if unchanged."""
+        with self._write() as conn:
+            row = conn.execute("SELECT retention_days FROM categories WHERE name = %s", (name,)).fetchone()
+            if row is not None and row[0] == retention_days:
+                return False
+            conn.execute(
+                "INSERT INTO categories (id, name, retention_days)"
+                " SELECT coalesce(max(id), 0) + 1, %s, %s FROM categories"
+                " ON CONFLICT (name) DO UPDATE SET retention_days = excluded.retention_days",
+                (name, retention_days),
+            )
+            self._admin_event(conn, event)
+        with self._read() as conn:
+            self._reload_categories(conn)
+        return True
+
+    def categories(self) -> dict[str, Category]:
+        """Categories by name (re-read when older than a second: another replica may have changed them)."""
+        if time.monotonic() - self._categories_at >= _CATALOG_TTL:
+            with self._read() as conn:
+                self._reload_categories(conn)
+        return dict(self._categories)
+
+    def stats(self) -> Stats:
+        """Counts for ``sigx admin stats``, from one snapshot."""
+        with self._snapshot() as conn:
+
+            def pairs(sql: str) -> dict[Any, int]:
+                return dict(conn.execute(sql).fetchall())
+
+            by_category = pairs("SELECT category, count(*) FROM signals GROUP BY category")
+            by_member = pairs("SELECT submitter, count(*) FROM signals GROUP BY submitter")
+            active = conn.execute("SELECT count(*) FROM signals WHERE retracted = 0").fetchone()
+            return Stats(
+                signals_by_category={self._category_name(k, conn): v for k, v in by_category.items()},
+                signals_by_type=pairs("SELECT type, count(*) FROM signals GROUP BY type"),
+                signals_by_member={self._member_name(k, conn): v for k, v in by_member.items()},
+                events_by_kind=pairs("SELECT kind, count(*) FROM events GROUP BY kind"),
+                feedback_by_verdict=pairs("SELECT verdict, count(*) FROM feedback GROUP BY verdict"),
+                submits_by_day=pairs(
+                    "SELECT to_char(to_timestamp(received_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), count(*)"
+                    " FROM events WHERE kind = 1 GROUP BY 1 ORDER BY 1 DESC LIMIT 30"
+                ),
+                active_signals=active[0] if active else 0,
+            )
+
+    # -- events -------------------------------------------------------------
+
+    def submit(self, items: Sequence[NewSignal]) -> list[SubmitOutcome]:
+        """Store new signals (each a SUBMIT event); a known (value, type, submitter, category) refreshes last_seen."""
+        out: list[SubmitOutcome] = []
+        if not items:
+            return out
+        keys = [(it.value, it.type, it.submitter, it.category) for it in items]
+        unique = list(dict.fromkeys(keys))
+        columns = [[k[i] for k in unique] for i in range(4)]
+        with self._write() as conn:
+            found = conn.execute(_FIND_KEYS, columns, prepare=True).fetchall()
+            known: dict[tuple[bytes, int, int, int], int] = {
+                (bytes(v), int(t), int(s), int(c)): int(sid) for v, t, s, c, sid in found
+            }
+            seq = self._next_seq()
+            events: list[tuple[int, int, int | None, int, int, bytes, int]] = []
+            new: dict[int, list[Any]] = {}  # signal id -> its row (last_seen at index 9)
+            touched: list[tuple[int, int]] = []
+            for it, key in zip(items, keys, strict=True):
+                existing = known.get(key)
+                if existing is not None:
+                    if existing in new:
+                        new[existing][9] = it.received_at
+                    else:
+                        touched.append((it.received_at, existing))
+                    out.append(SubmitOutcome(True, existing, existing))
+                    continue
+                events.append((seq, KIND_SUBMIT, seq, it.submitter, it.received_at, it.envelope, it.expires_at))
+                new[seq] = [
+                    seq,
+                    it.value,
+                    it.type,
+                    it.submitter,
+                    it.category,
+                    it.qualifier,
+                    it.audience,
+                    it.confidence,
+                    it.received_at,
+                    it.received_at,
+                    it.expires_at,
+                ]
+                known[key] = seq
+                out.append(SubmitOutcome(False, seq, seq))
+                seq += 1
+            if touched:
+                with conn.cursor() as cur:
+                    cur.executemany("UPDATE signals SET last_seen = %s WHERE id = %s", touched)
+            if events:
+                self._record_events(conn, events)
+                _copy(conn, "signals", _SIGNAL_COPY_COLUMNS, [(*row, 0) for row in new.values()])
+        return out
+
+    def _signal_from_row(self, row: Sequence[Any], conn: Conn) -> SignalRecord:
+        sid, submitter, type_, value, category, qualifier, conf, first, last, expires, audience, retracted = row[:12]
+        return SignalRecord(
+            int(sid),
+            self._member_name(int(submitter), conn),
+            int(type_),
+            bytes(value),
+            self._category_name(int(category), conn),
+            qualifier or "",
+            conf or 0,
+            int(first),
+            int(last),
+            int(expires),
+            None if audience is None else int(audience),
+            bool(retracted),
+        )
+
+    def get_signal(self, signal_id: int) -> SignalRecord | None:
+        """The signal with this id (retracted or not), or None once purged."""
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.id = %s", (signal_id,), prepare=True
+            ).fetchone()
+            return self._signal_from_row(row, conn) if row else None
+
+    def _signal_state(self, conn: Conn, signal_id: int) -> tuple[int, int, int] | None:
+        row = conn.execute(
+            "SELECT submitter, retracted, expires_at FROM signals WHERE id = %s", (signal_id,)
+        ).fetchone()
+        return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, any_submitter: bool = False) -> int:
+        """Retract a signal (its submitter, or anyone with ``any_submitter``); the RETRACT event's seq."""
+        with self._write() as conn:
+            row = self._signal_state(conn, signal_id)
+            if row is None:
+                raise NotFoundError(f"no signal {signal_id}", reason="signal_not_found")
+            if row[0] != member_row and not any_submitter:
+                raise PermissionDeniedError("only the submitter may retract a signal", reason="not_submitter")
+            if row[1]:
+                raise FailedPreconditionError(f"signal {signal_id} is already retracted", reason="already_retracted")
+            conn.execute("UPDATE signals SET retracted = 1 WHERE id = %s", (signal_id,))
+            return self._record_event(conn, self._next_seq(), KIND_RETRACT, signal_id, member_row, at, envelope, row[2])
+
+    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> int:
+        """Record (or replace) a member's verdict on another member's active signal; the event's seq."""
+        with self._write() as conn:
+            row = self._signal_state(conn, signal_id)
+            if row is None or row[2] <= at:
+                raise NotFoundError(f"no active signal {signal_id}", reason="signal_not_found")
+            if row[0] == member_row:
+                raise FailedPreconditionError("feedback is for other members' signals", reason="own_signal")
+            if row[1]:
+                raise FailedPreconditionError(f"signal {signal_id} is retracted", reason="retracted")
+            conn.execute(
+                "INSERT INTO feedback (signal, member, verdict) VALUES (%s, %s, %s)"
+                " ON CONFLICT (signal, member) DO UPDATE SET verdict = excluded.verdict",
+                (signal_id, member_row, verdict),
+            )
+            return self._record_event(
+                conn, self._next_seq(), KIND_FEEDBACK, signal_id, member_row, at, envelope, row[2]
+            )
+
+    def max_seq(self) -> int:
+        """The highest seq committed."""
+        return self.log_size()
+
+    def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]:
+        """Visible events after ``seq`` (at most ``limit``) and the cursor to resume from."""
+        sql = _EVENTS_SQL[(flt.types is not None, flt.categories is not None)]
+        params = {
+            "seq": seq,
+            "limit": limit,
+            "types": sorted(flt.types) if flt.types is not None else None,
+            "categories": sorted(flt.categories) if flt.categories is not None else None,
+            "audiences": sorted(flt.audiences),
+        }
+        with self._read() as conn:
+            rows = conn.execute(sql, params, prepare=True).fetchall()
+        top = int(rows[0][0]) if rows else 0
+        events = [EventRecord(int(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5]) for r in rows if r[1] is not None]
+        # Fewer than asked: nothing more is visible up to the snapshot's end, so resume from there.
+        cursor = max(seq, top) if len(events) < limit else events[-1].seq
+        return events, cursor
+
+    def _matches(self, conn: Conn, rows: Sequence[Sequence[Any]], distances: Sequence[int]) -> list[MatchRecord]:
+        return [
+            MatchRecord(self._signal_from_row(r, conn), tuple(int(n) for n in r[12:17]), d)  # type: ignore[arg-type]
+            for r, d in zip(rows, distances, strict=True)
+        ]
+
+    def lookup(self, type_: int, values: Sequence[bytes], now: int) -> list[MatchRecord]:
+        """Active signals of ``type_`` whose value is one of ``values``."""
+        if not values:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(_LOOKUP, (list(values), type_, now), prepare=True).fetchall()
+            return self._matches(conn, rows, [0] * len(rows))
+
+    def lookup_pdq(self, values: Sequence[bytes], max_distance: int, now: int) -> list[list[MatchRecord]]:
+        """For each PDQ hash, active PDQ signals within ``max_distance`` bits (linear scan)."""
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.type = %s AND s.retracted = 0 AND s.expires_at > %s"
+                " ORDER BY s.id",
+                (TYPE_MEDIA_PDQ, now),
+            ).fetchall()
+            stored = [int.from_bytes(r[3], "big") for r in rows]
+            hits_per_query: list[list[tuple[int, int]]] = []
+            for value in values:
+                q = int.from_bytes(value, "big")
+                hits = [(i, (q ^ s).bit_count()) for i, s in enumerate(stored)]
+                hits = [(i, d) for i, d in hits if d <= max_distance]
+                hits.sort(key=lambda h: h[1])
+                hits_per_query.append(hits)
+            wanted = sorted({int(rows[i][0]) for hits in hits_per_query for i, _ in hits})
+            counts: dict[int, list[int]] = {}
+            if wanted:
+                for signal, verdict, n in conn.execute(
+                    "SELECT signal, verdict, count(*) FROM feedback WHERE signal = ANY(%s::bigint[])"
+                    " GROUP BY signal, verdict",
+                    (wanted,),
+                ):
+                    if 1 <= verdict <= 5:
+                        counts.setdefault(int(signal), [0, 0, 0, 0, 0])[verdict - 1] = int(n)
+            return [
+                [
+                    MatchRecord(
+                        self._signal_from_row(rows[i], conn),
+                        tuple(counts.get(int(rows[i][0]), _NO_FEEDBACK)),  # type: ignore[arg-type]
+                        d,
+                    )
+                    for i, d in hits
+                ]
+                for hits in hits_per_query
+            ]
+
+    def purge_expired(self, now: int) -> int:
+        """Delete expired signals, their feedback and their envelopes; return how many signals."""
+        with self._write() as conn:
+            expired = "SELECT id FROM signals WHERE expires_at <= %s"
+            conn.execute(f"DELETE FROM feedback WHERE signal IN ({expired})", (now,))
+            conn.execute(f"UPDATE events SET envelope = NULL WHERE signal IN ({expired})", (now,))
+            return conn.execute("DELETE FROM signals WHERE expires_at <= %s", (now,)).rowcount
+
+
+# -- sigx admin migrate: SQLite -> PostgreSQL ----------------------------------------------
+
+Report = Callable[[str], None]
+
+
+def migrate_from_sqlite(db_path: Path, dsn: str, report: Report, batch: int = 5000) -> dict[str, int]:
+    """Copy a stopped SQLite exchange into an empty PostgreSQL database, then verify it; rows copied per table.
+
+    Every table is copied verbatim in one transaction (all or nothing): seqs,
+    leaves, tile hashes, checkpoints and policy versions included. Afterwards the
+    row counts are compared and the migrated log's root at every saved checkpoint
+    size must equal the root in that checkpoint; any difference raises ``RuntimeError``.
+    """
+    from exchange.store.sqlite import SqliteStore
+
+    if not db_path.exists():
+        raise ConfigError(f"no SQLite database at {db_path}")
+    source_store = SqliteStore(db_path)  # brings the file to the newest schema and completes its tile hashes
+    source_store.close()
+    source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    counts: dict[str, int] = {}
+    try:
+        try:
+            target = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise _connect_error(exc) from None
+        with target:
+            pg_schema.migrate(target)
+            with target.transaction():
+                target.execute("SELECT pg_advisory_xact_lock(%s)", (pg_schema.WRITE_LOCK,))
+                for table in ("members", "events", "signals", "policies", "checkpoints", "groups"):
+                    row = target.execute(f"SELECT count(*) FROM {table}").fetchone()
+                    if row and row[0]:
+                        raise FailedPreconditionError(
+                            f"the target database is not empty ({table} has {row[0]} rows); migrate into a new one",
+                            reason="target_not_empty",
+                        )
+                target.execute("DELETE FROM categories")  # the default taxonomy; the source has its own
+                for table, columns in pg_schema.TABLES.items():
+                    counts[table] = _copy_table(source, target, table, columns, report, batch)
+            report("copied; verifying")
+            _verify(source, dsn, counts, report)
+    finally:
+        source.close()
+    return counts
+
+
+def _copy_table(
+    source: sqlite3.Connection, target: Conn, table: str, columns: tuple[str, ...], report: Report, batch: int
+) -> int:
+    total = source.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    names = ", ".join(columns)
+    done = 0
+    with target.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        rows = source.execute(f"SELECT {names} FROM {table}")
+        while chunk := rows.fetchmany(batch):
+            for row in chunk:
+                copy.write_row(row)
+            done += len(chunk)
+            report(f"{table}: {done}/{total}")
+    if done == 0:
+        report(f"{table}: 0/0")
+    return done
+
+
+def _verify(source: sqlite3.Connection, dsn: str, counts: dict[str, int], report: Report) -> None:
+    store = PostgresStore(dsn, pool_size=2)
+    try:
+        with store._read() as conn:
+            for table in pg_schema.TABLES:
+                row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+                have = int(row[0]) if row else 0
+                if have != counts[table]:
+                    raise RuntimeError(f"{table}: {counts[table]} rows copied but {have} in PostgreSQL")
+            checkpoints = conn.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
+        for size, note in checkpoints:
+            text, _ = parse_note(note)
+            checkpoint = Checkpoint.from_text(text)
+            if checkpoint.size != size:
+                raise RuntimeError(f"the checkpoint saved for size {size} is for size {checkpoint.size}")
+            want = checkpoint.root
+            got = merkle.range_hash(0, size, store.subtree_hash) if size else merkle.EMPTY_ROOT
+            if got != want:
+                raise RuntimeError(f"the migrated log's root at size {size} differs from its checkpoint")
+        size = store.log_size()
+        source_size = source.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        if size != source_size:
+            raise RuntimeError(f"the migrated log has {size} entries, the source {source_size}")
+        report(f"verified: {len(checkpoints)} checkpoint root(s) match, log of {size} entries")
+    finally:
+        store.close()
