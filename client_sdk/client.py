@@ -493,8 +493,11 @@ class ExchangeClient:
         futures: list[Future[list[bool]]] = []
         if verify:
             items = []
+            page_keys: dict[str, directory_pb2.SigningKey | None] = {}
             for event, op in zip(events, opened, strict=True):
-                key = self._directory.key(op.key_id)
+                key = page_keys.get(op.key_id)
+                if key is None:
+                    key = page_keys[op.key_id] = self._directory.key(op.key_id)
                 if key is None:
                     raise VerificationError(f"event {event.seq}: signed by unknown key {op.key_id}")
                 if event.received_at < key.not_before or (key.revoked_at and event.received_at >= key.revoked_at):

@@ -56,16 +56,20 @@ def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
     paths = DataDir(settings.data_dir)
     if paths.marker.exists():
         return False
-    if paths.database.exists():
+    leftovers = [
+        p.name for p in (paths.database, paths.ca_key, paths.server_key, paths.oprf_key, paths.log_key) if p.exists()
+    ]
+    if leftovers:
         raise ConfigError(
-            f"{paths.root} holds a database but its first start did not finish; move it aside and start again"
+            f"{paths.root} holds {', '.join(leftovers)} but no .initialised marker: a first start did not finish,"
+            " or the directory was copied incompletely. Nothing was overwritten; restore it or move it aside"
         )
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.secrets.mkdir(mode=0o700, exist_ok=True)
     os.chmod(paths.secrets, 0o700)
     ca = CertificateAuthority.create()
     ca.save(paths.ca_cert, paths.ca_key)
-    hosts = ["127.0.0.1", "localhost", "::1", settings.listen_host]
+    hosts = ["127.0.0.1", "localhost", "::1", settings.listen_host, *settings.tls_names]
     server = ca.issue_server([h for h in hosts if h not in ("", "0.0.0.0", "::")])
     paths.server_cert.write_bytes(server.cert_pem)
     write_private_file(paths.server_key, server.key_pem)
@@ -78,7 +82,7 @@ def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
             paths.root / sub,
             member_id=member_id,
             role=role,
-            address=settings.listen,
+            address=settings.public_address,
             ca_pem=ca.cert_pem,
             cert_pem=cert_pem,
             tls_key_pem=key_pem,

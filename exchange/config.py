@@ -7,7 +7,7 @@ validated at start; errors name the key.
 
 TOML layout (every key optional)::
 
-    [server]    data_dir, listen, database, workers, grace, log_format, metrics_listen
+    [server]    data_dir, listen, database, workers, grace, log_format, metrics_listen, tls_names
     [limits]    max_batch, max_message_bytes, pull_page, max_clock_skew, default_pdq_distance
     [log]       origin, checkpoint_interval
     [retention] interval
@@ -37,6 +37,7 @@ TOML_KEYS: dict[tuple[str, str], str] = {
     ("server", "grace"): "grace",
     ("server", "log_format"): "log_format",
     ("server", "metrics_listen"): "metrics_listen",
+    ("server", "tls_names"): "tls_names",
     ("limits", "max_batch"): "max_batch",
     ("limits", "max_message_bytes"): "max_message_bytes",
     ("limits", "pull_page"): "pull_page",
@@ -69,6 +70,7 @@ class Settings:
     default_pdq_distance: int = 31
     log_origin: str = ""  # checkpoint origin line; default derived from the log key
     checkpoint_interval: float = 10.0  # seconds between checkpoints (when the log grew)
+    tls_names: tuple[str, ...] = ()  # extra names in the server certificate (what members dial)
 
     @classmethod
     def build(
@@ -89,6 +91,10 @@ class Settings:
             values[name] = _coerce(name, str(types[name]), value) if isinstance(value, str) else value
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])
+        if isinstance(values.get("tls_names"), str):
+            values["tls_names"] = tuple(n.strip() for n in values["tls_names"].split(",") if n.strip())
+        elif "tls_names" in values:
+            values["tls_names"] = tuple(values["tls_names"])
         settings = replace(cls(), **values)
         settings.validate()
         return settings
@@ -109,8 +115,18 @@ class Settings:
             raise ConfigError(f"log_format: expected json, console or auto, got {self.log_format!r}")
         if not 0 <= self.default_pdq_distance <= 256:
             raise ConfigError("default_pdq_distance: must be between 0 and 256")
+        if any(not n or any(c.isspace() for c in n) for n in self.tls_names):
+            raise ConfigError("tls_names: expected host names or IP addresses without spaces")
         if self.database and not self.database.startswith(("postgresql://", "postgres://")):
             raise ConfigError("database: expected empty (SQLite in data_dir) or a postgresql:// URL")
+
+    @property
+    def public_address(self) -> str:
+        """The address written into credentials: the first TLS name when listening on all interfaces."""
+        host, _, port = self.listen.rpartition(":")
+        if host.strip("[]") in ("0.0.0.0", "::") and self.tls_names:
+            return f"{self.tls_names[0]}:{port}"
+        return self.listen
 
     @property
     def database_path(self) -> Path:

@@ -24,7 +24,7 @@ def test_sigkill_during_bulk_submit(tmp_path: Path, capsys: pytest.CaptureFixtur
     def push() -> None:
         signals = (Signal(Identifier("domain", f"bulk{i}.example"), category="grooming") for i in range(200_000))
         try:
-            with ExchangeClient.connect(server.address, credentials=server.creds("demo-a")) as client:
+            with ExchangeClient.connect(server.address, credentials=server.creds("demo-a"), retry=None) as client:
                 for result in client.submit_stream(signals, batch_size=250):
                     assert result.status == "accepted"
                     acknowledged.append(result.seq)

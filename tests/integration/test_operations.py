@@ -79,9 +79,10 @@ def test_logs_carry_request_and_member_ids(exchange: Exchange, server_log: Path)
     assert mine[-1]["method"] == "/signal_exchange.v1.Directory/WhoAmI" and mine[-1]["code"] == "OK"
 
 
+@pytest.mark.sqlite_only  # fills the disk and makes it read-only through SQLite pragmas
 def test_disk_full_and_read_only_refuse_writes_reads_go_on(exchange: Exchange) -> None:
     store = exchange.running.store
-    with exchange.client("demo-a") as a:
+    with ExchangeClient.connect(exchange.address, credentials=exchange.creds("demo-a"), retry=None) as a:
         [kept] = a.submit([Signal(Identifier("domain", "kept.example"), category="grooming")])
         size = store.log_size()
         pages = store._writer.execute("PRAGMA page_count").fetchone()[0]
@@ -104,7 +105,9 @@ def test_disk_full_and_read_only_refuse_writes_reads_go_on(exchange: Exchange) -
 
 
 def test_sigterm_finishes_in_flight_writes(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", tmp_path / "server.log")
+    config = tmp_path / "exchange.toml"
+    config.write_text("[server]\ngrace = 2.0\n")
+    server = ServerProcess(tmp_path / "data", tmp_path / "server.log", "--config", str(config))
     acknowledged: list[int] = []
     started = threading.Event()
     errors: list[BaseException] = []
@@ -112,7 +115,7 @@ def test_sigterm_finishes_in_flight_writes(tmp_path: Path) -> None:
     def push() -> None:
         signals = (Signal(Identifier("domain", f"t{i}.example"), category="grooming") for i in range(100_000))
         try:
-            with ExchangeClient.connect(server.address, credentials=server.creds("demo-a")) as client:
+            with ExchangeClient.connect(server.address, credentials=server.creds("demo-a"), retry=None) as client:
                 for result in client.submit_stream(signals, batch_size=250):
                     acknowledged.append(result.seq)
                     started.set()
