@@ -37,7 +37,7 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK")
 class ServerProcess:
     """``python -m exchange.cli serve`` on 127.0.0.1:0; logs go to ``log_path``, stdout is drained."""
 
-    def __init__(self, data_dir: Path, log_path: Path, startup_timeout: float = 90.0) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, startup_timeout: float = 90.0, database: str = "") -> None:
         self.data_dir = data_dir
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -52,6 +52,7 @@ class ServerProcess:
             "127.0.0.1:0",
             "--log-format",
             "json",
+            *(["--database", database] if database else []),
         ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL)
         self.pid = self.proc.pid
@@ -128,6 +129,35 @@ class ServerProcess:
                 self.proc.wait()
         self._log.close()
         return self.proc.returncode
+
+
+class ServerGroup:
+    """Replicas measured as one: CPU and RSS are summed, clients take replicas in turn."""
+
+    def __init__(self, servers: list[ServerProcess]) -> None:
+        self.servers = servers
+        self.pid = servers[0].pid
+        self.address = servers[0].address
+        self._next = 0
+
+    def next_address(self) -> str:
+        address = self.servers[self._next % len(self.servers)].address
+        self._next += 1
+        return address
+
+    def rss_mib(self) -> float:
+        return sum(s.rss_mib() for s in self.servers)
+
+    def peak_rss_mib(self) -> float:
+        """The largest replica's peak (each replica is its own process and memory budget)."""
+        return max(s.peak_rss_mib() for s in self.servers)
+
+    def cpu_seconds(self) -> float:
+        return sum(s.cpu_seconds() for s in self.servers)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        codes = [s.stop(timeout) for s in self.servers]
+        return next((c for c in codes if c), codes[0])
 
 
 # -- clients -----------------------------------------------------------------------

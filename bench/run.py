@@ -73,7 +73,7 @@ TARGETS = {
 @dataclass
 class Bench:
     args: argparse.Namespace
-    server: wl.ServerProcess
+    server: wl.ServerGroup
     creds: Credentials
     profiler: wl.PhaseProfiler
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -116,7 +116,7 @@ class Bench:
         return [k for k, p in self.phases.items() if p["other_cores"] + p["steal_cores"] > NOISE_CORES]
 
     def client(self) -> Any:
-        return wl.open_client(self.server.address, self.creds)
+        return wl.open_client(self.server.next_address(), self.creds)
 
 
 # -- submit -------------------------------------------------------------------------
@@ -436,6 +436,31 @@ def audit_verify(address: str, creds_dir: Path, state: Path) -> dict[str, Any]:
     }
 
 
+def database_size_pg(url: str) -> dict[str, Any]:
+    """Bytes of every table with its indexes and TOAST in a PostgreSQL database."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        tables = dict(
+            conn.execute(
+                "SELECT relname, pg_total_relation_size(oid) FROM pg_class"
+                " WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY 2 DESC"
+            ).fetchall()
+        )
+        signals = conn.execute("SELECT count(*) FROM signals").fetchone()[0]  # type: ignore[index]
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
+        envelope_bytes = conn.execute("SELECT coalesce(sum(length(envelope)), 0) FROM events").fetchone()[0]  # type: ignore[index]
+    return {
+        "bytes": sum(tables.values()),
+        "signals": signals,
+        "events": events,
+        "page_size": 8192,
+        "free_bytes": 0,
+        "envelope_bytes": envelope_bytes,
+        "tables": tables,
+    }
+
+
 def database_size(data_dir: Path) -> dict[str, Any]:
     """Checkpoint the (stopped) server's WAL into the main file, then measure it; per-table bytes if dbstat exists."""
     db = data_dir / "exchange.db"
@@ -646,11 +671,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     p.add_argument("--gen-processes", type=int, default=os.cpu_count() or 2, help="envelope generation processes")
     p.add_argument("--seed", type=int, default=1, help="random seed for look-up samples")
+    p.add_argument("--database", default="", metavar="URL", help="run on PostgreSQL (an empty database)")
+    p.add_argument("--replicas", type=int, default=1, help="exchange processes (more than 1 needs --database)")
     args = p.parse_args(argv)
     if args.quick:
         args.signals = 20_000
     if args.signals < BATCH:
         p.error("--signals must be at least 1000")
+    if args.replicas > 1 and not args.database:
+        p.error("--replicas above 1 needs --database (replicas share one PostgreSQL)")
     return args
 
 
@@ -673,7 +702,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Signal Exchange benchmark: {n:,} signals (+{extra:,} on 1 stream), data in {tmp}", flush=True)
     started = time.perf_counter()
     try:
-        server = wl.ServerProcess(data_dir, tmp / "server.log")
+        first = wl.ServerProcess(data_dir, tmp / "server.log", database=args.database)
+        replicas = [first] + [
+            wl.ServerProcess(data_dir, tmp / f"server-{i}.log", database=args.database) for i in range(1, args.replicas)
+        ]
+        server = wl.ServerGroup(replicas)
     except BaseException:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -685,6 +718,8 @@ def main(argv: list[str] | None = None) -> int:
         "batch": BATCH,
         "quick": quick,
         "cpu_count": os.cpu_count(),
+        "store": "postgresql" if args.database else "sqlite",
+        "replicas": args.replicas,
     }
     bench: Bench | None = None
     try:
@@ -802,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
         code = server.stop()
         print(f"server stopped (exit code {code})", flush=True)
 
-    db = database_size(data_dir)
+    db = database_size_pg(args.database) if args.database else database_size(data_dir)
     db["bytes_per_signal"] = db["bytes"] / max(db["signals"], 1)
     metrics["db"] = db
     print(
