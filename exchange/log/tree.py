@@ -9,6 +9,7 @@ store writes it in the same transaction as the events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from client_sdk import merkle
@@ -40,6 +41,28 @@ class TreeBuilder:
             self.partial[k + 1].append(h)
             k += 1
         return done
+
+    @classmethod
+    def resume(
+        cls,
+        size: int,
+        leaf_hashes: Callable[[int, int], list[bytes]],
+        stored_hashes: Callable[[int, int, int], list[bytes]],
+    ) -> TreeBuilder:
+        """The builder for a log of ``size`` leaves, from its incomplete tiles.
+
+        ``leaf_hashes(start, end)`` gives leaf hashes, ``stored_hashes(level, start, end)`` the
+        stored tile hashes at ``level`` with indices in [start, end).
+        """
+        partial: list[list[bytes]] = []
+        k, count = 0, size
+        while True:
+            start = count - count % TILE_WIDTH
+            partial.append(leaf_hashes(start, count) if k == 0 else stored_hashes(k * TILE_HEIGHT, start, count))
+            count >>= TILE_HEIGHT
+            k += 1
+            if count == 0:
+                return cls(size, partial)
 
     def copy(self) -> TreeBuilder:
         return TreeBuilder(self.size, [list(p) for p in self.partial])

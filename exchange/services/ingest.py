@@ -25,12 +25,10 @@ from exchange.identity import Caller
 from exchange.oprf_key import OprfKeyring
 from exchange.policy.engine import PolicyEngine
 from exchange.services.envelopes import EnvelopeOpener, bad_signature
-from exchange.store.base import KeyRecord, NewSignal, Store
+from exchange.store.base import VALUE_BYTES, KeyRecord, NewSignal, Store
 
 Clock = Callable[[], float]
 
-# wire SignalType -> expected value length in bytes
-VALUE_BYTES = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32, 6: 32, 7: 32, 8: 16, 9: 32}
 MEDIA_TYPES = frozenset({8, 9})
 QUALIFIED_TYPES = frozenset({3, 4})
 MAX_LABELS = 16

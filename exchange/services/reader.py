@@ -11,12 +11,11 @@ from exchange.errors import BatchTooLargeError, InvalidArgumentError
 from exchange.events import EventBus
 from exchange.identity import Caller
 from exchange.policy.engine import PolicyEngine
-from exchange.store.base import TYPE_MEDIA_PDQ, EventFilter, EventRecord, MatchRecord, Store
+from exchange.store.base import TYPE_MEDIA_PDQ, VALUE_BYTES, EventFilter, EventRecord, MatchRecord, Store
 
 Clock = Callable[[], float]
 FilterFn = Callable[[], EventFilter]
 _CURSOR = re.compile(r"c1\.([0-9]{1,19})")
-VALUE_BYTES = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32, 6: 32, 7: 32, 8: 16, 9: 32}
 
 
 def encode_cursor(seq: int) -> str:

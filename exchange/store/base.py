@@ -24,6 +24,9 @@ VERDICTS = ("confirmed", "actioned", "false_positive", "not_found", "duplicate")
 
 TYPE_MEDIA_PDQ = 9
 
+# wire SignalType -> length of its value: 32-byte pseudonyms, 16-byte MD5, 32-byte PDQ
+VALUE_BYTES = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32, 6: 32, 7: 32, 8: 16, 9: 32}
+
 
 @dataclass(frozen=True, slots=True)
 class MemberRecord:
@@ -148,6 +151,18 @@ class EventFilter:
     types: frozenset[int] | None = None
     categories: frozenset[int] | None = None
     audiences: frozenset[int] = frozenset()  # groups the reader belongs to (NULL audience is everyone)
+
+
+def pdq_ranked(values: Sequence[bytes], stored: Sequence[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
+    """For each query hash, (index into ``stored``, Hamming distance) within ``max_distance``, nearest first."""
+    ints = [int.from_bytes(v, "big") for v in stored]
+    ranked: list[list[tuple[int, int]]] = []
+    for value in values:
+        q = int.from_bytes(value, "big")
+        hits = [(i, d) for i, d in ((i, (q ^ v).bit_count()) for i, v in enumerate(ints)) if d <= max_distance]
+        hits.sort(key=lambda h: h[1])
+        ranked.append(hits)
+    return ranked
 
 
 class Store(Protocol):

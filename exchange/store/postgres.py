@@ -40,7 +40,7 @@ from exchange.errors import (
     PermissionDeniedError,
     UnavailableError,
 )
-from exchange.log.tree import TILE_HEIGHT, TILE_WIDTH, TreeBuilder
+from exchange.log.tree import TILE_HEIGHT, TreeBuilder
 from exchange.policy.quota import WINDOWS, QuotaLedger, exhausted
 from exchange.store import pg_schema
 from exchange.store.base import (
@@ -61,6 +61,7 @@ from exchange.store.base import (
     SignalRecord,
     Stats,
     SubmitOutcome,
+    pdq_ranked,
 )
 
 Conn = psycopg.Connection[Any]
@@ -393,19 +394,11 @@ class PostgresStore:
                 with conn.cursor() as cur:
                     cur.executemany(_INSERT_HASH, done)
             return tree
-        partial: list[list[bytes]] = []
-        level, count = 0, size
-        while True:
-            start = count - count % TILE_WIDTH
-            if level == 0:
-                partial.append(self._leaf_hashes(conn, start, count))
-            else:
-                partial.append(self._stored_hashes(conn, level * TILE_HEIGHT, start, count))
-            count >>= TILE_HEIGHT
-            level += 1
-            if count == 0:
-                break
-        return TreeBuilder(size, partial)
+        return TreeBuilder.resume(
+            size,
+            lambda start, end: self._leaf_hashes(conn, start, end),
+            lambda level, start, end: self._stored_hashes(conn, level, start, end),
+        )
 
     def log_size(self) -> int:
         """Entries in the signature log (= the highest seq)."""
@@ -873,14 +866,7 @@ class PostgresStore:
                 " ORDER BY s.id",
                 (TYPE_MEDIA_PDQ, now),
             ).fetchall()
-            stored = [int.from_bytes(r[3], "big") for r in rows]
-            hits_per_query: list[list[tuple[int, int]]] = []
-            for value in values:
-                q = int.from_bytes(value, "big")
-                hits = [(i, (q ^ s).bit_count()) for i, s in enumerate(stored)]
-                hits = [(i, d) for i, d in hits if d <= max_distance]
-                hits.sort(key=lambda h: h[1])
-                hits_per_query.append(hits)
+            hits_per_query = pdq_ranked(values, [r[3] for r in rows], max_distance)
             wanted = sorted({int(rows[i][0]) for hits in hits_per_query for i, _ in hits})
             counts: dict[int, list[int]] = {}
             if wanted:

@@ -18,7 +18,7 @@ from client_sdk import merkle
 from client_sdk.envelope import open_envelope
 from client_sdk.log_entry import LogEntry
 from exchange.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError, UnavailableError
-from exchange.log.tree import TILE_HEIGHT, TILE_WIDTH, TreeBuilder
+from exchange.log.tree import TILE_HEIGHT, TreeBuilder
 from exchange.policy.quota import QuotaLedger
 from exchange.store import schema
 from exchange.store.base import (
@@ -39,6 +39,7 @@ from exchange.store.base import (
     SignalRecord,
     Stats,
     SubmitOutcome,
+    pdq_ranked,
 )
 
 _SIGNAL_COLUMNS = (
@@ -203,19 +204,11 @@ class SqliteStore:
                     for level, idx, th in tree.append(h):
                         conn.execute("INSERT INTO log_hashes (level, idx, hash) VALUES (?, ?, ?)", (level, idx, th))
             return tree
-        partial: list[list[bytes]] = []
-        level, count = 0, size
-        while True:
-            start = count - count % TILE_WIDTH
-            if level == 0:
-                partial.append(self._leaf_hashes(conn, start, count))
-            else:
-                partial.append(self._stored_hashes(conn, level * TILE_HEIGHT, start, count))
-            count >>= TILE_HEIGHT
-            level += 1
-            if count == 0:
-                break
-        return TreeBuilder(size, partial)
+        return TreeBuilder.resume(
+            size,
+            lambda start, end: self._leaf_hashes(conn, start, end),
+            lambda level, start, end: self._stored_hashes(conn, level, start, end),
+        )
 
     def log_size(self) -> int:
         return self._log_size(self._reader)
@@ -647,15 +640,10 @@ class SqliteStore:
                     (TYPE_MEDIA_PDQ, now),
                 )
             )
-            stored = [int.from_bytes(r[3], "big") for r in rows]
-            out: list[list[MatchRecord]] = []
-            for value in values:
-                q = int.from_bytes(value, "big")
-                hits = [(i, (q ^ s).bit_count()) for i, s in enumerate(stored)]
-                hits = [(i, d) for i, d in hits if d <= max_distance]
-                hits.sort(key=lambda h: h[1])
-                out.append(self._matches(conn, [rows[i] for i, _ in hits], [d for _, d in hits]))
-            return out
+            return [
+                self._matches(conn, [rows[i] for i, _ in hits], [d for _, d in hits])
+                for hits in pdq_ranked(values, [r[3] for r in rows], max_distance)
+            ]
 
     def purge_expired(self, now: int) -> int:
         """Delete expired signals, their feedback and their envelopes; return how many signals."""
