@@ -19,6 +19,7 @@ from exchange.errors import (
     ExchangeError,
     InvalidArgumentError,
     NotFoundError,
+    UnavailableError,
 )
 from exchange.events import EventBus
 from exchange.identity import Caller
@@ -44,6 +45,14 @@ class ItemResult:
     seq: int = 0
     signal_id: int = 0
     error: ExchangeError | None = None
+
+
+def _rejected(exc: ExchangeError) -> ItemResult:
+    """One envelope's rejection. An unavailable store is not about the envelope: it fails the whole
+    batch (UNAVAILABLE, which clients retry) instead of turning into a final per-item answer."""
+    if isinstance(exc, UnavailableError):
+        raise exc
+    return ItemResult("rejected", error=exc)
 
 
 class IngestService:
@@ -84,7 +93,7 @@ class IngestService:
             try:
                 opened, key = self._opener.authenticate(caller, raw, PAYLOAD_SIGNAL, now, key_cache)
             except ExchangeError as exc:
-                results[i] = ItemResult("rejected", error=exc)
+                results[i] = _rejected(exc)
                 continue
             pending.append((i, opened, key))
         verdicts = self._opener.verify_many([(opened, key) for _, opened, key in pending])
@@ -97,7 +106,7 @@ class IngestService:
                 body = self._opener.parse_body(caller, opened, now)
                 accepted.append((i, self._validate_signal(caller, body, envelopes[i], now, categories)))  # type: ignore[arg-type]
             except ExchangeError as exc:
-                results[i] = ItemResult("rejected", error=exc)
+                results[i] = _rejected(exc)
         outcomes = self._store.submit([item for _, item in accepted])
         newest = 0
         for (i, _), outcome in zip(accepted, outcomes, strict=True):

@@ -17,6 +17,7 @@ from client_sdk._wire import admin_pb2, directory_pb2
 from client_sdk.credentials import Credentials
 from client_sdk.errors import UnavailableError
 from exchange.admin_client import AdminClient
+from exchange.errors import UnavailableError as ServerUnavailable
 from tests.harness import Exchange, start_exchange
 from tests.harness_process import ServerProcess
 
@@ -102,6 +103,40 @@ def test_disk_full_and_read_only_refuse_writes_reads_go_on(exchange: Exchange) -
         [after] = a.submit([Signal(Identifier("domain", "after.example"), category="grooming")])
         assert after.status == "accepted" and after.seq == kept.seq + 1  # nothing lost, no gap
         assert a.verify_receipt(after).size == after.seq
+
+
+def test_store_outage_mid_batch_fails_the_batch_not_its_items(
+    exchange: Exchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store going away after the quota charge but during the per-envelope checks (it happened when
+    PostgreSQL was killed mid-submit) is not a verdict on any envelope: the batch fails UNAVAILABLE and
+    the SDK's retry stores it once, instead of a final "rejected" for a valid signal."""
+    store = exchange.running.store
+    real = store.get_signing_key
+    outages = [1]
+
+    def flaky(key_id: str) -> object:
+        if outages[0]:
+            outages[0] -= 1
+            raise ServerUnavailable("the database connection was lost", reason="store_unreachable")
+        return real(key_id)
+
+    monkeypatch.setattr(store, "get_signing_key", flaky)
+    signals = [Signal(Identifier("domain", f"outage{i}.example"), category="grooming") for i in range(3)]
+    size = store.log_size()
+    with ExchangeClient.connect(exchange.address, credentials=exchange.creds("demo-a"), retry=None) as a:
+        with pytest.raises(UnavailableError) as err:
+            a.submit(signals)
+        assert "connection was lost" in err.value.message
+        assert store.log_size() == size  # nothing half-stored
+        outages[0] = 1
+        with pytest.raises(UnavailableError):
+            list(a.submit_stream(signals))
+    outages[0] = 1
+    with exchange.client("demo-a") as a:  # default retry policy
+        results = a.submit(signals)
+    assert [r.status for r in results] == ["accepted"] * 3
+    assert store.log_size() == size + 3
 
 
 def test_sigterm_finishes_in_flight_writes(tmp_path: Path) -> None:
