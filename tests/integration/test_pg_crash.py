@@ -7,11 +7,13 @@ it), so it needs Debian's PostgreSQL binaries and, as root, the ``postgres`` use
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -20,6 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal
@@ -30,7 +33,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 class Cluster:
-    """A PostgreSQL cluster of the test's own, on a free loopback port."""
+    """A PostgreSQL cluster of the test's own on a free loopback port. The postmaster is this process's
+    child, so a SIGKILLed one is reaped here and a restart finds no live-looking lock files."""
 
     def __init__(self, root: Path) -> None:
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -38,45 +42,72 @@ class Cluster:
             pytest.skip("PostgreSQL binaries not installed")
         self.bin = bins[-1]
         self.root = root
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:
+        self.user: str | None = None
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             try:
                 pwd.getpwnam("postgres")
             except KeyError:
                 pytest.skip("running as root without a postgres user")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
+            self.user = "postgres"
             shutil.chown(root, "postgres")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self._run("initdb", "-D", str(root / "data"), "-U", "postgres", "-A", "trust", "--no-sync")
-        self.start()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, tool: str, *args: str) -> None:
-        subprocess.run([*self.as_user, f"{self.bin}/{tool}", *args], check=True, capture_output=True)
+        subprocess.run(
+            [f"{self.bin}/initdb", "-D", str(root / "data"), "-U", "postgres", "-A", "trust", "--no-sync"],
+            check=True,
+            capture_output=True,
+            user=self.user,
+        )
+        self._log = open(root / "server.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
 
     def start(self) -> None:
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=on"
-        self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(self.root / "log"), "-w", "start", "-o", options)
+        """Start the postmaster (crash recovery runs first after a kill) and wait until it takes connections."""
+        options = ["-c", "listen_addresses=127.0.0.1", "-p", str(self.port), "-k", str(self.root), "-c", "fsync=on"]
+        options += ["-c", "lc_messages=C"]
+        self.proc = subprocess.Popen(
+            [f"{self.bin}/postgres", "-D", str(self.root / "data"), *options],
+            stdout=self._log,
+            stderr=self._log,
+            user=self.user,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                psycopg.connect(self.url, connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    log = (self.root / "server.log").read_text()[-800:]
+                    raise RuntimeError(f"PostgreSQL did not start: {log}") from None
+                time.sleep(0.1)
 
     def kill(self) -> None:
-        """SIGKILL the postmaster and every backend (a crash, not a shutdown)."""
-        pid = int((self.root / "data" / "postmaster.pid").read_text().split()[0])
-        subprocess.run(["pkill", "-KILL", "-P", str(pid)], check=False)
-        os.kill(pid, 9)
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-                time.sleep(0.05)
-            except ProcessLookupError:
-                break
+        """SIGKILL the postmaster and every backend at once: a crash, not a shutdown."""
+        assert self.proc is not None
+        for pid in [self.proc.pid, *_children(self.proc.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.wait(30)
 
     def stop(self) -> None:
-        subprocess.run(
-            [*self.as_user, f"{self.bin}/pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # immediate shutdown: a throwaway cluster
+            self.proc.wait(30)
+        self._log.close()
+
+
+def _children(parent: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # "pid (comm) state ppid …": comm may hold spaces, so split after its closing parenthesis
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(stat.parent.name))
+    return pids
 
 
 @pytest.fixture
@@ -193,6 +224,7 @@ def test_sigkill_postgres_during_bulk_submit(
     thread.join(120)
     try:
         assert in_flight, "the kill came after the last answer"
+        assert "automatic recovery in progress" in (cluster.root / "server.log").read_text()  # a real crash
         assert not failures, failures
         # The exchange felt the outage (its pool lost its connections) and answered, if at all, with
         # UNAVAILABLE (retryable), never UNKNOWN or INTERNAL; a request that only waited on the pool
