@@ -11,9 +11,10 @@
 
 Files are replaced through a temporary file and a rename, private ones at mode 0600; run as root, new
 files get the owner of the directory they land in (so the service can still read them). Nothing here
-touches the database. An exchange reads the data directory's keys only when it starts: restart every
-replica afterwards (they share the data directory, or identical copies of it). Output is JSON on
-stdout. deploy/RUNBOOK.md ("Rotate keys") says when to use which.
+touches the database. A new server certificate is picked up by running exchanges at their next TLS
+handshake; the other keys are read only when an exchange starts: restart every replica afterwards (they
+share the data directory, or identical copies of it). Output is JSON on stdout. deploy/RUNBOOK.md
+("Rotate keys") says when to use which.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
 
 from client_sdk import oprf
 from client_sdk.credentials import MEMBER_FILE, Credentials
@@ -77,7 +80,16 @@ def server_cert(args: argparse.Namespace) -> None:
     issued = ca.issue_server(names)
     _write(paths.server_key, issued.key_pem, private=True)
     _write(paths.server_cert, issued.cert_pem, private=False)
-    _emit({"certificate": str(paths.server_cert), "names": names, "restart": "every replica"})
+    cert = x509.load_pem_x509_certificate(issued.cert_pem)
+    _emit(
+        {
+            "certificate": str(paths.server_cert),
+            "names": names,
+            "serial": f"{cert.serial_number:x}",
+            "not_after": cert.not_valid_after_utc.isoformat(),
+            "restart": "not needed: running exchanges use it from their next TLS handshake",
+        }
+    )
 
 
 def _oprf_lines(paths: DataDir) -> dict[int, str]:

@@ -26,6 +26,7 @@ from exchange.oprf_key import OprfKeyring
 from exchange.paths import DataDir
 from exchange.store import open_store
 from exchange.store.base import AdminEvent
+from exchange.tls import server_hosts
 
 OPERATOR = ("operator", "operator", "operator")
 DEMO_ACCOUNTS = (
@@ -69,8 +70,7 @@ def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
     os.chmod(paths.secrets, 0o700)
     ca = CertificateAuthority.create()
     ca.save(paths.ca_cert, paths.ca_key)
-    hosts = ["127.0.0.1", "localhost", "::1", settings.listen_host, *settings.tls_names]
-    server = ca.issue_server([h for h in hosts if h not in ("", "0.0.0.0", "::")])
+    server = ca.issue_server(server_hosts(settings))
     paths.server_cert.write_bytes(server.cert_pem)
     write_private_file(paths.server_key, server.key_pem)
     keyring = OprfKeyring.create(paths.oprf_key)

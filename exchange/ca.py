@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -28,7 +29,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -71,7 +72,7 @@ class CertificateAuthority:
         return cls(key, cert)
 
     def save(self, cert_path: Path, key_path: Path) -> None:
-        write_private_file(key_path, _key_pem(self._key))
+        write_private_file(key_path, private_key_pem(self._key))
         cert_path.write_bytes(self.cert_pem)
 
     @classmethod
@@ -86,8 +87,17 @@ class CertificateAuthority:
             raise ConfigError(f"{key_path}: expected an EC private key")
         return cls(key, cert)
 
-    def _issue(self, common_name: str, sans: list[x509.GeneralName], usage: x509.ObjectIdentifier) -> IssuedCert:
-        key = ec.generate_private_key(ec.SECP256R1())
+    def _issue(
+        self,
+        common_name: str,
+        sans: list[x509.GeneralName],
+        usage: x509.ObjectIdentifier,
+        public_key: ec.EllipticCurvePublicKey | None = None,
+    ) -> IssuedCert:
+        private = None
+        if public_key is None:
+            private = ec.generate_private_key(ec.SECP256R1())
+            public_key = private.public_key()
         now = _now()
         builder = (
             x509.CertificateBuilder()
@@ -100,7 +110,7 @@ class CertificateAuthority:
                 )
             )
             .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
+            .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=_VALID_DAYS_LEAF))
@@ -110,7 +120,8 @@ class CertificateAuthority:
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         cert = builder.sign(self._key, hashes.SHA256())
-        return IssuedCert(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+        key_pem = b"" if private is None else private_key_pem(private)
+        return IssuedCert(cert.public_bytes(serialization.Encoding.PEM), key_pem)
 
     def issue_server(self, hosts: list[str]) -> IssuedCert:
         """A server certificate valid for each host name or IP address in ``hosts``."""
@@ -122,6 +133,23 @@ class CertificateAuthority:
                 sans.append(x509.DNSName(host))
         return self._issue("signal-exchange", sans, ExtendedKeyUsageOID.SERVER_AUTH)
 
-    def issue_client(self, member_id: str) -> IssuedCert:
-        """A client certificate whose common name is ``member_id``."""
-        return self._issue(member_id, [], ExtendedKeyUsageOID.CLIENT_AUTH)
+    def issue_client(self, member_id: str, public_key: ec.EllipticCurvePublicKey | None = None) -> IssuedCert:
+        """A client certificate whose common name is ``member_id``: for ``public_key`` (then the issued
+        key PEM is empty), or for a new key made here."""
+        return self._issue(member_id, [], ExtendedKeyUsageOID.CLIENT_AUTH, public_key)
+
+
+def parse_tls_public_key(der: bytes) -> ec.EllipticCurvePublicKey:
+    """A member's TLS public key (DER SubjectPublicKeyInfo, EC P-256); ValueError says what is wrong."""
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ValueError(f"not a DER SubjectPublicKeyInfo: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("the TLS key must be EC P-256 (secp256r1)")
+    return key
+
+
+def not_after(cert_pem: bytes) -> dt.datetime:
+    """When a PEM certificate expires (UTC)."""
+    return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc

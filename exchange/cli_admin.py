@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf.json_format import MessageToDict
 
 from client_sdk._wire import admin_pb2
-from client_sdk.credentials import SIGNING_KEY_FILE, Credentials, write_credentials
+from client_sdk.credentials import CERT_FILE, SIGNING_KEY_FILE, TLS_KEY_FILE, Credentials, write_credentials
 from client_sdk.keys import SigningKey, write_private_file
 from exchange.admin_client import AdminClient
+from exchange.ca import not_after, private_key_pem
 
 Handler = Callable[[AdminClient, argparse.Namespace], Any]
 
@@ -143,6 +147,36 @@ def key_register(client: AdminClient, args: argparse.Namespace) -> None:
         client,
         args,
         register_key=admin_pb2.RegisterKey(member_id=args.member, public_key=_read_public_key(args.public_key)),
+    )
+
+
+def member_renew_cert(client: AdminClient, args: argparse.Namespace) -> None:
+    """A new TLS key made here (it never leaves this machine) and a certificate for it from the exchange;
+    the old pair is kept beside them as ``*.old``. Connections made from now on use the new pair."""
+    creds_dir = Path(args.credentials)
+    old = Credentials.load(creds_dir)
+    if old.member_id != args.name:
+        raise SystemExit(f"sigx: {creds_dir} holds credentials of {old.member_id}, not {args.name}")
+    key = ec.generate_private_key(ec.SECP256R1())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    resp = client.change(
+        dry_run=args.dry_run, issue_certificate=admin_pb2.IssueCertificate(member_id=args.name, tls_public_key=spki)
+    )
+    if args.dry_run:
+        _emit(args, {"seq": 0, "summary": resp.summary}, resp.summary)
+        return
+    key_pem = private_key_pem(key)
+    for name in (TLS_KEY_FILE, CERT_FILE):
+        shutil.copy2(creds_dir / name, creds_dir / f"{name}.old")
+    write_private_file(creds_dir / f"{TLS_KEY_FILE}.new", key_pem)
+    (creds_dir / f"{CERT_FILE}.new").write_bytes(resp.certificate.cert_pem)
+    os.replace(creds_dir / f"{TLS_KEY_FILE}.new", creds_dir / TLS_KEY_FILE)
+    os.replace(creds_dir / f"{CERT_FILE}.new", creds_dir / CERT_FILE)
+    expires = not_after(resp.certificate.cert_pem)
+    _emit(
+        args,
+        {"seq": resp.seq, "member_id": args.name, "not_after": expires.isoformat(), "credentials": str(creds_dir)},
+        f"{resp.summary}\n{creds_dir / CERT_FILE} and {TLS_KEY_FILE} replaced (the old ones are *.old)",
     )
 
 
@@ -322,6 +356,15 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
     p.add_argument("--out", required=True, metavar="DIR", help="where to write the credentials directory")
     leaf(member, "list", member_list, "list members")
     leaf(member, "show", member_show, "a member's status, groups, keys and effective policy").add_argument("name")
+    p = leaf(
+        member,
+        "renew-cert",
+        member_renew_cert,
+        "new TLS client key and certificate into a member's credentials directory",
+        dry_run=True,
+    )
+    p.add_argument("name")
+    p.add_argument("--credentials", required=True, metavar="DIR", help="the member's credentials directory")
     for action, status in (("suspend", "suspended"), ("reinstate", "active"), ("remove", "removed")):
         p = leaf(member, action, _status(status), f"{action} a member", dry_run=True)
         p.add_argument("name")

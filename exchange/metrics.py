@@ -1,13 +1,13 @@
 """Prometheus metrics, served on their own HTTP port (``--metrics-listen``).
 
 Per request: count by method and status code, latency histogram by method.
-Scraped from state: log size (= events stored), quota denials and OPRF
-evaluations. No label ever carries an identifier, pseudonym or token.
+Scraped from state: log size (= events stored), quota denials, OPRF
+evaluations and the server certificate's expiry. No label ever carries an identifier, pseudonym or token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -37,9 +37,10 @@ class Metrics:
         self.requests.labels(method, code).inc()
         self.latency.labels(method).observe(seconds)
 
-    def watch(self, store: Store, policy: PolicyEngine) -> None:
-        """Export gauges and counters read from the store and the quota ledger at scrape time."""
-        self.registry.register(_StateCollector(store, policy))
+    def watch(self, store: Store, policy: PolicyEngine, cert_expiry: Callable[[], float]) -> None:
+        """Export gauges and counters read at scrape time from the store, the quota ledger and the
+        server certificate in use (its expiry, for an alert well before the day)."""
+        self.registry.register(_StateCollector(store, policy, cert_expiry))
 
     def serve(self, address: str) -> Any:
         """Start the HTTP endpoint; returns the server (``shutdown()`` stops it)."""
@@ -49,11 +50,17 @@ class Metrics:
 
 
 class _StateCollector(Collector):
-    def __init__(self, store: Store, policy: PolicyEngine) -> None:
+    def __init__(self, store: Store, policy: PolicyEngine, cert_expiry: Callable[[], float]) -> None:
         self._store = store
         self._policy = policy
+        self._cert_expiry = cert_expiry
 
     def collect(self) -> Iterator[Any]:
+        expiry = GaugeMetricFamily(
+            "sigx_server_certificate_expiry_timestamp_seconds", "when the server certificate in use expires (Unix time)"
+        )
+        expiry.add_metric([], self._cert_expiry())
+        yield expiry
         size = GaugeMetricFamily("sigx_log_entries", "entries in the signature log (events stored)")
         try:
             size.add_metric([], self._store.log_size())

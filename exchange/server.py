@@ -51,6 +51,7 @@ from exchange.rpc.handlers import (
 from exchange.rpc.interceptor import ExchangeInterceptor
 from exchange.store import open_store
 from exchange.store.base import Store
+from exchange.tls import ServerTls
 
 log = structlog.get_logger("exchange.server")
 
@@ -99,21 +100,10 @@ class RunningExchange:
             self.metrics_server.shutdown()
 
 
-def _tls_credentials(paths: DataDir) -> grpc.ServerCredentials:
-    try:
-        return grpc.ssl_server_credentials(
-            [(paths.server_key.read_bytes(), paths.server_cert.read_bytes())],
-            root_certificates=paths.ca_cert.read_bytes(),
-            require_client_auth=True,
-        )
-    except OSError as exc:
-        raise ConfigError(f"TLS files in {paths.root}: {exc}") from None
-
-
 def create_server(settings: Settings, clock: Callable[[], float] = time.time) -> RunningExchange:
     """Initialise the data directory if needed, then start a server on ``settings.listen``."""
     ensure_initialised(settings, clock)
-    paths = DataDir(settings.data_dir)
+    tls = ServerTls(DataDir(settings.data_dir))
     services = app.build(settings, open_store(settings), clock)
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -121,7 +111,7 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
         ("grpc.so_reuseport", 0),
     ]
     metrics = Metrics()
-    metrics.watch(services.store, services.policy)
+    metrics.watch(services.store, services.policy, lambda: tls.not_after.timestamp())
     server = grpc.server(
         ThreadPoolExecutor(settings.workers, thread_name_prefix="sigx-rpc"),
         interceptors=[ExchangeInterceptor(services.store, services.policy, metrics)],
@@ -139,7 +129,7 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     _report_health(health_servicer, services)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     try:
-        port = server.add_secure_port(settings.listen, _tls_credentials(paths))
+        port = server.add_secure_port(settings.listen, tls.credentials())
     except RuntimeError as exc:
         services.close()
         raise ConfigError(f"listen: cannot bind {settings.listen}: {exc}") from None

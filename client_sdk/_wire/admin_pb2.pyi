@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AdminChange(_message.Message):
-    __slots__ = ("submitter", "created_at", "add_member", "set_member_status", "register_key", "revoke_key", "retire_key", "create_group", "set_group_membership", "apply_policy", "set_category")
+    __slots__ = ("submitter", "created_at", "add_member", "set_member_status", "register_key", "revoke_key", "retire_key", "create_group", "set_group_membership", "apply_policy", "set_category", "issue_certificate")
     SUBMITTER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ADD_MEMBER_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +19,7 @@ class AdminChange(_message.Message):
     SET_GROUP_MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
     APPLY_POLICY_FIELD_NUMBER: _ClassVar[int]
     SET_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     submitter: str
     created_at: int
     add_member: AddMember
@@ -30,7 +31,8 @@ class AdminChange(_message.Message):
     set_group_membership: SetGroupMembership
     apply_policy: ApplyPolicy
     set_category: SetCategory
-    def __init__(self, submitter: _Optional[str] = ..., created_at: _Optional[int] = ..., add_member: _Optional[_Union[AddMember, _Mapping]] = ..., set_member_status: _Optional[_Union[SetMemberStatus, _Mapping]] = ..., register_key: _Optional[_Union[RegisterKey, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKey, _Mapping]] = ..., retire_key: _Optional[_Union[RetireKey, _Mapping]] = ..., create_group: _Optional[_Union[CreateGroup, _Mapping]] = ..., set_group_membership: _Optional[_Union[SetGroupMembership, _Mapping]] = ..., apply_policy: _Optional[_Union[ApplyPolicy, _Mapping]] = ..., set_category: _Optional[_Union[SetCategory, _Mapping]] = ...) -> None: ...
+    issue_certificate: IssueCertificate
+    def __init__(self, submitter: _Optional[str] = ..., created_at: _Optional[int] = ..., add_member: _Optional[_Union[AddMember, _Mapping]] = ..., set_member_status: _Optional[_Union[SetMemberStatus, _Mapping]] = ..., register_key: _Optional[_Union[RegisterKey, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKey, _Mapping]] = ..., retire_key: _Optional[_Union[RetireKey, _Mapping]] = ..., create_group: _Optional[_Union[CreateGroup, _Mapping]] = ..., set_group_membership: _Optional[_Union[SetGroupMembership, _Mapping]] = ..., apply_policy: _Optional[_Union[ApplyPolicy, _Mapping]] = ..., set_category: _Optional[_Union[SetCategory, _Mapping]] = ..., issue_certificate: _Optional[_Union[IssueCertificate, _Mapping]] = ...) -> None: ...
 
 class AddMember(_message.Message):
     __slots__ = ("member_id", "role", "display_name", "signing_public_key")
@@ -107,6 +109,14 @@ class SetCategory(_message.Message):
     name: str
     retention_days: int
     def __init__(self, name: _Optional[str] = ..., retention_days: _Optional[int] = ...) -> None: ...
+
+class IssueCertificate(_message.Message):
+    __slots__ = ("member_id", "tls_public_key")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    TLS_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    tls_public_key: bytes
+    def __init__(self, member_id: _Optional[str] = ..., tls_public_key: _Optional[bytes] = ...) -> None: ...
 
 class ApplyChangeRequest(_message.Message):
     __slots__ = ("envelope", "dry_run")

@@ -15,7 +15,7 @@ from typing import Any
 from client_sdk._wire import admin_pb2
 from client_sdk.envelope import PAYLOAD_ADMIN
 from client_sdk.keys import is_valid_public_key, key_id_for
-from exchange.ca import CertificateAuthority, IssuedCert
+from exchange.ca import CertificateAuthority, IssuedCert, not_after, parse_tls_public_key
 from exchange.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from exchange.identity import Caller
 from exchange.policy import document as policy_doc
@@ -98,6 +98,31 @@ class AdminService:
         self._store.add_member(member_id, role, ch.display_name or member_id, now, event, (key_id, public_key))
         cert = self._ca().issue_client(member_id)
         return ChangeResult(event.seq, f"added {role} {member_id} with key {key_id}", cert, key_id)
+
+    def _issue_certificate(
+        self, caller: Caller, ch: admin_pb2.IssueCertificate, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        member = self._store.get_member(ch.member_id)
+        if member is None:
+            raise NotFoundError(f"no member {ch.member_id!r}", reason="member_not_found")
+        if member.status != "active":
+            raise FailedPreconditionError(
+                f"member {ch.member_id!r} is {member.status}: certificates are issued to active members only",
+                reason="member_not_active",
+            )
+        public_key = None
+        if ch.tls_public_key:
+            try:
+                public_key = parse_tls_public_key(ch.tls_public_key)
+            except ValueError as exc:
+                raise InvalidArgumentError(f"tls_public_key: {exc}", reason="bad_tls_key") from None
+        whose = "its own key" if public_key is not None else "a key made by the exchange"
+        if event is None:
+            return ChangeResult(0, f"would issue a TLS client certificate to {ch.member_id} for {whose}")
+        cert = self._ca().issue_client(ch.member_id, public_key)  # before the event: nothing logged if this fails
+        self._store.record_admin_event(event)
+        summary = f"issued a TLS client certificate to {ch.member_id} for {whose}"
+        return ChangeResult(event.seq, f"{summary}, valid until {not_after(cert.cert_pem):%Y-%m-%d}", cert)
 
     def _set_member_status(
         self, caller: Caller, ch: admin_pb2.SetMemberStatus, event: AdminEvent | None, now: int

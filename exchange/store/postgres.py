@@ -460,6 +460,11 @@ class PostgresStore:
     def _exists(conn: Conn, sql: str, *args: object) -> bool:
         return conn.execute(sql, args).fetchone() is not None
 
+    def record_admin_event(self, event: AdminEvent) -> int:
+        """Record an admin event that changes no table (a certificate issued); its seq."""
+        with self._write() as conn:
+            return self._admin_event(conn, event)
+
     def add_member(
         self,
         member_id: str,

@@ -263,6 +263,11 @@ class SqliteStore:
         )
         return event.seq
 
+    def record_admin_event(self, event: AdminEvent) -> int:
+        """Record an admin event that changes no table (a certificate issued); its seq."""
+        with self._write() as conn:
+            return self._admin_event(conn, event)
+
     def add_member(
         self,
         member_id: str,

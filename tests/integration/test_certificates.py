@@ -1,0 +1,182 @@
+"""TLS certificates over their lifetime: a member's client certificate renewed by the operator (the new
+key made on the operator's machine, the issuance in the signed log), and the server certificate renewed
+on disk and picked up by the running exchange at its next handshake."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from client_sdk import ExchangeClient, Identifier, Signal
+from client_sdk._wire import admin_pb2
+from client_sdk.credentials import Credentials
+from client_sdk.envelope import open_envelope
+from client_sdk.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError
+from client_sdk.log_entry import LogEntry
+from exchange.admin_client import AdminClient
+from exchange.audit.sources import RemoteSource
+from exchange.cli import main
+from tests.harness import Exchange, start_exchange
+
+pytestmark = pytest.mark.integration
+KEYTOOL = Path(__file__).parents[2] / "deploy" / "sigx-keytool.py"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    capsys.readouterr()
+    rc = main([*argv, "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    return json.loads(out)
+
+
+def _spki(pem_or_key: bytes | ec.EllipticCurvePrivateKey) -> bytes:
+    if isinstance(pem_or_key, bytes):
+        public = x509.load_pem_x509_certificate(pem_or_key).public_key()
+    else:
+        public = pem_or_key.public_key()
+    return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_operator_renews_a_member_certificate(exchange: Exchange, capsys: pytest.CaptureFixture[str]) -> None:
+    creds = exchange.creds("demo-a")
+    before = Credentials.load(creds)
+    operator = ["--as", str(exchange.creds("operator")), "--server", exchange.address]
+    size = exchange.running.store.log_size()
+
+    dry = _run(capsys, "admin", "member", "renew-cert", "demo-a", "--credentials", str(creds), "--dry-run", *operator)
+    assert dry["seq"] == 0 and dry["summary"].startswith("would issue")
+    assert Credentials.load(creds).cert_pem == before.cert_pem and exchange.running.store.log_size() == size
+
+    renewed = _run(capsys, "admin", "member", "renew-cert", "demo-a", "--credentials", str(creds), *operator)
+    after = Credentials.load(creds)  # also checks tls.key is still 0600
+    assert after.cert_pem != before.cert_pem and after.tls_key_pem != before.tls_key_pem
+    assert (creds / "tls.crt.old").read_bytes() == before.cert_pem
+    assert (creds / "tls.key.old").stat().st_mode & 0o077 == 0
+    cert = x509.load_pem_x509_certificate(after.cert_pem)
+    key = serialization.load_pem_private_key(after.tls_key_pem, password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    assert _spki(after.cert_pem) == _spki(key)  # the key made by the CLI, certified
+    assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "demo-a"
+    assert cert.not_valid_after_utc.isoformat() == renewed["not_after"]
+
+    with ExchangeClient.connect(exchange.address, credentials=creds) as a:  # the new pair works
+        assert a.who_am_i().member_id == "demo-a"
+        [r] = a.submit([Signal(Identifier("domain", "renewed.example"), category="grooming")])
+        assert r.status == "accepted"
+
+    # The issuance is an operator-signed event in the log, naming the certified public key.
+    source = RemoteSource(exchange.address, exchange.creds("auditor"))
+    try:
+        [[(_, leaf, envelope)]] = list(source.entries(renewed["seq"] - 1, renewed["seq"]))
+    finally:
+        source.close()
+    assert LogEntry.decode(leaf).kind == 4  # admin
+    opened = open_envelope(envelope)
+    body = admin_pb2.AdminChange.FromString(opened.payload)
+    assert opened.key_id == Credentials.load(exchange.creds("operator")).signing_key.key_id
+    assert body.issue_certificate.member_id == "demo-a"
+    assert body.issue_certificate.tls_public_key == _spki(key)
+    capsys.readouterr()
+    rc = main(["audit", "verify", "--as", str(exchange.creds("auditor")), "--server", exchange.address, "--json"])
+    assert rc == 0, capsys.readouterr().out
+
+
+def test_certificate_refusals(exchange: Exchange) -> None:
+    p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
+    edkey = ed25519.Ed25519PrivateKey.generate().public_key()
+    der = serialization.Encoding.DER
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
+        for bad in (b"\x30\x03\x02\x01\x00", p384.public_bytes(der, spki), edkey.public_bytes(der, spki)):
+            with pytest.raises(InvalidArgumentError) as err:
+                op.change(issue_certificate=admin_pb2.IssueCertificate(member_id="demo-a", tls_public_key=bad))
+            assert err.value.reason == "bad_tls_key"
+        with pytest.raises(NotFoundError):
+            op.change(issue_certificate=admin_pb2.IssueCertificate(member_id="nobody"))
+        op.change(set_member_status=admin_pb2.SetMemberStatus(member_id="demo-b", status="suspended"))
+        with pytest.raises(FailedPreconditionError) as err:
+            op.change(issue_certificate=admin_pb2.IssueCertificate(member_id="demo-b"))
+        assert err.value.reason == "member_not_active"
+        made = op.change(issue_certificate=admin_pb2.IssueCertificate(member_id="demo-a"))  # no key sent
+        assert made.seq > 0 and b"PRIVATE KEY" in made.certificate.key_pem
+    with (
+        AdminClient.connect(exchange.address, exchange.creds("demo-a")) as member,
+        pytest.raises(PermissionDeniedError),
+    ):
+        member.change(issue_certificate=admin_pb2.IssueCertificate(member_id="demo-a"))
+
+
+def _server_certificate(address: str, creds_dir: Path) -> x509.Certificate:
+    """The certificate the exchange presents to a new connection (a plain TLS handshake, ALPN h2)."""
+    host, port = address.rsplit(":", 1)
+    ctx = ssl.create_default_context(cafile=str(creds_dir / "ca.crt"))
+    ctx.load_cert_chain(creds_dir / "tls.crt", creds_dir / "tls.key")
+    ctx.set_alpn_protocols(["h2"])
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
+
+
+def _names(cert: x509.Certificate) -> set[str]:
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return {str(n) for n in san.get_values_for_type(x509.DNSName)} | {
+        str(ip) for ip in san.get_values_for_type(x509.IPAddress)
+    }
+
+
+def _expiry_metric(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    [line] = [x for x in text.splitlines() if x.startswith("sigx_server_certificate_expiry_timestamp_seconds ")]
+    return float(line.split()[1])
+
+
+def test_server_certificate_renewed_without_restart(tmp_path: Path) -> None:
+    ex = start_exchange(tmp_path, metrics_listen="127.0.0.1:0")
+    try:
+        creds = ex.creds("demo-a")
+        old = _server_certificate(ex.address, creds)
+        assert "sigx.example.org" not in _names(old)
+        metrics_port = ex.running.metrics_server.server_port
+        assert _expiry_metric(metrics_port) == old.not_valid_after_utc.timestamp()
+        with ex.client("demo-a") as kept:  # a connection made before the renewal
+            kept.who_am_i()
+            keytool = subprocess.run(
+                [sys.executable, str(KEYTOOL), "server-cert", "--data-dir", str(ex.data_dir), "sigx.example.org"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            renewed = json.loads(keytool.stdout)
+            assert "sigx.example.org" in renewed["names"]
+
+            new = _server_certificate(ex.address, creds)  # the next handshake presents the new one
+            assert f"{new.serial_number:x}" == renewed["serial"]
+            assert "sigx.example.org" in _names(new) and "127.0.0.1" in _names(new)
+            assert _expiry_metric(metrics_port) == new.not_valid_after_utc.timestamp()
+            kept.who_am_i()  # the old connection goes on
+            with ex.client("demo-b") as fresh:
+                assert fresh.who_am_i().member_id == "demo-b"
+
+            # A broken pair (a half-copied file) is refused: the exchange keeps presenting the good one.
+            (ex.data_dir / "server.crt").write_bytes(old.public_bytes(serialization.Encoding.PEM))
+            assert _server_certificate(ex.address, creds).serial_number == new.serial_number
+            with ex.client("demo-b") as fresh:
+                assert fresh.who_am_i().member_id == "demo-b"
+    finally:
+        ex.running.stop(grace=1)
