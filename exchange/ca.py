@@ -8,6 +8,7 @@ TLS stack accepts.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,3 +154,9 @@ def parse_tls_public_key(der: bytes) -> ec.EllipticCurvePublicKey:
 def not_after(cert_pem: bytes) -> dt.datetime:
     """When a PEM certificate expires (UTC)."""
     return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc
+
+
+@functools.lru_cache(maxsize=4096)
+def issued_at(cert_pem: bytes) -> int:
+    """A PEM certificate's notBefore as Unix seconds (cached: the interceptor asks per call)."""
+    return int(x509.load_pem_x509_certificate(cert_pem).not_valid_before_utc.timestamp())

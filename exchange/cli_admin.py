@@ -6,6 +6,7 @@ Every change is signed with the operator's key; tables for people, ``--json`` fo
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -92,9 +93,12 @@ def member_list(client: AdminClient, args: argparse.Namespace) -> None:
 
 def member_show(client: AdminClient, args: argparse.Namespace) -> None:
     m = client.member(args.name)
+    certs = "any from this exchange's CA"
+    if m.certificates_from:
+        certs = f"issued since {dt.datetime.fromtimestamp(m.certificates_from, dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
     text = (
         f"member   {m.member_id} ({m.display_name})\nrole     {m.role}\nstatus   {m.status}\n"
-        f"groups   {', '.join(m.groups) or '-'}\nkeys     {', '.join(m.key_ids) or '-'}\n\n{m.policy}"
+        f"groups   {', '.join(m.groups) or '-'}\nkeys     {', '.join(m.key_ids) or '-'}\ncerts    {certs}\n\n{m.policy}"
     )
     _emit(args, MessageToDict(m, preserving_proto_field_name=True), text)
 
@@ -159,9 +163,8 @@ def member_renew_cert(client: AdminClient, args: argparse.Namespace) -> None:
         raise SystemExit(f"sigx: {creds_dir} holds credentials of {old.member_id}, not {args.name}")
     key = ec.generate_private_key(ec.SECP256R1())
     spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    resp = client.change(
-        dry_run=args.dry_run, issue_certificate=admin_pb2.IssueCertificate(member_id=args.name, tls_public_key=spki)
-    )
+    change = admin_pb2.IssueCertificate(member_id=args.name, tls_public_key=spki, revoke_earlier=args.revoke_old)
+    resp = client.change(dry_run=args.dry_run, issue_certificate=change)
     if args.dry_run:
         _emit(args, {"seq": 0, "summary": resp.summary}, resp.summary)
         return
@@ -365,6 +368,9 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
     )
     p.add_argument("name")
     p.add_argument("--credentials", required=True, metavar="DIR", help="the member's credentials directory")
+    p.add_argument(
+        "--revoke-old", action="store_true", help="refuse every earlier certificate of the member (a lost key)"
+    )
     for action, status in (("suspend", "suspended"), ("reinstate", "active"), ("remove", "removed")):
         p = leaf(member, action, _status(status), f"{action} a member", dry_run=True)
         p.add_argument("name")

@@ -111,12 +111,14 @@ class SetCategory(_message.Message):
     def __init__(self, name: _Optional[str] = ..., retention_days: _Optional[int] = ...) -> None: ...
 
 class IssueCertificate(_message.Message):
-    __slots__ = ("member_id", "tls_public_key")
+    __slots__ = ("member_id", "tls_public_key", "revoke_earlier")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     TLS_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_EARLIER_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     tls_public_key: bytes
-    def __init__(self, member_id: _Optional[str] = ..., tls_public_key: _Optional[bytes] = ...) -> None: ...
+    revoke_earlier: bool
+    def __init__(self, member_id: _Optional[str] = ..., tls_public_key: _Optional[bytes] = ..., revoke_earlier: _Optional[bool] = ...) -> None: ...
 
 class ApplyChangeRequest(_message.Message):
     __slots__ = ("envelope", "dry_run")
@@ -153,7 +155,7 @@ class GetMemberRequest(_message.Message):
     def __init__(self, member_id: _Optional[str] = ...) -> None: ...
 
 class MemberDetail(_message.Message):
-    __slots__ = ("member_id", "role", "status", "display_name", "groups", "key_ids", "policy")
+    __slots__ = ("member_id", "role", "status", "display_name", "groups", "key_ids", "policy", "certificates_from")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +163,7 @@ class MemberDetail(_message.Message):
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     KEY_IDS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATES_FROM_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     role: str
     status: str
@@ -168,7 +171,8 @@ class MemberDetail(_message.Message):
     groups: _containers.RepeatedScalarFieldContainer[str]
     key_ids: _containers.RepeatedScalarFieldContainer[str]
     policy: str
-    def __init__(self, member_id: _Optional[str] = ..., role: _Optional[str] = ..., status: _Optional[str] = ..., display_name: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., key_ids: _Optional[_Iterable[str]] = ..., policy: _Optional[str] = ...) -> None: ...
+    certificates_from: int
+    def __init__(self, member_id: _Optional[str] = ..., role: _Optional[str] = ..., status: _Optional[str] = ..., display_name: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., key_ids: _Optional[_Iterable[str]] = ..., policy: _Optional[str] = ..., certificates_from: _Optional[int] = ...) -> None: ...
 
 class GetMemberResponse(_message.Message):
     __slots__ = ("member",)

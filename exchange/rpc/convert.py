@@ -107,6 +107,7 @@ def member_detail(d: MemberDetail) -> admin_pb2.MemberDetail:
         groups=d.groups,
         key_ids=d.key_ids,
         policy=d.policy,
+        certificates_from=m.certs_from,
     )
 
 

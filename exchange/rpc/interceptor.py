@@ -22,6 +22,7 @@ import structlog
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from exchange.ca import issued_at
 from exchange.errors import ExchangeError, InvalidArgumentError, UnauthenticatedError
 from exchange.identity import Caller, reset_caller, set_caller
 from exchange.metrics import Metrics
@@ -54,6 +55,13 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
         member = self._store.get_member(member_id)
         if member is None:
             raise UnauthenticatedError(f"certificate names {member_id!r}, who is not in the directory")
+        if member.certs_from:
+            pems = context.auth_context().get("x509_pem_cert") or []
+            if (issued_at(pems[0]) if len(pems) == 1 else 0) < member.certs_from:
+                raise UnauthenticatedError(
+                    f"this certificate of {member_id} was revoked when a newer one was issued; use the newer one",
+                    reason="certificate_revoked",
+                )
         caller = Caller(member)
         self._policy.authorize(caller, method)
         return caller

@@ -15,7 +15,7 @@ from typing import Any
 from client_sdk._wire import admin_pb2
 from client_sdk.envelope import PAYLOAD_ADMIN
 from client_sdk.keys import is_valid_public_key, key_id_for
-from exchange.ca import CertificateAuthority, IssuedCert, not_after, parse_tls_public_key
+from exchange.ca import CertificateAuthority, IssuedCert, issued_at, not_after, parse_tls_public_key
 from exchange.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from exchange.identity import Caller
 from exchange.policy import document as policy_doc
@@ -117,12 +117,14 @@ class AdminService:
             except ValueError as exc:
                 raise InvalidArgumentError(f"tls_public_key: {exc}", reason="bad_tls_key") from None
         whose = "its own key" if public_key is not None else "a key made by the exchange"
+        revoking = "; earlier ones revoked" if ch.revoke_earlier else ""
         if event is None:
-            return ChangeResult(0, f"would issue a TLS client certificate to {ch.member_id} for {whose}")
+            return ChangeResult(0, f"would issue a TLS client certificate to {ch.member_id} for {whose}{revoking}")
         cert = self._ca().issue_client(ch.member_id, public_key)  # before the event: nothing logged if this fails
-        self._store.record_admin_event(event)
-        summary = f"issued a TLS client certificate to {ch.member_id} for {whose}"
-        return ChangeResult(event.seq, f"{summary}, valid until {not_after(cert.cert_pem):%Y-%m-%d}", cert)
+        revoke_before = issued_at(cert.cert_pem) if ch.revoke_earlier else None
+        self._store.record_certificate(ch.member_id, revoke_before, event)
+        summary = f"issued a TLS client certificate to {ch.member_id} for {whose}{revoking}"
+        return ChangeResult(event.seq, f"{summary}; valid until {not_after(cert.cert_pem):%Y-%m-%d}", cert)
 
     def _set_member_status(
         self, caller: Caller, ch: admin_pb2.SetMemberStatus, event: AdminEvent | None, now: int

@@ -35,6 +35,11 @@ class MemberRecord:
     role: str
     status: str
     display_name: str
+    certs_from: int = 0  # TLS certificates issued before this Unix time are refused (0: none)
+
+
+#: The members columns a MemberRecord is built from, in its field order.
+MEMBER_COLUMNS = "id, member_id, role, status, display_name, certs_from"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +188,9 @@ class Store(Protocol):
         event: AdminEvent | None = None,
         signing_key: tuple[str, bytes] | None = None,
     ) -> MemberRecord: ...
-    def record_admin_event(self, event: AdminEvent) -> int:
-        """Record an admin event that changes no table (a certificate issued); its seq."""
+    def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
+        """Record a certificate issued to a member (and, with ``revoke_before``, refuse the member's
+        certificates issued before that time) as one admin event; its seq."""
         ...
 
     def get_member(self, member_id: str) -> MemberRecord | None: ...

@@ -107,12 +107,17 @@ def _v2(conn: psycopg.Connection) -> None:
     conn.execute(_V2)
 
 
-MIGRATIONS = (_v1, _v2)
+def _v3(conn: psycopg.Connection) -> None:
+    """Per member, the earliest issuance time of a TLS certificate still accepted (0: any)."""
+    conn.execute("ALTER TABLE members ADD COLUMN certs_from BIGINT NOT NULL DEFAULT 0")
+
+
+MIGRATIONS = (_v1, _v2, _v3)
 
 # Tables a migration from SQLite copies, in dependency order, with their columns.
 TABLES: dict[str, tuple[str, ...]] = {
     "meta": ("key", "value"),
-    "members": ("id", "member_id", "role", "status", "display_name", "created_at"),
+    "members": ("id", "member_id", "role", "status", "display_name", "created_at", "certs_from"),
     "signing_keys": ("key_id", "member", "public_key", "not_before", "not_after", "revoked_at"),
     "groups": ("id", "name"),
     "group_members": ("grp", "member"),

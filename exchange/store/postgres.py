@@ -48,6 +48,7 @@ from exchange.store.base import (
     KIND_FEEDBACK,
     KIND_RETRACT,
     KIND_SUBMIT,
+    MEMBER_COLUMNS,
     TYPE_MEDIA_PDQ,
     AdminEvent,
     Category,
@@ -460,9 +461,12 @@ class PostgresStore:
     def _exists(conn: Conn, sql: str, *args: object) -> bool:
         return conn.execute(sql, args).fetchone() is not None
 
-    def record_admin_event(self, event: AdminEvent) -> int:
-        """Record an admin event that changes no table (a certificate issued); its seq."""
+    def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
+        """Record a certificate issued (and maybe the cut-off for earlier ones) as one admin event."""
         with self._write() as conn:
+            row = self._member_row(conn, member_id)
+            if revoke_before is not None:
+                conn.execute("UPDATE members SET certs_from = %s WHERE id = %s", (revoke_before, row))
             return self._admin_event(conn, event)
 
     def add_member(
@@ -502,7 +506,7 @@ class PostgresStore:
         """The member with this id, or None."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT id, member_id, role, status, display_name FROM members WHERE member_id = %s",
+                f"SELECT {MEMBER_COLUMNS} FROM members WHERE member_id = %s",
                 (member_id,),
                 prepare=True,
             ).fetchone()
@@ -511,9 +515,7 @@ class PostgresStore:
     def list_members(self) -> list[MemberRecord]:
         """Every member, by id."""
         with self._read() as conn:
-            rows = conn.execute(
-                'SELECT id, member_id, role, status, display_name FROM members ORDER BY member_id COLLATE "C"'
-            ).fetchall()
+            rows = conn.execute(f'SELECT {MEMBER_COLUMNS} FROM members ORDER BY member_id COLLATE "C"').fetchall()
         return [MemberRecord(int(r[0]), *r[1:]) for r in rows]
 
     @staticmethod

@@ -108,7 +108,12 @@ def _v3(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE events SET leaf = ? WHERE seq = ?", (entry.encode(), seq))
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3)
+def _v4(db: sqlite_utils.Database) -> None:
+    """Per member, the earliest issuance time of a TLS certificate still accepted (0: any)."""
+    db.execute("ALTER TABLE members ADD COLUMN certs_from INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -26,6 +26,7 @@ from exchange.store.base import (
     KIND_FEEDBACK,
     KIND_RETRACT,
     KIND_SUBMIT,
+    MEMBER_COLUMNS,
     TYPE_MEDIA_PDQ,
     AdminEvent,
     Category,
@@ -263,9 +264,11 @@ class SqliteStore:
         )
         return event.seq
 
-    def record_admin_event(self, event: AdminEvent) -> int:
-        """Record an admin event that changes no table (a certificate issued); its seq."""
+    def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
         with self._write() as conn:
+            row = self._member_row(conn, member_id)
+            if revoke_before is not None:
+                conn.execute("UPDATE members SET certs_from = ? WHERE id = ?", (revoke_before, row))
             return self._admin_event(conn, event)
 
     def add_member(
@@ -302,12 +305,13 @@ class SqliteStore:
 
     def get_member(self, member_id: str) -> MemberRecord | None:
         row = self._reader.execute(
-            "SELECT id, member_id, role, status, display_name FROM members WHERE member_id = ?", (member_id,)
+            f"SELECT {MEMBER_COLUMNS} FROM members WHERE member_id = ?",
+            (member_id,),
         ).fetchone()
         return MemberRecord(*row) if row else None
 
     def list_members(self) -> list[MemberRecord]:
-        rows = self._reader.execute("SELECT id, member_id, role, status, display_name FROM members ORDER BY member_id")
+        rows = self._reader.execute(f"SELECT {MEMBER_COLUMNS} FROM members ORDER BY member_id")
         return [MemberRecord(*r) for r in rows]
 
     def _member_row(self, conn: sqlite3.Connection, member_id: str) -> int:

@@ -5,10 +5,12 @@ on disk and picked up by the running exchange at its next handshake."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import ssl
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +23,13 @@ from client_sdk import ExchangeClient, Identifier, Signal
 from client_sdk._wire import admin_pb2
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import open_envelope
-from client_sdk.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError
+from client_sdk.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
 from client_sdk.log_entry import LogEntry
 from exchange.admin_client import AdminClient
 from exchange.audit.sources import RemoteSource
@@ -90,6 +98,38 @@ def test_operator_renews_a_member_certificate(exchange: Exchange, capsys: pytest
     capsys.readouterr()
     rc = main(["audit", "verify", "--as", str(exchange.creds("auditor")), "--server", exchange.address, "--json"])
     assert rc == 0, capsys.readouterr().out
+
+
+def _next_second() -> None:
+    start = int(time.time())
+    while int(time.time()) == start:
+        time.sleep(0.02)
+
+
+def test_renewal_with_revoke_old_refuses_the_lost_certificate(
+    exchange: Exchange, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    creds = exchange.creds("demo-a")
+    lost = tmp_path / "lost"  # what the attacker copied
+    shutil.copytree(creds, lost)
+    operator = ["--as", str(exchange.creds("operator")), "--server", exchange.address]
+    with ExchangeClient.connect(exchange.address, credentials=lost) as thief:
+        assert thief.who_am_i().member_id == "demo-a"
+        _run(capsys, "admin", "member", "renew-cert", "demo-a", "--credentials", str(creds), *operator)
+        assert thief.who_am_i().member_id == "demo-a"  # a plain renewal leaves earlier certificates valid
+        _next_second()  # certificate times have one-second resolution: "earlier" means an earlier second
+        _run(capsys, "admin", "member", "renew-cert", "demo-a", "--credentials", str(creds), "--revoke-old", *operator)
+        shown = _run(capsys, "admin", "member", "show", "demo-a", *operator)
+        assert int(shown["certificates_from"]) > 0
+        with pytest.raises(UnauthenticatedError) as refused:  # even on a connection opened before
+            thief.who_am_i()
+        assert refused.value.reason == "certificate_revoked"
+    with ExchangeClient.connect(exchange.address, credentials=creds) as a:
+        assert a.who_am_i().member_id == "demo-a"
+        [r] = a.submit([Signal(Identifier("domain", "after-revoke.example"), category="grooming")])
+        assert r.status == "accepted"
+    with ExchangeClient.connect(exchange.address, credentials=exchange.creds("demo-b")) as b:
+        assert b.who_am_i().member_id == "demo-b"  # nobody else is affected
 
 
 def test_certificate_refusals(exchange: Exchange) -> None:

@@ -79,10 +79,12 @@ class Cluster:
             try:
                 psycopg.connect(self.url, connect_timeout=2).close()
                 return
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     log = (self.root / "server.log").read_text()[-800:]
-                    raise RuntimeError(f"PostgreSQL did not start: {log}") from None
+                    raise RuntimeError(
+                        f"PostgreSQL did not start (exit code {self.proc.returncode}, last error {exc}): {log}"
+                    ) from None
                 time.sleep(0.1)
 
     def kill(self) -> None:
