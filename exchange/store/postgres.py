@@ -36,34 +36,25 @@ from client_sdk.note import Checkpoint, parse_note
 from exchange.errors import (
     ConfigError,
     FailedPreconditionError,
-    NotFoundError,
-    PermissionDeniedError,
     UnavailableError,
 )
-from exchange.log.tree import TILE_HEIGHT, TreeBuilder
+from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import WINDOWS, QuotaLedger, exhausted
 from exchange.store import pg_schema
 from exchange.store.base import (
-    KIND_ADMIN,
-    KIND_FEEDBACK,
-    KIND_RETRACT,
     KIND_SUBMIT,
-    MEMBER_COLUMNS,
     TYPE_MEDIA_PDQ,
-    AdminEvent,
     Category,
     EventFilter,
     EventRecord,
-    GroupRecord,
-    KeyRecord,
     MatchRecord,
-    MemberRecord,
     NewSignal,
     SignalRecord,
     Stats,
     SubmitOutcome,
     pdq_ranked,
 )
+from exchange.store.sql import SqlStore
 
 Conn = psycopg.Connection[Any]
 Clock = Callable[[], float]
@@ -91,20 +82,7 @@ _FIND_KEYS = (
 _INSERT_EVENT = (
     "INSERT INTO events (seq, kind, signal, member, received_at, envelope, leaf) VALUES (%s, %s, %s, %s, %s, %s, %s)"
 )
-_SIGNAL_COPY_COLUMNS = (
-    "id",
-    "value",
-    "type",
-    "submitter",
-    "category",
-    "qualifier",
-    "audience",
-    "confidence",
-    "first_seen",
-    "last_seen",
-    "expires_at",
-    "retracted",
-)
+_PLACEHOLDERS: dict[str, str] = {}
 _INSERT_HASH = "INSERT INTO log_hashes (level, idx, hash) VALUES (%s, %s, %s)"
 _CHARGE = (
     "INSERT INTO quota_usage AS q (member, quota, win, used) VALUES (%(member)s, %(quota)s, %(win)s, %(n)s)"
@@ -208,8 +186,10 @@ class PgQuotaLedger(QuotaLedger):
         return self._used_at(member_id, quota, int(self._clock() // WINDOWS[quota]))
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """``Store`` on a PostgreSQL database (``postgresql://…``), safe to share between processes."""
+
+    _BYTEWISE = ' COLLATE "C"'
 
     def __init__(self, dsn: str, pool_size: int = 8) -> None:
         self._dsn = dsn
@@ -285,6 +265,24 @@ class PostgresStore:
                 if not conn.closed:
                     conn.execute("COMMIT")
 
+    def _sql(self, sql: str) -> str:
+        """``?`` placeholders as psycopg's ``%s`` (the shared statements hold no other ``?`` or ``%``)."""
+        converted = _PLACEHOLDERS.get(sql)
+        if converted is None:
+            converted = _PLACEHOLDERS[sql] = sql.replace("?", "%s")
+        return converted
+
+    def _run(self, conn: Conn, sql: str, args: Sequence[Any] = (), prepare: bool = False) -> Any:
+        return conn.execute(self._sql(sql), args, prepare=True if prepare else None)  # type: ignore[arg-type]
+
+    def _run_many(self, conn: Conn, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(self._sql(sql), rows)
+
+    def _categories_changed(self) -> None:
+        with self._read() as conn:
+            self._reload_categories(conn)
+
     def _reload_names(self, conn: Conn) -> None:
         self._names = {int(r[0]): r[1] for r in conn.execute("SELECT id, member_id FROM members")}
         self._reload_categories(conn)
@@ -306,21 +304,8 @@ class PostgresStore:
         return self._category_names.get(row, "?")
 
     def _record_event(
-        self,
-        conn: Conn,
-        seq: int,
-        kind: int,
-        signal: int | None,
-        member: int,
-        at: int,
-        envelope: bytes,
-        expires: int,
+        self, conn: Conn, seq: int, kind: int, signal: int | None, member: int, at: int, envelope: bytes, expires: int
     ) -> int:
-        """The one place an accepted event is written, and appended to the signature log.
-
-        The event row, its leaf and any tile hash it completes are in the caller's
-        transaction: they commit together or not at all.
-        """
         self._record_events(conn, [(seq, kind, signal, member, at, envelope, expires)])
         return seq
 
@@ -342,32 +327,14 @@ class PostgresStore:
                 cur.execute(_INSERT_EVENT, rows[0], prepare=True)
                 cur.executemany(_INSERT_HASH, hashes)
         else:
-            _copy(conn, "events", ("seq", "kind", "signal", "member", "received_at", "envelope", "leaf"), rows)
+            _copy(conn, "events", pg_schema.TABLES["events"], rows)
             _copy(conn, "log_hashes", ("level", "idx", "hash"), hashes)
 
-    def _next_seq(self) -> int:
+    def _next_seq(self, conn: Conn | None = None) -> int:
         """Inside ``_write``: the tree holds exactly max(seq) leaves, so the next seq is max(seq) + 1."""
         return self._tree.size + 1
 
     # -- the signature log ----------------------------------------------------
-
-    @staticmethod
-    def _log_size(conn: Conn) -> int:
-        row = conn.execute("SELECT coalesce(max(seq), 0) FROM events", prepare=True).fetchone()
-        return int(row[0]) if row else 0
-
-    @staticmethod
-    def _leaf_hashes(conn: Conn, start: int, end: int) -> list[bytes]:
-        rows = conn.execute("SELECT leaf FROM events WHERE seq > %s AND seq <= %s ORDER BY seq", (start, end))
-        return [merkle.leaf_hash(r[0]) for r in rows]
-
-    @staticmethod
-    def _stored_hashes(conn: Conn, level: int, start: int, end: int) -> list[bytes]:
-        rows = conn.execute(
-            "SELECT hash FROM log_hashes WHERE level = %s AND idx >= %s AND idx < %s ORDER BY idx",
-            (level, start, end),
-        )
-        return [r[0] for r in rows]
 
     def _catch_up(self, conn: Conn, size: int) -> TreeBuilder:
         """The tree of a log of ``size`` leaves: replay another replica's few appends, or reload the tiles."""
@@ -379,309 +346,7 @@ class PostgresStore:
                 return tree
         return self._load_tree(conn)
 
-    def _load_tree(self, conn: Conn) -> TreeBuilder:
-        """Rebuild the partial tiles from the database (and any tile hashes it lacks)."""
-        size = self._log_size(conn)
-        complete = size >> TILE_HEIGHT
-        row = conn.execute("SELECT count(*) FROM log_hashes WHERE level = %s", (TILE_HEIGHT,)).fetchone()
-        have = int(row[0]) if row else 0
-        if have < complete:
-            conn.execute("DELETE FROM log_hashes")
-            tree = TreeBuilder()
-            for start in range(0, size, 65536):
-                done: list[tuple[int, int, bytes]] = []
-                for h in self._leaf_hashes(conn, start, min(size, start + 65536)):
-                    done.extend(tree.append(h))
-                with conn.cursor() as cur:
-                    cur.executemany(_INSERT_HASH, done)
-            return tree
-        return TreeBuilder.resume(
-            size,
-            lambda start, end: self._leaf_hashes(conn, start, end),
-            lambda level, start, end: self._stored_hashes(conn, level, start, end),
-        )
-
-    def log_size(self) -> int:
-        """Entries in the signature log (= the highest seq)."""
-        with self._read() as conn:
-            return self._log_size(conn)
-
-    def subtree_hash(self, level: int, index: int) -> bytes:
-        """Hash of the perfect subtree of 2**level leaves starting at leaf ``index * 2**level``."""
-        base = level - level % TILE_HEIGHT
-        with self._read() as conn:  # append-only: reading a stored hash, then its base, needs no snapshot
-            if base == level and level > 0:
-                stored = self._stored_hashes(conn, level, index, index + 1)
-                if stored:
-                    return stored[0]
-                base = level - TILE_HEIGHT
-            width = 1 << (level - base)
-            start = index * width
-            if base == 0:
-                hashes = self._leaf_hashes(conn, start, start + width)
-            else:
-                hashes = self._stored_hashes(conn, base, start, start + width)
-        if len(hashes) != width:
-            raise NotFoundError(f"the log has no complete subtree at level {level}, index {index}")
-        return merkle.root(hashes)
-
-    def log_entries(self, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
-        """(index, leaf record, envelope or None if purged) for indices [start, end)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT seq, leaf, envelope FROM events WHERE seq > %s AND seq <= %s ORDER BY seq", (start, end)
-            ).fetchall()
-        return [(int(seq) - 1, leaf, envelope) for seq, leaf, envelope in rows]
-
-    def latest_checkpoint(self) -> tuple[int, str] | None:
-        """The newest saved checkpoint (size, signed note), from whichever replica signed it."""
-        with self._read() as conn:
-            row = conn.execute("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
-        return (int(row[0]), row[1]) if row else None
-
-    def save_checkpoint(self, size: int, note: str, at: int) -> None:
-        """Keep a signed checkpoint (the first one saved for a size wins)."""
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO checkpoints (size, note, created_at) VALUES (%s, %s, %s) ON CONFLICT (size) DO NOTHING",
-                (size, note, at),
-            )
-
     # -- members and keys ---------------------------------------------------
-
-    def _admin_event(self, conn: Conn, event: AdminEvent | None) -> int:
-        if event is None:
-            return 0
-        event.seq = self._record_event(
-            conn, self._next_seq(), KIND_ADMIN, None, event.member_row, event.at, event.envelope, 0
-        )
-        return event.seq
-
-    @staticmethod
-    def _exists(conn: Conn, sql: str, *args: object) -> bool:
-        return conn.execute(sql, args).fetchone() is not None
-
-    def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
-        """Record a certificate issued (and maybe the cut-off for earlier ones) as one admin event."""
-        with self._write() as conn:
-            row = self._member_row(conn, member_id)
-            if revoke_before is not None:
-                conn.execute("UPDATE members SET certs_from = %s WHERE id = %s", (revoke_before, row))
-            return self._admin_event(conn, event)
-
-    def add_member(
-        self,
-        member_id: str,
-        role: str,
-        display_name: str,
-        at: int,
-        event: AdminEvent | None = None,
-        signing_key: tuple[str, bytes] | None = None,
-    ) -> MemberRecord:
-        """Add a member (and its first signing key, valid from ``at``) in one transaction."""
-        with self._write() as conn:
-            if self._exists(conn, "SELECT 1 FROM members WHERE member_id = %s", member_id):
-                raise FailedPreconditionError(f"member {member_id!r} already exists", reason="member_exists")
-            inserted = conn.execute(
-                "INSERT INTO members (id, member_id, role, status, display_name, created_at)"
-                " SELECT coalesce(max(id), 0) + 1, %s, %s, 'active', %s, %s FROM members RETURNING id",
-                (member_id, role, display_name, at),
-            ).fetchone()
-            row = int(inserted[0]) if inserted else 0
-            self._names[row] = member_id
-            if signing_key is not None:
-                if self._exists(conn, "SELECT 1 FROM signing_keys WHERE key_id = %s", signing_key[0]):
-                    raise FailedPreconditionError(f"key {signing_key[0]} is already registered", reason="key_exists")
-                conn.execute(
-                    "INSERT INTO signing_keys (key_id, member, public_key, not_before) VALUES (%s, %s, %s, %s)",
-                    (signing_key[0], row, signing_key[1], at),
-                )
-            if event is not None and event.member_row == 0:
-                event.member_row = row  # genesis: the first operator registers itself
-            self._admin_event(conn, event)
-        self._names[row] = member_id
-        return MemberRecord(row, member_id, role, "active", display_name)
-
-    def get_member(self, member_id: str) -> MemberRecord | None:
-        """The member with this id, or None."""
-        with self._read() as conn:
-            row = conn.execute(
-                f"SELECT {MEMBER_COLUMNS} FROM members WHERE member_id = %s",
-                (member_id,),
-                prepare=True,
-            ).fetchone()
-        return MemberRecord(int(row[0]), *row[1:]) if row else None
-
-    def list_members(self) -> list[MemberRecord]:
-        """Every member, by id."""
-        with self._read() as conn:
-            rows = conn.execute(f'SELECT {MEMBER_COLUMNS} FROM members ORDER BY member_id COLLATE "C"').fetchall()
-        return [MemberRecord(int(r[0]), *r[1:]) for r in rows]
-
-    @staticmethod
-    def _member_row(conn: Conn, member_id: str) -> int:
-        row = conn.execute("SELECT id FROM members WHERE member_id = %s", (member_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no member {member_id!r}", reason="member_not_found")
-        return int(row[0])
-
-    def set_member_status(self, member_id: str, status: str, event: AdminEvent | None = None) -> bool:
-        """Set a member's status; False if it already had it."""
-        with self._write() as conn:
-            row = self._member_row(conn, member_id)
-            current = conn.execute("SELECT status FROM members WHERE id = %s", (row,)).fetchone()
-            if current is not None and current[0] == status:
-                return False
-            conn.execute("UPDATE members SET status = %s WHERE id = %s", (status, row))
-            self._admin_event(conn, event)
-            return True
-
-    def add_signing_key(
-        self, member_id: str, key_id: str, public_key: bytes, not_before: int, event: AdminEvent | None = None
-    ) -> KeyRecord:
-        """Register a member's Ed25519 key, valid from ``not_before``."""
-        with self._write() as conn:
-            member = self._member_row(conn, member_id)
-            if self._exists(conn, "SELECT 1 FROM signing_keys WHERE key_id = %s", key_id):
-                raise FailedPreconditionError(f"key {key_id} is already registered", reason="key_exists")
-            conn.execute(
-                "INSERT INTO signing_keys (key_id, member, public_key, not_before) VALUES (%s, %s, %s, %s)",
-                (key_id, member, public_key, not_before),
-            )
-            self._admin_event(conn, event)
-        return KeyRecord(key_id, member_id, public_key, not_before, None, None)
-
-    def end_signing_key(self, key_id: str, at: int, revoke: bool, event: AdminEvent | None = None) -> bool:
-        """Close a key's window at ``at``: retire (``not_after``) or revoke (``revoked_at``)."""
-        column = "revoked_at" if revoke else "not_after"
-        with self._write() as conn:
-            row = conn.execute(f"SELECT {column} FROM signing_keys WHERE key_id = %s", (key_id,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"no signing key {key_id}", reason="key_not_found")
-            if row[0] is not None:
-                return False
-            conn.execute(f"UPDATE signing_keys SET {column} = %s WHERE key_id = %s", (at, key_id))
-            self._admin_event(conn, event)
-            return True
-
-    _KEY_SELECT = (
-        "SELECT k.key_id, m.member_id, k.public_key, k.not_before, k.not_after, k.revoked_at"
-        " FROM signing_keys k JOIN members m ON m.id = k.member"
-    )
-
-    def get_signing_key(self, key_id: str) -> KeyRecord | None:
-        """The key with this id, or None."""
-        with self._read() as conn:
-            row = conn.execute(self._KEY_SELECT + " WHERE k.key_id = %s", (key_id,), prepare=True).fetchone()
-        return KeyRecord(*row) if row else None
-
-    def list_signing_keys(self, member_id: str | None = None) -> list[KeyRecord]:
-        """Every key (of one member), oldest first per member."""
-        with self._read() as conn:
-            if member_id is None:
-                rows = conn.execute(self._KEY_SELECT + ' ORDER BY m.member_id COLLATE "C", k.not_before').fetchall()
-            else:
-                rows = conn.execute(
-                    self._KEY_SELECT + " WHERE m.member_id = %s ORDER BY k.not_before", (member_id,)
-                ).fetchall()
-        return [KeyRecord(*r) for r in rows]
-
-    def member_groups(self, member_row: int) -> frozenset[int]:
-        """The ids of the groups a member belongs to."""
-        with self._read() as conn:
-            rows = conn.execute("SELECT grp FROM group_members WHERE member = %s", (member_row,), prepare=True)
-            return frozenset(int(r[0]) for r in rows)
-
-    def group_id(self, name: str) -> int | None:
-        """The id of a group, or None."""
-        with self._read() as conn:
-            row = conn.execute("SELECT id FROM groups WHERE name = %s", (name,)).fetchone()
-        return int(row[0]) if row else None
-
-    def create_group(self, name: str, event: AdminEvent | None = None) -> bool:
-        """Create a group; False if it exists."""
-        with self._write() as conn:
-            if self._exists(conn, "SELECT 1 FROM groups WHERE name = %s", name):
-                return False
-            conn.execute("INSERT INTO groups (id, name) SELECT coalesce(max(id), 0) + 1, %s FROM groups", (name,))
-            self._admin_event(conn, event)
-            return True
-
-    def set_group_membership(self, group: str, member_id: str, member: bool, event: AdminEvent | None = None) -> bool:
-        """Add a member to a group or remove it; False if nothing changed."""
-        with self._write() as conn:
-            row = conn.execute("SELECT id FROM groups WHERE name = %s", (group,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"no group {group!r}", reason="group_not_found")
-            member_row = self._member_row(conn, member_id)
-            if member:
-                changed = conn.execute(
-                    "INSERT INTO group_members (grp, member) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                    (row[0], member_row),
-                ).rowcount
-            else:
-                changed = conn.execute(
-                    "DELETE FROM group_members WHERE grp = %s AND member = %s", (row[0], member_row)
-                ).rowcount
-            if changed:
-                self._admin_event(conn, event)
-            return bool(changed)
-
-    def list_groups(self) -> list[GroupRecord]:
-        """Every group with its members, by name."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT g.name, m.member_id FROM groups g LEFT JOIN group_members gm ON gm.grp = g.id"
-                ' LEFT JOIN members m ON m.id = gm.member ORDER BY g.name COLLATE "C", m.member_id COLLATE "C"'
-            ).fetchall()
-        groups: dict[str, list[str]] = {}
-        for name, member in rows:
-            groups.setdefault(name, [])
-            if member is not None:
-                groups[name].append(member)
-        return [GroupRecord(n, tuple(ms)) for n, ms in groups.items()]
-
-    def get_policy(self) -> tuple[int, str]:
-        """The policy in force: (version, document); (0, "") if none was applied."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT version, document FROM policies ORDER BY version DESC LIMIT 1", prepare=True
-            ).fetchone()
-        return (int(row[0]), row[1]) if row else (0, "")
-
-    def set_policy(self, document: str, base_version: int | None, event: AdminEvent | None = None) -> int:
-        """Apply a policy as a new version; refused if the policy changed since ``base_version``."""
-        with self._write() as conn:
-            row = conn.execute("SELECT coalesce(max(version), 0) FROM policies").fetchone()
-            current = int(row[0]) if row else 0
-            if base_version is not None and base_version != current:
-                raise FailedPreconditionError(
-                    f"the policy changed (now version {current}, diff was against {base_version}); review it again",
-                    reason="policy_changed",
-                )
-            seq = self._admin_event(conn, event)
-            conn.execute(
-                "INSERT INTO policies (version, document, applied_at, seq) VALUES (%s, %s, %s, %s)",
-                (current + 1, document, event.at if event else 0, seq),
-            )
-            return current + 1
-
-    def set_category(self, name: str, retention_days: int, event: AdminEvent | None = None) -> bool:
-        """Set a category's maximum lifetime (adding it if new); False if unchanged."""
-        with self._write() as conn:
-            row = conn.execute("SELECT retention_days FROM categories WHERE name = %s", (name,)).fetchone()
-            if row is not None and row[0] == retention_days:
-                return False
-            conn.execute(
-                "INSERT INTO categories (id, name, retention_days)"
-                " SELECT coalesce(max(id), 0) + 1, %s, %s FROM categories"
-                " ON CONFLICT (name) DO UPDATE SET retention_days = excluded.retention_days",
-                (name, retention_days),
-            )
-            self._admin_event(conn, event)
-        with self._read() as conn:
-            self._reload_categories(conn)
-        return True
 
     def categories(self) -> dict[str, Category]:
         """Categories by name (re-read when older than a second: another replica may have changed them)."""
@@ -728,7 +393,7 @@ class PostgresStore:
             known: dict[tuple[bytes, int, int, int], int] = {
                 (bytes(v), int(t), int(s), int(c)): int(sid) for v, t, s, c, sid in found
             }
-            seq = self._next_seq()
+            seq = self._next_seq(conn)
             events: list[tuple[int, int, int | None, int, int, bytes, int]] = []
             new: dict[int, list[Any]] = {}  # signal id -> its row (last_seen at index 9)
             touched: list[tuple[int, int]] = []
@@ -763,7 +428,7 @@ class PostgresStore:
                     cur.executemany("UPDATE signals SET last_seen = %s WHERE id = %s", touched)
             if events:
                 self._record_events(conn, events)
-                _copy(conn, "signals", _SIGNAL_COPY_COLUMNS, [(*row, 0) for row in new.values()])
+                _copy(conn, "signals", pg_schema.TABLES["signals"], [(*row, 0) for row in new.values()])
         return out
 
     def _signal_from_row(self, row: Sequence[Any], conn: Conn) -> SignalRecord:
@@ -790,48 +455,6 @@ class PostgresStore:
                 f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.id = %s", (signal_id,), prepare=True
             ).fetchone()
             return self._signal_from_row(row, conn) if row else None
-
-    def _signal_state(self, conn: Conn, signal_id: int) -> tuple[int, int, int] | None:
-        row = conn.execute(
-            "SELECT submitter, retracted, expires_at FROM signals WHERE id = %s", (signal_id,)
-        ).fetchone()
-        return (int(row[0]), int(row[1]), int(row[2])) if row else None
-
-    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, any_submitter: bool = False) -> int:
-        """Retract a signal (its submitter, or anyone with ``any_submitter``); the RETRACT event's seq."""
-        with self._write() as conn:
-            row = self._signal_state(conn, signal_id)
-            if row is None:
-                raise NotFoundError(f"no signal {signal_id}", reason="signal_not_found")
-            if row[0] != member_row and not any_submitter:
-                raise PermissionDeniedError("only the submitter may retract a signal", reason="not_submitter")
-            if row[1]:
-                raise FailedPreconditionError(f"signal {signal_id} is already retracted", reason="already_retracted")
-            conn.execute("UPDATE signals SET retracted = 1 WHERE id = %s", (signal_id,))
-            return self._record_event(conn, self._next_seq(), KIND_RETRACT, signal_id, member_row, at, envelope, row[2])
-
-    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> int:
-        """Record (or replace) a member's verdict on another member's active signal; the event's seq."""
-        with self._write() as conn:
-            row = self._signal_state(conn, signal_id)
-            if row is None or row[2] <= at:
-                raise NotFoundError(f"no active signal {signal_id}", reason="signal_not_found")
-            if row[0] == member_row:
-                raise FailedPreconditionError("feedback is for other members' signals", reason="own_signal")
-            if row[1]:
-                raise FailedPreconditionError(f"signal {signal_id} is retracted", reason="retracted")
-            conn.execute(
-                "INSERT INTO feedback (signal, member, verdict) VALUES (%s, %s, %s)"
-                " ON CONFLICT (signal, member) DO UPDATE SET verdict = excluded.verdict",
-                (signal_id, member_row, verdict),
-            )
-            return self._record_event(
-                conn, self._next_seq(), KIND_FEEDBACK, signal_id, member_row, at, envelope, row[2]
-            )
-
-    def max_seq(self) -> int:
-        """The highest seq committed."""
-        return self.log_size()
 
     def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]:
         """Visible events after ``seq`` (at most ``limit``) and the cursor to resume from."""
@@ -895,14 +518,6 @@ class PostgresStore:
                 ]
                 for hits in hits_per_query
             ]
-
-    def purge_expired(self, now: int) -> int:
-        """Delete expired signals, their feedback and their envelopes; return how many signals."""
-        with self._write() as conn:
-            expired = "SELECT id FROM signals WHERE expires_at <= %s"
-            conn.execute(f"DELETE FROM feedback WHERE signal IN ({expired})", (now,))
-            conn.execute(f"UPDATE events SET envelope = NULL WHERE signal IN ({expired})", (now,))
-            return conn.execute("DELETE FROM signals WHERE expires_at <= %s", (now,)).rowcount
 
 
 # -- sigx admin migrate: SQLite -> PostgreSQL ----------------------------------------------

@@ -1,0 +1,434 @@
+"""What the SQLite and PostgreSQL stores share: the directory (members, keys, groups, policy,
+taxonomy), reading the signature log, retraction, feedback and retention.
+
+The statements are written once, in the SQL both databases speak, with ``?`` placeholders; a store
+says how to run them (``_sql`` rewrites the placeholders, ``_run`` may prepare) and supplies its
+transactions (``_read``, ``_write``), how it appends events to the log, and the hot paths it tunes
+for its database (submit, look-up, pull).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from client_sdk import merkle
+from exchange.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from exchange.log.tree import TILE_HEIGHT, TreeBuilder
+from exchange.store.base import (
+    KIND_ADMIN,
+    KIND_FEEDBACK,
+    KIND_RETRACT,
+    MEMBER_COLUMNS,
+    AdminEvent,
+    GroupRecord,
+    KeyRecord,
+    MemberRecord,
+)
+
+_KEY_SELECT = (
+    "SELECT k.key_id, m.member_id, k.public_key, k.not_before, k.not_after, k.revoked_at"
+    " FROM signing_keys k JOIN members m ON m.id = k.member"
+)
+
+
+class SqlStore:
+    """The shared half of a ``Store``; subclasses supply the database."""
+
+    #: Makes text sort bytewise, as SQLite's default BINARY collation does.
+    _BYTEWISE = ""
+
+    _names: dict[int, str]
+    _tree: TreeBuilder
+
+    # -- what a store supplies -------------------------------------------------
+
+    def _read(self) -> AbstractContextManager[Any]:
+        """A connection for reads (unavailability mapped to UnavailableError)."""
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Any]:
+        """One write transaction under the single-writer lock; the tree follows it."""
+        raise NotImplementedError
+
+    def _record_event(
+        self, conn: Any, seq: int, kind: int, signal: int | None, member: int, at: int, envelope: bytes, expires: int
+    ) -> int:
+        """The one place an accepted event is written and appended to the signature log: the event row,
+        its leaf and any tile hash it completes are in the caller's transaction, committed together or not
+        at all."""
+        raise NotImplementedError
+
+    def _next_seq(self, conn: Any) -> int:
+        """Inside ``_write``: the seq the next event gets."""
+        raise NotImplementedError
+
+    def _categories_changed(self) -> None:
+        """The taxonomy changed: reload what is cached."""
+        raise NotImplementedError
+
+    def _sql(self, sql: str) -> str:
+        """A shared statement in this database's placeholder style."""
+        return sql
+
+    def _run(self, conn: Any, sql: str, args: Sequence[Any] = (), prepare: bool = False) -> Any:
+        """Execute a shared statement; ``prepare`` marks the hot ones."""
+        return conn.execute(self._sql(sql), args)
+
+    def _run_many(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        conn.executemany(self._sql(sql), rows)
+
+    def _one(self, conn: Any, sql: str, args: Sequence[Any] = (), prepare: bool = False) -> Any:
+        return self._run(conn, sql, args, prepare).fetchone()
+
+    # -- members and keys -------------------------------------------------------
+
+    def _admin_event(self, conn: Any, event: AdminEvent | None) -> int:
+        if event is None:
+            return 0
+        event.seq = self._record_event(
+            conn, self._next_seq(conn), KIND_ADMIN, None, event.member_row, event.at, event.envelope, 0
+        )
+        return event.seq
+
+    def _member_row(self, conn: Any, member_id: str) -> int:
+        row = self._one(conn, "SELECT id FROM members WHERE member_id = ?", (member_id,))
+        if row is None:
+            raise NotFoundError(f"no member {member_id!r}", reason="member_not_found")
+        return int(row[0])
+
+    def _add_key(self, conn: Any, member_row: int, key_id: str, public_key: bytes, not_before: int) -> None:
+        if self._one(conn, "SELECT 1 FROM signing_keys WHERE key_id = ?", (key_id,)) is not None:
+            raise FailedPreconditionError(f"key {key_id} is already registered", reason="key_exists")
+        self._run(
+            conn,
+            "INSERT INTO signing_keys (key_id, member, public_key, not_before) VALUES (?, ?, ?, ?)",
+            (key_id, member_row, public_key, not_before),
+        )
+
+    def add_member(
+        self,
+        member_id: str,
+        role: str,
+        display_name: str,
+        at: int,
+        event: AdminEvent | None = None,
+        signing_key: tuple[str, bytes] | None = None,
+    ) -> MemberRecord:
+        """Add a member (and its first signing key, valid from ``at``) in one transaction."""
+        with self._write() as conn:
+            if self._one(conn, "SELECT 1 FROM members WHERE member_id = ?", (member_id,)) is not None:
+                raise FailedPreconditionError(f"member {member_id!r} already exists", reason="member_exists")
+            [(row,)] = self._run(  # fetchall: SQLite finishes an INSERT … RETURNING only when it is read out
+                conn,
+                "INSERT INTO members (id, member_id, role, status, display_name, created_at)"
+                " SELECT coalesce(max(id), 0) + 1, ?, ?, 'active', ?, ? FROM members RETURNING id",
+                (member_id, role, display_name, at),
+            ).fetchall()
+            row = int(row)
+            self._names[row] = member_id
+            if signing_key is not None:
+                self._add_key(conn, row, signing_key[0], signing_key[1], at)
+            if event is not None and event.member_row == 0:
+                event.member_row = row  # genesis: the first operator registers itself
+            self._admin_event(conn, event)
+        self._names[row] = member_id
+        return MemberRecord(row, member_id, role, "active", display_name)
+
+    def get_member(self, member_id: str) -> MemberRecord | None:
+        """The member with this id, or None."""
+        with self._read() as conn:
+            row = self._one(conn, f"SELECT {MEMBER_COLUMNS} FROM members WHERE member_id = ?", (member_id,), True)
+        return MemberRecord(int(row[0]), *row[1:]) if row else None
+
+    def list_members(self) -> list[MemberRecord]:
+        """Every member, by id."""
+        with self._read() as conn:
+            rows = self._run(conn, f"SELECT {MEMBER_COLUMNS} FROM members ORDER BY member_id{self._BYTEWISE}")
+            return [MemberRecord(int(r[0]), *r[1:]) for r in rows]
+
+    def set_member_status(self, member_id: str, status: str, event: AdminEvent | None = None) -> bool:
+        """Set a member's status; False if it already had it."""
+        with self._write() as conn:
+            row = self._member_row(conn, member_id)
+            if self._one(conn, "SELECT status FROM members WHERE id = ?", (row,))[0] == status:
+                return False
+            self._run(conn, "UPDATE members SET status = ? WHERE id = ?", (status, row))
+            self._admin_event(conn, event)
+            return True
+
+    def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
+        """Record a certificate issued (and maybe the cut-off for earlier ones) as one admin event."""
+        with self._write() as conn:
+            row = self._member_row(conn, member_id)
+            if revoke_before is not None:
+                self._run(conn, "UPDATE members SET certs_from = ? WHERE id = ?", (revoke_before, row))
+            return self._admin_event(conn, event)
+
+    def add_signing_key(
+        self, member_id: str, key_id: str, public_key: bytes, not_before: int, event: AdminEvent | None = None
+    ) -> KeyRecord:
+        """Register a member's Ed25519 key, valid from ``not_before``."""
+        with self._write() as conn:
+            self._add_key(conn, self._member_row(conn, member_id), key_id, public_key, not_before)
+            self._admin_event(conn, event)
+        return KeyRecord(key_id, member_id, public_key, not_before, None, None)
+
+    def end_signing_key(self, key_id: str, at: int, revoke: bool, event: AdminEvent | None = None) -> bool:
+        """Close a key's window at ``at``: retire (``not_after``) or revoke (``revoked_at``)."""
+        column = "revoked_at" if revoke else "not_after"
+        with self._write() as conn:
+            row = self._one(conn, f"SELECT {column} FROM signing_keys WHERE key_id = ?", (key_id,))
+            if row is None:
+                raise NotFoundError(f"no signing key {key_id}", reason="key_not_found")
+            if row[0] is not None:
+                return False
+            self._run(conn, f"UPDATE signing_keys SET {column} = ? WHERE key_id = ?", (at, key_id))
+            self._admin_event(conn, event)
+            return True
+
+    def get_signing_key(self, key_id: str) -> KeyRecord | None:
+        """The key with this id, or None."""
+        with self._read() as conn:
+            row = self._one(conn, _KEY_SELECT + " WHERE k.key_id = ?", (key_id,), True)
+        return KeyRecord(*row) if row else None
+
+    def list_signing_keys(self, member_id: str | None = None) -> list[KeyRecord]:
+        """Every key (of one member), oldest first per member."""
+        with self._read() as conn:
+            if member_id is None:
+                rows = self._run(conn, _KEY_SELECT + f" ORDER BY m.member_id{self._BYTEWISE}, k.not_before")
+            else:
+                rows = self._run(conn, _KEY_SELECT + " WHERE m.member_id = ? ORDER BY k.not_before", (member_id,))
+            return [KeyRecord(*r) for r in rows]
+
+    # -- groups, policy, taxonomy ----------------------------------------------------
+
+    def member_groups(self, member_row: int) -> frozenset[int]:
+        """The ids of the groups a member belongs to."""
+        with self._read() as conn:
+            rows = self._run(conn, "SELECT grp FROM group_members WHERE member = ?", (member_row,), True)
+            return frozenset(int(r[0]) for r in rows)
+
+    def group_id(self, name: str) -> int | None:
+        """The id of a group, or None."""
+        with self._read() as conn:
+            row = self._one(conn, "SELECT id FROM groups WHERE name = ?", (name,))
+        return int(row[0]) if row else None
+
+    def create_group(self, name: str, event: AdminEvent | None = None) -> bool:
+        """Create a group; False if it exists."""
+        with self._write() as conn:
+            if self._one(conn, "SELECT 1 FROM groups WHERE name = ?", (name,)) is not None:
+                return False
+            self._run(conn, "INSERT INTO groups (id, name) SELECT coalesce(max(id), 0) + 1, ? FROM groups", (name,))
+            self._admin_event(conn, event)
+            return True
+
+    def set_group_membership(self, group: str, member_id: str, member: bool, event: AdminEvent | None = None) -> bool:
+        """Add a member to a group or remove it; False if nothing changed."""
+        with self._write() as conn:
+            row = self._one(conn, "SELECT id FROM groups WHERE name = ?", (group,))
+            if row is None:
+                raise NotFoundError(f"no group {group!r}", reason="group_not_found")
+            member_row = self._member_row(conn, member_id)
+            if member:
+                sql = "INSERT INTO group_members (grp, member) VALUES (?, ?) ON CONFLICT DO NOTHING"
+            else:
+                sql = "DELETE FROM group_members WHERE grp = ? AND member = ?"
+            changed = self._run(conn, sql, (row[0], member_row)).rowcount
+            if changed:
+                self._admin_event(conn, event)
+            return bool(changed)
+
+    def list_groups(self) -> list[GroupRecord]:
+        """Every group with its members, by name."""
+        order = f"g.name{self._BYTEWISE}, m.member_id{self._BYTEWISE}"
+        with self._read() as conn:
+            rows = self._run(
+                conn,
+                "SELECT g.name, m.member_id FROM groups g LEFT JOIN group_members gm ON gm.grp = g.id"
+                f" LEFT JOIN members m ON m.id = gm.member ORDER BY {order}",
+            ).fetchall()
+        groups: dict[str, list[str]] = {}
+        for name, member in rows:
+            groups.setdefault(name, [])
+            if member is not None:
+                groups[name].append(member)
+        return [GroupRecord(n, tuple(ms)) for n, ms in groups.items()]
+
+    def get_policy(self) -> tuple[int, str]:
+        """The policy in force: (version, document); (0, "") if none was applied."""
+        with self._read() as conn:
+            row = self._one(conn, "SELECT version, document FROM policies ORDER BY version DESC LIMIT 1", (), True)
+        return (int(row[0]), row[1]) if row else (0, "")
+
+    def set_policy(self, document: str, base_version: int | None, event: AdminEvent | None = None) -> int:
+        """Apply a policy as a new version; refused if the policy changed since ``base_version``."""
+        with self._write() as conn:
+            current = int(self._one(conn, "SELECT coalesce(max(version), 0) FROM policies")[0])
+            if base_version is not None and base_version != current:
+                raise FailedPreconditionError(
+                    f"the policy changed (now version {current}, diff was against {base_version}); review it again",
+                    reason="policy_changed",
+                )
+            seq = self._admin_event(conn, event)
+            self._run(
+                conn,
+                "INSERT INTO policies (version, document, applied_at, seq) VALUES (?, ?, ?, ?)",
+                (current + 1, document, event.at if event else 0, seq),
+            )
+            return current + 1
+
+    def set_category(self, name: str, retention_days: int, event: AdminEvent | None = None) -> bool:
+        """Set a category's maximum lifetime (adding it if new); False if unchanged."""
+        with self._write() as conn:
+            row = self._one(conn, "SELECT retention_days FROM categories WHERE name = ?", (name,))
+            if row is not None and row[0] == retention_days:
+                return False
+            self._run(
+                conn,
+                # WHERE true: SQLite needs it to tell the upsert's ON CONFLICT from a join's ON
+                "INSERT INTO categories (id, name, retention_days)"
+                " SELECT coalesce(max(id), 0) + 1, ?, ? FROM categories WHERE true"
+                " ON CONFLICT (name) DO UPDATE SET retention_days = excluded.retention_days",
+                (name, retention_days),
+            )
+            self._admin_event(conn, event)
+        self._categories_changed()
+        return True
+
+    # -- the signature log -------------------------------------------------------------
+
+    def _log_size(self, conn: Any) -> int:
+        return int(self._one(conn, "SELECT coalesce(max(seq), 0) FROM events", (), True)[0])
+
+    def _leaf_hashes(self, conn: Any, start: int, end: int) -> list[bytes]:
+        rows = self._run(conn, "SELECT leaf FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", (start, end))
+        return [merkle.leaf_hash(r[0]) for r in rows]
+
+    def _stored_hashes(self, conn: Any, level: int, start: int, end: int) -> list[bytes]:
+        rows = self._run(
+            conn,
+            "SELECT hash FROM log_hashes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            (level, start, end),
+        )
+        return [r[0] for r in rows]
+
+    def _load_tree(self, conn: Any) -> TreeBuilder:
+        """Rebuild the partial tiles from the database (and any tile hashes it lacks)."""
+        size = self._log_size(conn)
+        have = int(self._one(conn, "SELECT count(*) FROM log_hashes WHERE level = ?", (TILE_HEIGHT,))[0])
+        if have < size >> TILE_HEIGHT:
+            self._run(conn, "DELETE FROM log_hashes")
+            tree = TreeBuilder()
+            for start in range(0, size, 65536):
+                done: list[tuple[int, int, bytes]] = []
+                for h in self._leaf_hashes(conn, start, min(size, start + 65536)):
+                    done.extend(tree.append(h))
+                self._run_many(conn, "INSERT INTO log_hashes (level, idx, hash) VALUES (?, ?, ?)", done)
+            return tree
+        return TreeBuilder.resume(
+            size,
+            lambda start, end: self._leaf_hashes(conn, start, end),
+            lambda level, start, end: self._stored_hashes(conn, level, start, end),
+        )
+
+    def log_size(self) -> int:
+        """Entries in the signature log (= the highest seq)."""
+        with self._read() as conn:
+            return self._log_size(conn)
+
+    def max_seq(self) -> int:
+        """The highest seq committed."""
+        return self.log_size()
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """Hash of the perfect subtree of 2**level leaves starting at leaf ``index * 2**level``."""
+        base = level - level % TILE_HEIGHT
+        with self._read() as conn:  # append-only: reading a stored hash, then its base, needs no snapshot
+            if base == level and level > 0:
+                stored = self._stored_hashes(conn, level, index, index + 1)
+                if stored:
+                    return stored[0]
+                base = level - TILE_HEIGHT
+            width = 1 << (level - base)
+            start = index * width
+            if base == 0:
+                hashes = self._leaf_hashes(conn, start, start + width)
+            else:
+                hashes = self._stored_hashes(conn, base, start, start + width)
+        if len(hashes) != width:
+            raise NotFoundError(f"the log has no complete subtree at level {level}, index {index}")
+        return merkle.root(hashes)
+
+    def log_entries(self, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
+        """(index, leaf record, envelope or None if purged) for indices [start, end)."""
+        with self._read() as conn:
+            rows = self._run(
+                conn, "SELECT seq, leaf, envelope FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", (start, end)
+            ).fetchall()
+        return [(int(seq) - 1, leaf, envelope) for seq, leaf, envelope in rows]
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The newest saved checkpoint (size, signed note), from whichever process signed it."""
+        with self._read() as conn:
+            row = self._one(conn, "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+        return (int(row[0]), row[1]) if row else None
+
+    def save_checkpoint(self, size: int, note: str, at: int) -> None:
+        """Keep a signed checkpoint (the first one saved for a size wins)."""
+        with self._write() as conn:
+            self._run(
+                conn,
+                "INSERT INTO checkpoints (size, note, created_at) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING",
+                (size, note, at),
+            )
+
+    # -- retraction, feedback, retention -------------------------------------------------
+
+    def _signal_state(self, conn: Any, signal_id: int) -> tuple[int, int, int] | None:
+        row = self._one(conn, "SELECT submitter, retracted, expires_at FROM signals WHERE id = ?", (signal_id,))
+        return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, any_submitter: bool = False) -> int:
+        """Retract a signal (its submitter, or anyone with ``any_submitter``); the RETRACT event's seq."""
+        with self._write() as conn:
+            row = self._signal_state(conn, signal_id)
+            if row is None:
+                raise NotFoundError(f"no signal {signal_id}", reason="signal_not_found")
+            if row[0] != member_row and not any_submitter:
+                raise PermissionDeniedError("only the submitter may retract a signal", reason="not_submitter")
+            if row[1]:
+                raise FailedPreconditionError(f"signal {signal_id} is already retracted", reason="already_retracted")
+            self._run(conn, "UPDATE signals SET retracted = 1 WHERE id = ?", (signal_id,))
+            seq = self._next_seq(conn)
+            return self._record_event(conn, seq, KIND_RETRACT, signal_id, member_row, at, envelope, row[2])
+
+    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> int:
+        """Record (or replace) a member's verdict on another member's active signal; the event's seq."""
+        with self._write() as conn:
+            row = self._signal_state(conn, signal_id)
+            if row is None or row[2] <= at:
+                raise NotFoundError(f"no active signal {signal_id}", reason="signal_not_found")
+            if row[0] == member_row:
+                raise FailedPreconditionError("feedback is for other members' signals", reason="own_signal")
+            if row[1]:
+                raise FailedPreconditionError(f"signal {signal_id} is retracted", reason="retracted")
+            self._run(
+                conn,
+                "INSERT INTO feedback (signal, member, verdict) VALUES (?, ?, ?)"
+                " ON CONFLICT (signal, member) DO UPDATE SET verdict = excluded.verdict",
+                (signal_id, member_row, verdict),
+            )
+            seq = self._next_seq(conn)
+            return self._record_event(conn, seq, KIND_FEEDBACK, signal_id, member_row, at, envelope, row[2])
+
+    def purge_expired(self, now: int) -> int:
+        """Delete expired signals, their feedback and their envelopes; return how many signals."""
+        with self._write() as conn:
+            expired = "SELECT id FROM signals WHERE expires_at <= ?"
+            self._run(conn, f"DELETE FROM feedback WHERE signal IN ({expired})", (now,))
+            self._run(conn, f"UPDATE events SET envelope = NULL WHERE signal IN ({expired})", (now,))
+            return int(self._run(conn, "DELETE FROM signals WHERE expires_at <= ?", (now,)).rowcount)
