@@ -9,7 +9,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from google.protobuf.json_format import MessageToDict
 
 from client_sdk._wire import admin_pb2
 from client_sdk.credentials import CERT_FILE, SIGNING_KEY_FILE, TLS_KEY_FILE, Credentials, write_credentials
+from client_sdk.errors import DeadlineExceededError, UnavailableError
 from client_sdk.keys import SigningKey, write_private_file
 from exchange.admin_client import AdminClient
 from exchange.ca import not_after, private_key_pem
@@ -95,7 +95,8 @@ def member_show(client: AdminClient, args: argparse.Namespace) -> None:
     m = client.member(args.name)
     certs = "any from this exchange's CA"
     if m.certificates_from:
-        certs = f"issued since {dt.datetime.fromtimestamp(m.certificates_from, dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+        since = dt.datetime.fromtimestamp(m.certificates_from, dt.UTC)
+        certs = f"only those valid from {since:%Y-%m-%d %H:%M:%S} UTC on (earlier ones revoked)"
     text = (
         f"member   {m.member_id} ({m.display_name})\nrole     {m.role}\nstatus   {m.status}\n"
         f"groups   {', '.join(m.groups) or '-'}\nkeys     {', '.join(m.key_ids) or '-'}\ncerts    {certs}\n\n{m.policy}"
@@ -164,15 +165,21 @@ def member_renew_cert(client: AdminClient, args: argparse.Namespace) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     change = admin_pb2.IssueCertificate(member_id=args.name, tls_public_key=spki, revoke_earlier=args.revoke_old)
-    resp = client.change(dry_run=args.dry_run, issue_certificate=change)
+    try:
+        resp = client.change(dry_run=args.dry_run, issue_certificate=change)
+    except (UnavailableError, DeadlineExceededError) as exc:
+        raise SystemExit(
+            f"sigx: {exc.diagnostics()}\nthe exchange may or may not have issued the certificate; nothing was"
+            f" written to {creds_dir}: run the command again (it issues another)"
+        ) from None
     if args.dry_run:
         _emit(args, {"seq": 0, "summary": resp.summary}, resp.summary)
         return
-    key_pem = private_key_pem(key)
-    for name in (TLS_KEY_FILE, CERT_FILE):
-        shutil.copy2(creds_dir / name, creds_dir / f"{name}.old")
-    write_private_file(creds_dir / f"{TLS_KEY_FILE}.new", key_pem)
+    # New pair and copies of the old one first (private keys created 0600), then one rename each.
+    write_private_file(creds_dir / f"{TLS_KEY_FILE}.new", private_key_pem(key))
     (creds_dir / f"{CERT_FILE}.new").write_bytes(resp.certificate.cert_pem)
+    write_private_file(creds_dir / f"{TLS_KEY_FILE}.old", old.tls_key_pem)
+    (creds_dir / f"{CERT_FILE}.old").write_bytes(old.cert_pem)
     os.replace(creds_dir / f"{TLS_KEY_FILE}.new", creds_dir / TLS_KEY_FILE)
     os.replace(creds_dir / f"{CERT_FILE}.new", creds_dir / CERT_FILE)
     expires = not_after(resp.certificate.cert_pem)
@@ -190,7 +197,8 @@ def key_rotate(client: AdminClient, args: argparse.Namespace) -> None:
         raise SystemExit(f"sigx: {creds_dir} holds credentials of {old.member_id}, not {args.member}")
     new = SigningKey.generate()
     registered = client.change(register_key=admin_pb2.RegisterKey(member_id=args.member, public_key=new.public_key))
-    shutil.copy2(creds_dir / SIGNING_KEY_FILE, creds_dir / f"{SIGNING_KEY_FILE}.{old.signing_key.key_id}.old")
+    old_copy = creds_dir / f"{SIGNING_KEY_FILE}.{old.signing_key.key_id}.old"
+    write_private_file(old_copy, (creds_dir / SIGNING_KEY_FILE).read_bytes())  # created 0600, never wider
     write_private_file(creds_dir / SIGNING_KEY_FILE, new.to_pem())
     retired = client.change(retire_key=admin_pb2.RetireKey(key_id=old.signing_key.key_id))
     _emit(

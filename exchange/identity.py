@@ -14,6 +14,7 @@ class Caller:
     """Who is calling: the member named by the client certificate, as the directory knows it."""
 
     member: MemberRecord
+    cert_issued: int = 0  # notBefore of the client certificate the call came with (Unix seconds)
 
     @property
     def member_id(self) -> str:

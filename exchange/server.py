@@ -111,10 +111,10 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
         ("grpc.so_reuseport", 0),
     ]
     metrics = Metrics()
-    metrics.watch(services.store, services.policy, lambda: tls.not_after.timestamp())
+    metrics.watch(services.store, services.policy, tls.expiry)
     server = grpc.server(
         ThreadPoolExecutor(settings.workers, thread_name_prefix="sigx-rpc"),
-        interceptors=[ExchangeInterceptor(services.store, services.policy, metrics)],
+        interceptors=[ExchangeInterceptor(services.policy, metrics)],
         options=options,
         maximum_concurrent_rpcs=settings.workers * 4,
     )

@@ -16,8 +16,9 @@ from pathlib import Path
 import grpc
 import structlog
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from exchange.config import Settings
 from exchange.errors import ConfigError
@@ -33,6 +34,26 @@ def server_hosts(settings: Settings) -> list[str]:
     return [h for h in dict.fromkeys(hosts) if h not in ("", "0.0.0.0", "::")]
 
 
+def _check_server_certificate(cert: x509.Certificate, ca: x509.Certificate, path: Path) -> None:
+    """Refuse what would break every new connection: not from this CA, not valid now, not for servers."""
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        raise ValueError(f"{path} is not issued by this exchange's CA") from None
+    now = dt.datetime.now(dt.UTC)
+    if not cert.not_valid_before_utc <= now < cert.not_valid_after_utc:
+        raise ValueError(
+            f"{path} is not valid now (valid from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+            f" until {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)"
+        )
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return  # no restriction: any usage
+    if ExtendedKeyUsageOID.SERVER_AUTH not in usages:
+        raise ValueError(f"{path} is not a server certificate (no serverAuth usage)")
+
+
 class ServerTls:
     """Server credentials that reload the certificate files when they change (checked per handshake)."""
 
@@ -46,6 +67,22 @@ class ServerTls:
             raise ConfigError(f"TLS files in {paths.root}: {exc}") from None
         self._initial = config
         self._refused: tuple[object, ...] | None = None
+        self._peeked: tuple[tuple[object, ...], dt.datetime | None] | None = None
+
+    def expiry(self) -> float:
+        """When the server certificate expires (Unix time): the one waiting on disk if a valid new one is
+        there (the next handshake takes it up), else the one in use. For the expiry metric."""
+        stamp = self._file_stamp()
+        with self._lock:
+            if stamp in (self._stamp, self._refused):
+                return self.not_after.timestamp()
+            if self._peeked is None or self._peeked[0] != stamp:
+                try:
+                    self._peeked = (stamp, self._load()[1])
+                except _BAD_FILES:
+                    self._peeked = (stamp, None)
+            waiting = self._peeked[1]
+            return (waiting or self.not_after).timestamp()
 
     def credentials(self) -> grpc.ServerCredentials:
         return grpc.dynamic_ssl_server_credentials(self._initial, self._fetch, require_client_authentication=True)
@@ -67,11 +104,12 @@ class ServerTls:
         key_pem, cert_pem, ca_pem = (p.read_bytes() for p in self._files())
         key = serialization.load_pem_private_key(key_pem, password=None)
         cert = x509.load_pem_x509_certificate(cert_pem)
-        x509.load_pem_x509_certificate(ca_pem)
+        ca = x509.load_pem_x509_certificate(ca_pem)
         spki = serialization.PublicFormat.SubjectPublicKeyInfo
         der = serialization.Encoding.DER
         if key.public_key().public_bytes(der, spki) != cert.public_key().public_bytes(der, spki):
             raise ValueError(f"{self._paths.server_cert} does not match {self._paths.server_key}")
+        _check_server_certificate(cert, ca, self._paths.server_cert)
         config = grpc.ssl_server_certificate_configuration([(key_pem, cert_pem)], root_certificates=ca_pem)
         return config, cert.not_valid_after_utc
 

@@ -1,18 +1,20 @@
 """Every access decision of the exchange, in one place.
 
-The interceptor asks ``authorize`` for each call (role, status, method); the
-services ask ``check_submit``, ``read_filter``, ``can_read`` and ``charge`` for
-each item. Denials are PermissionDeniedError naming the rule that denied.
+The interceptor asks ``admit`` for each call (certificate, role, status,
+method), and long streams ask again as they go (``readmit``); the services ask
+``check_submit``, ``read_filter``, ``can_read`` and ``charge`` for each item.
+Denials are PermissionDeniedError naming the rule that denied.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 
 from client_sdk.models import TYPE_CODES, TYPE_NAMES
-from exchange.errors import PermissionDeniedError, UnauthenticatedError
+from exchange.errors import ExchangeError, PermissionDeniedError, UnauthenticatedError, UnavailableError
 from exchange.identity import Caller
 from exchange.policy.document import PolicyDocument, Rules, matches
 from exchange.policy.quota import QuotaLedger
@@ -45,6 +47,8 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     f"{_PKG}Log/GetEntries": frozenset({"auditor", "operator"}),
 }
 SUSPENDED_MAY_CALL = frozenset({f"{_PKG}Directory/WhoAmI"})
+# The streams that may run for long: each asks ``readmit`` again as it goes.
+PULL, SUBSCRIBE, SUBMIT_STREAM = (f"{_PKG}Exchange/{m}" for m in ("Pull", "Subscribe", "SubmitStream"))
 
 
 class PolicyEngine:
@@ -84,6 +88,26 @@ class PolicyEngine:
         return self.document()[1].rules_for(caller.member_id)
 
     # -- calls ------------------------------------------------------------------
+
+    def admit(self, member_id: str, cert_issued: int, method: str) -> Caller:
+        """The caller a client certificate (its common name and notBefore) stands for, if it may make
+        this call now; raises Unauthenticated/PermissionDenied. Long streams ask again as they go."""
+        member = self._store.get_member(member_id)
+        if member is None:
+            raise UnauthenticatedError(f"certificate names {member_id!r}, who is not in the directory")
+        if cert_issued < member.certs_from:
+            raise UnauthenticatedError(
+                f"this certificate of {member_id} was revoked when a newer one was issued; use the newer one",
+                reason="certificate_revoked",
+            )
+        caller = Caller(member, cert_issued)
+        self.authorize(caller, method)
+        return caller
+
+    def readmit(self, caller: Caller, method: str) -> Caller:
+        """``admit`` again for a call in progress: a member suspended, removed or whose certificate was
+        revoked since the call began is cut off."""
+        return self.admit(caller.member_id, caller.cert_issued, method)
 
     def authorize(self, caller: Caller, method: str) -> None:
         """May this caller make this call at all? Raises PermissionDenied/Unauthenticated."""
@@ -164,3 +188,16 @@ class PolicyEngine:
         """Count ``amount`` against a quota or raise QuotaExceededError (RESOURCE_EXHAUSTED)."""
         limit = getattr(self.rules(caller), quota)
         self.ledger.charge(caller.member_id, quota, amount, limit)
+
+    @contextmanager
+    def charged(self, caller: Caller, quota: str, amount: int) -> Iterator[None]:
+        """``charge``, given back if the work fails because the store is unavailable: a client retrying
+        through an outage (as the SDK does) is not charged once per attempt."""
+        limit = getattr(self.rules(caller), quota)
+        window = self.ledger.charge(caller.member_id, quota, amount, limit)
+        try:
+            yield
+        except UnavailableError:
+            with suppress(ExchangeError):  # best effort: the store that failed may hold the ledger too
+                self.ledger.refund(caller.member_id, quota, amount, window)
+            raise

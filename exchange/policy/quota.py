@@ -38,8 +38,9 @@ class QuotaLedger:
         self.denials: dict[str, int] = {}
         self.totals: dict[tuple[str, str], int] = {}
 
-    def charge(self, member_id: str, quota: str, amount: int, limit: int) -> None:
-        """Admit ``amount`` units or raise QuotaExceededError with the seconds until the window resets."""
+    def charge(self, member_id: str, quota: str, amount: int, limit: int) -> int:
+        """Admit ``amount`` units or raise QuotaExceededError with the seconds until the window resets;
+        the window charged (for ``refund``)."""
         size = WINDOWS[quota]
         now = self._clock()
         window = int(now // size)
@@ -52,6 +53,14 @@ class QuotaLedger:
                 raise exhausted(quota, limit, amount, used, now)
             self._used[(member_id, quota)] = (window, used + amount)
             self.totals[(member_id, quota)] = self.totals.get((member_id, quota), 0) + amount
+        return window
+
+    def refund(self, member_id: str, quota: str, amount: int, window: int) -> None:
+        """Give back units charged in ``window`` for work that could not be done (the store was down)."""
+        with self._lock:
+            held_window, used = self._used.get((member_id, quota), (window, 0))
+            if held_window == window:
+                self._used[(member_id, quota)] = (window, max(0, used - amount))
 
     def used(self, member_id: str, quota: str) -> int:
         window = int(self._clock() // WINDOWS[quota])

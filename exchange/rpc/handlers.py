@@ -40,9 +40,9 @@ class ExchangeHandler(exchange_pb2_grpc.ExchangeServicer):
     def SubmitStream(
         self, request_iterator: Iterator[exchange_pb2.SubmitRequest], context: grpc.ServicerContext
     ) -> Iterator[exchange_pb2.SubmitResponse]:
-        caller = current_caller()
-        for request in request_iterator:
-            yield convert.submit_response(self._ingest.submit(caller, request.envelopes))
+        batches = (request.envelopes for request in request_iterator)
+        for results in self._ingest.submit_stream(current_caller(), batches):
+            yield convert.submit_response(results)
 
     def Pull(
         self, request: exchange_pb2.PullRequest, context: grpc.ServicerContext

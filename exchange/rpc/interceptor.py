@@ -28,7 +28,6 @@ from exchange.identity import Caller, reset_caller, set_caller
 from exchange.metrics import Metrics
 from exchange.policy.engine import PolicyEngine
 from exchange.rpc.status import status_for
-from exchange.store.base import Store
 
 REASON_KEY = "sigx-reason"
 ERROR_DOMAIN = "signal-exchange.v1"
@@ -41,8 +40,7 @@ log = structlog.get_logger("exchange.rpc")
 class ExchangeInterceptor(grpc.ServerInterceptor):
     """Wraps every handler of the exchange's services."""
 
-    def __init__(self, store: Store, policy: PolicyEngine, metrics: Metrics | None = None) -> None:
-        self._store = store
+    def __init__(self, policy: PolicyEngine, metrics: Metrics | None = None) -> None:
         self._policy = policy
         self._metrics = metrics
 
@@ -51,20 +49,9 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
         names = context.auth_context().get("x509_common_name") or []
         if len(names) != 1:
             raise UnauthenticatedError("a client certificate from this exchange's CA is required")
-        member_id = names[0].decode("utf-8", "replace")
-        member = self._store.get_member(member_id)
-        if member is None:
-            raise UnauthenticatedError(f"certificate names {member_id!r}, who is not in the directory")
-        if member.certs_from:
-            pems = context.auth_context().get("x509_pem_cert") or []
-            if (issued_at(pems[0]) if len(pems) == 1 else 0) < member.certs_from:
-                raise UnauthenticatedError(
-                    f"this certificate of {member_id} was revoked when a newer one was issued; use the newer one",
-                    reason="certificate_revoked",
-                )
-        caller = Caller(member)
-        self._policy.authorize(caller, method)
-        return caller
+        pems = context.auth_context().get("x509_pem_cert") or []
+        cert_issued = issued_at(pems[0]) if len(pems) == 1 else 0
+        return self._policy.admit(names[0].decode("utf-8", "replace"), cert_issued, method)
 
     def intercept_service(
         self,

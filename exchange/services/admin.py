@@ -110,6 +110,11 @@ class AdminService:
                 f"member {ch.member_id!r} is {member.status}: certificates are issued to active members only",
                 reason="member_not_active",
             )
+        if ch.revoke_earlier and ch.member_id == caller.member_id:
+            raise FailedPreconditionError(
+                "an operator cannot revoke its own certificates (a lost reply would lock it out); ask another operator",
+                reason="own_certificate",
+            )
         public_key = None
         if ch.tls_public_key:
             try:

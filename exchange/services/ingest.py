@@ -7,7 +7,7 @@ and only items that pass every check reach the store, in one transaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from exchange.errors import (
 from exchange.events import EventBus
 from exchange.identity import Caller
 from exchange.oprf_key import OprfKeyring
-from exchange.policy.engine import PolicyEngine
+from exchange.policy.engine import SUBMIT_STREAM, PolicyEngine
 from exchange.services.envelopes import EnvelopeOpener, bad_signature
 from exchange.store.base import VALUE_BYTES, KeyRecord, NewSignal, Store
 
@@ -84,7 +84,10 @@ class IngestService:
             raise BatchTooLargeError(
                 f"batch of {len(envelopes)} envelopes exceeds the maximum of {self._settings.max_batch}"
             )
-        self._policy.charge(caller, "submits_per_minute", len(envelopes))
+        with self._policy.charged(caller, "submits_per_minute", len(envelopes)):
+            return self._submit(caller, envelopes)
+
+    def _submit(self, caller: Caller, envelopes: Sequence[bytes]) -> list[ItemResult]:
         now = int(self._clock())
         results: list[ItemResult | None] = [None] * len(envelopes)
         pending: list[tuple[int, OpenedEnvelope, KeyRecord]] = []
@@ -116,6 +119,14 @@ class IngestService:
         if newest:
             self._bus.publish(newest)
         return [r for r in results if r is not None]
+
+    def submit_stream(self, caller: Caller, batches: Iterable[Sequence[bytes]]) -> Iterator[list[ItemResult]]:
+        """``submit`` for each batch of a stream; the caller is admitted again before each one after the
+        first, so a member suspended or whose certificate was revoked since cannot go on submitting."""
+        for i, envelopes in enumerate(batches):
+            if i:
+                caller = self._policy.readmit(caller, SUBMIT_STREAM)
+            yield self.submit(caller, envelopes)
 
     def _validate_signal(
         self, caller: Caller, body: signals_pb2.SignalBody, raw: bytes, now: int, categories: dict

@@ -10,7 +10,7 @@ from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError
 from exchange.events import EventBus
 from exchange.identity import Caller
-from exchange.policy.engine import PolicyEngine
+from exchange.policy.engine import PULL, SUBSCRIBE, PolicyEngine
 from exchange.store.base import TYPE_MEDIA_PDQ, VALUE_BYTES, EventFilter, EventRecord, MatchRecord, Store
 
 Clock = Callable[[], float]
@@ -82,7 +82,11 @@ class ReaderService:
         seq = decode_cursor(cursor)
         remaining = limit or None
         page_size = self._settings.pull_page
+        first = True
         while True:
+            if not first:
+                caller = self._policy.readmit(caller, PULL)
+            first = False
             want = page_size if remaining is None else min(page_size, remaining)
             events, seq = self._store.events_after(seq, want, flt())
             if events or remaining is None or remaining > 0:
@@ -107,6 +111,7 @@ class ReaderService:
         idle = 0.0
         caught_up = False
         while alive() and not self._bus.closed:
+            caller = self._policy.readmit(caller, SUBSCRIBE)  # suspended or revoked since: the stream ends
             events, seq = self._store.events_after(seq, self._settings.pull_page, flt())
             if events:
                 idle = 0.0
@@ -133,7 +138,10 @@ class ReaderService:
             if len(q.value) != want:
                 raise InvalidArgumentError(f"query {i}: value must be {want} bytes", reason="bad_value")
         self._policy.read_filter(caller, sorted({q.type for q in queries}))
-        self._policy.charge(caller, "lookups_per_day", len(queries))
+        with self._policy.charged(caller, "lookups_per_day", len(queries)):
+            return self._lookup(caller, queries, distance)
+
+    def _lookup(self, caller: Caller, queries: Sequence[Query], distance: int) -> list[list[MatchRecord]]:
         now = int(self._clock())
         results: list[list[MatchRecord]] = [[] for _ in queries]
         by_type: dict[int, list[int]] = {}

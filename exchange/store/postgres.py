@@ -154,7 +154,7 @@ class PgQuotaLedger(QuotaLedger):
         super().__init__(clock)
         self._pool = pool
 
-    def charge(self, member_id: str, quota: str, amount: int, limit: int) -> None:
+    def charge(self, member_id: str, quota: str, amount: int, limit: int) -> int:
         """Admit ``amount`` units or raise QuotaExceededError with the seconds until the window resets."""
         now = self._clock()
         window = int(now // WINDOWS[quota])
@@ -173,6 +173,19 @@ class PgQuotaLedger(QuotaLedger):
             raise exhausted(quota, limit, amount, used, now)
         with self._lock:
             self.totals[(member_id, quota)] = self.totals.get((member_id, quota), 0) + amount
+        return window
+
+    def refund(self, member_id: str, quota: str, amount: int, window: int) -> None:
+        """Give back units charged in ``window`` (by any replica: the row is shared)."""
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(
+                    "UPDATE quota_usage SET used = greatest(used - %s, 0)"
+                    " WHERE member = %s AND quota = %s AND win = %s",
+                    (amount, member_id, quota, window),
+                )
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
 
     def _used_at(self, member_id: str, quota: str, window: int) -> int:
         with self._pool.connection() as conn:

@@ -162,8 +162,18 @@ class SqlStore:
         """Record a certificate issued (and maybe the cut-off for earlier ones) as one admin event."""
         with self._write() as conn:
             row = self._member_row(conn, member_id)
-            if revoke_before is not None:
-                self._run(conn, "UPDATE members SET certs_from = ? WHERE id = ?", (revoke_before, row))
+            status = self._one(conn, "SELECT status FROM members WHERE id = ?", (row,))[0]
+            if status != "active":
+                raise FailedPreconditionError(
+                    f"member {member_id!r} is {status}: certificates are issued to active members only",
+                    reason="member_not_active",
+                )
+            if revoke_before is not None:  # the cut-off only ever moves forward
+                self._run(
+                    conn,
+                    "UPDATE members SET certs_from = ? WHERE id = ? AND certs_from < ?",
+                    (revoke_before, row, revoke_before),
+                )
             return self._admin_event(conn, event)
 
     def add_signing_key(

@@ -17,7 +17,7 @@ from pathlib import Path
 from client_sdk import merkle
 from client_sdk.envelope import open_envelope
 from client_sdk.log_entry import LogEntry
-from exchange.errors import UnavailableError
+from exchange.errors import ConfigError, UnavailableError
 from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import QuotaLedger
 from exchange.store import schema
@@ -54,6 +54,8 @@ class SqliteStore(SqlStore):
     """``Store`` on a SQLite file (or ``:memory:`` for unit tests)."""
 
     def __init__(self, path: Path | str) -> None:
+        if sqlite3.sqlite_version_info < (3, 35):  # RETURNING, upserts
+            raise ConfigError(f"SQLite {sqlite3.sqlite_version} is too old: the exchange needs 3.35 or newer")
         self._path = str(path)
         self._memory = self._path == ":memory:"
         if self._memory:
@@ -97,7 +99,10 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        yield self._reader
+        try:
+            yield self._reader
+        except sqlite3.OperationalError as exc:
+            raise UnavailableError(f"the database cannot be read now ({exc})", reason="store_unavailable") from None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal
 from client_sdk.credentials import Credentials
-from client_sdk.errors import PermissionDeniedError, QuotaExceededError
+from client_sdk.errors import PermissionDeniedError, QuotaExceededError, SignalExchangeError
 from exchange.cli import main
 from tests.harness import Exchange
 
@@ -48,6 +49,32 @@ def test_member_lifecycle(exchange: Exchange, tmp_path: Path, capsys: pytest.Cap
     admin(exchange, capsys, "member", "reinstate", "newco")
     with ExchangeClient.connect(exchange.address, credentials=creds) as newco:
         assert newco.lookup([Identifier("email", "x@example.com")])[0].found
+
+
+def test_suspension_ends_open_streams(exchange: Exchange, capsys: pytest.CaptureFixture[str]) -> None:
+    """A member suspended while it holds a subscription open stops receiving at once."""
+    ended: list[BaseException] = []
+    seen: list[int] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        with ExchangeClient.connect(exchange.address, credentials=exchange.creds("demo-b"), retry=None) as b:
+            try:
+                for event in b.subscribe(on_cursor=lambda _: opened.set()):
+                    seen.append(event.seq)
+            except SignalExchangeError as exc:
+                ended.append(exc)
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert opened.wait(10)
+    admin(exchange, capsys, "member", "suspend", "demo-b", "--reason", "investigation")
+    with exchange.client("demo-a") as a:
+        [later] = a.submit([Signal(Identifier("domain", "after-suspension.example"), category=CAT)])
+    thread.join(10)
+    assert not thread.is_alive()
+    assert isinstance(ended[0], PermissionDeniedError) and ended[0].reason == "member_suspended"
+    assert later.seq not in seen
 
 
 def test_members_cannot_use_admin(exchange: Exchange, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,19 +4,23 @@ on disk and picked up by the running exchange at its next handshake."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from client_sdk import ExchangeClient, Identifier, Signal
@@ -28,12 +32,16 @@ from client_sdk.errors import (
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
+    SignalExchangeError,
     UnauthenticatedError,
 )
+from client_sdk.keys import write_private_file
 from client_sdk.log_entry import LogEntry
 from exchange.admin_client import AdminClient
 from exchange.audit.sources import RemoteSource
+from exchange.ca import CertificateAuthority, private_key_pem
 from exchange.cli import main
+from exchange.paths import DataDir
 from tests.harness import Exchange, start_exchange
 
 pytestmark = pytest.mark.integration
@@ -106,6 +114,57 @@ def _next_second() -> None:
         time.sleep(0.02)
 
 
+class _Subscription:
+    """A subscription held open in a thread: the seqs it saw and how it ended."""
+
+    def __init__(self, creds: Path) -> None:
+        self.seqs: list[int] = []
+        self.error: SignalExchangeError | None = None
+        self._open = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(creds,), daemon=True)
+        self._thread.start()
+        assert self._open.wait(10)
+
+    def _run(self, creds: Path) -> None:
+        with ExchangeClient.connect(_address(creds), credentials=creds, retry=None) as client:
+            try:
+                for event in client.subscribe(on_cursor=lambda _: self._open.set()):
+                    self.seqs.append(event.seq)
+            except SignalExchangeError as exc:
+                self.error = exc
+            finally:
+                self._open.set()
+
+    def ended(self, timeout: float) -> str:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the stream is still open"
+        return getattr(self.error, "reason", repr(self.error))
+
+
+class _SlowSubmitter(_Subscription):
+    """A SubmitStream held open in a thread, one small batch every 0.2 s."""
+
+    def _run(self, creds: Path) -> None:
+        def signals() -> Iterator[Signal]:
+            for i in range(10_000):
+                self._open.set()
+                time.sleep(0.2)
+                yield Signal(Identifier("domain", f"slow{i}.example"), category="grooming")
+
+        with ExchangeClient.connect(_address(creds), credentials=creds, retry=None) as client:
+            try:
+                for result in client.submit_stream(signals(), batch_size=1):
+                    self.seqs.append(result.seq)
+            except SignalExchangeError as exc:
+                self.error = exc
+            finally:
+                self._open.set()
+
+
+def _address(creds: Path) -> str:
+    return Credentials.load(creds).address
+
+
 def test_renewal_with_revoke_old_refuses_the_lost_certificate(
     exchange: Exchange, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -117,13 +176,30 @@ def test_renewal_with_revoke_old_refuses_the_lost_certificate(
         assert thief.who_am_i().member_id == "demo-a"
         _run(capsys, "admin", "member", "renew-cert", "demo-a", "--credentials", str(creds), *operator)
         assert thief.who_am_i().member_id == "demo-a"  # a plain renewal leaves earlier certificates valid
+        between = tmp_path / "between"  # the pair that plain renewal made
+        shutil.copytree(creds, between)
+        live = _Subscription(lost)  # streams the thief holds open across the revocation
+        submitting = _SlowSubmitter(lost)
         _next_second()  # certificate times have one-second resolution: "earlier" means an earlier second
         _run(capsys, "admin", "member", "renew-cert", "demo-a", "--credentials", str(creds), "--revoke-old", *operator)
         shown = _run(capsys, "admin", "member", "show", "demo-a", *operator)
         assert int(shown["certificates_from"]) > 0
+        capsys.readouterr()
+        assert main(["admin", "member", "show", "demo-a", *operator]) == 0
+        assert "earlier ones revoked" in capsys.readouterr().out
         with pytest.raises(UnauthenticatedError) as refused:  # even on a connection opened before
             thief.who_am_i()
         assert refused.value.reason == "certificate_revoked"
+        with (
+            ExchangeClient.connect(exchange.address, credentials=between) as older,
+            pytest.raises(UnauthenticatedError),
+        ):
+            older.who_am_i()
+        with exchange.client("demo-b") as b:  # an event the thief's subscription must not see
+            [after] = b.submit([Signal(Identifier("domain", "secret-after-revoke.example"), category="grooming")])
+        assert live.ended(10) == "certificate_revoked"
+        assert after.seq not in live.seqs
+        assert submitting.ended(10) == "certificate_revoked"
     with ExchangeClient.connect(exchange.address, credentials=creds) as a:
         assert a.who_am_i().member_id == "demo-a"
         [r] = a.submit([Signal(Identifier("domain", "after-revoke.example"), category="grooming")])
@@ -148,6 +224,9 @@ def test_certificate_refusals(exchange: Exchange) -> None:
         with pytest.raises(FailedPreconditionError) as err:
             op.change(issue_certificate=admin_pb2.IssueCertificate(member_id="demo-b"))
         assert err.value.reason == "member_not_active"
+        with pytest.raises(FailedPreconditionError) as err:
+            op.change(issue_certificate=admin_pb2.IssueCertificate(member_id="operator", revoke_earlier=True))
+        assert err.value.reason == "own_certificate"
         made = op.change(issue_certificate=admin_pb2.IssueCertificate(member_id="demo-a"))  # no key sent
         assert made.seq > 0 and b"PRIVATE KEY" in made.certificate.key_pem
     with (
@@ -186,6 +265,34 @@ def _expiry_metric(port: int) -> float:
     return float(line.split()[1])
 
 
+def _bad_server_pairs(paths: DataDir, old: x509.Certificate) -> Iterator[tuple[bytes, bytes]]:
+    """(key, certificate) pairs the exchange must refuse to switch to."""
+    key_now = paths.server_key.read_bytes()
+    yield key_now, old.public_bytes(serialization.Encoding.PEM)  # a half-copied pair: they do not match
+    foreign = CertificateAuthority.create("Someone Else's CA").issue_server(["127.0.0.1"])
+    yield foreign.key_pem, foreign.cert_pem  # not from this exchange's CA
+    ca = CertificateAuthority.load(paths.ca_cert, paths.ca_key)
+    client = ca.issue_client("demo-a")
+    yield client.key_pem, client.cert_pem  # not a server certificate
+    ca_key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    expired = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "signal-exchange")]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=10))
+        .not_valid_after(now - timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    yield private_key_pem(key), expired.public_bytes(serialization.Encoding.PEM)  # expired
+
+
 def test_server_certificate_renewed_without_restart(tmp_path: Path) -> None:
     ex = start_exchange(tmp_path, metrics_listen="127.0.0.1:0")
     try:
@@ -196,6 +303,7 @@ def test_server_certificate_renewed_without_restart(tmp_path: Path) -> None:
         assert _expiry_metric(metrics_port) == old.not_valid_after_utc.timestamp()
         with ex.client("demo-a") as kept:  # a connection made before the renewal
             kept.who_am_i()
+            _next_second()  # so the new certificate's expiry differs from the old one's
             keytool = subprocess.run(
                 [sys.executable, str(KEYTOOL), "server-cert", "--data-dir", str(ex.data_dir), "sigx.example.org"],
                 capture_output=True,
@@ -204,6 +312,9 @@ def test_server_certificate_renewed_without_restart(tmp_path: Path) -> None:
             )
             renewed = json.loads(keytool.stdout)
             assert "sigx.example.org" in renewed["names"]
+            waiting = datetime.fromisoformat(renewed["not_after"]).timestamp()
+            assert waiting > old.not_valid_after_utc.timestamp()
+            assert _expiry_metric(metrics_port) == waiting  # the metric follows the disk before any handshake
 
             new = _server_certificate(ex.address, creds)  # the next handshake presents the new one
             assert f"{new.serial_number:x}" == renewed["serial"]
@@ -213,10 +324,14 @@ def test_server_certificate_renewed_without_restart(tmp_path: Path) -> None:
             with ex.client("demo-b") as fresh:
                 assert fresh.who_am_i().member_id == "demo-b"
 
-            # A broken pair (a half-copied file) is refused: the exchange keeps presenting the good one.
-            (ex.data_dir / "server.crt").write_bytes(old.public_bytes(serialization.Encoding.PEM))
-            assert _server_certificate(ex.address, creds).serial_number == new.serial_number
-            with ex.client("demo-b") as fresh:
-                assert fresh.who_am_i().member_id == "demo-b"
+            # What would break every new connection is refused: the exchange keeps presenting the good one.
+            paths = DataDir(ex.data_dir)
+            for key_pem, cert_pem in _bad_server_pairs(paths, old):
+                write_private_file(paths.server_key, key_pem)
+                paths.server_cert.write_bytes(cert_pem)
+                assert _server_certificate(ex.address, creds).serial_number == new.serial_number
+                assert _expiry_metric(metrics_port) == new.not_valid_after_utc.timestamp()
+                with ex.client("demo-b") as fresh:
+                    assert fresh.who_am_i().member_id == "demo-b"
     finally:
         ex.running.stop(grace=1)

@@ -105,6 +105,25 @@ def test_disk_full_and_read_only_refuse_writes_reads_go_on(exchange: Exchange) -
         assert a.verify_receipt(after).size == after.seq
 
 
+@pytest.mark.sqlite_only  # fills the disk through SQLite pragmas
+def test_retries_through_an_outage_are_not_charged_to_the_quota(exchange: Exchange) -> None:
+    """Submits refused because the store is unavailable give their quota back: a client retrying through
+    a full disk is not turned away with RESOURCE_EXHAUSTED once the disk has room again."""
+    with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
+        op.change(apply_policy=admin_pb2.ApplyPolicy(document="[members.demo-a]\nsubmits_per_minute = 1000\n"))
+    store = exchange.running.store
+    batch = [Signal(Identifier("domain", f"q{i}.example"), category="grooming") for i in range(400)]
+    with ExchangeClient.connect(exchange.address, credentials=exchange.creds("demo-a"), retry=None) as a:
+        pages = store._writer.execute("PRAGMA page_count").fetchone()[0]
+        store._writer.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full
+        for _ in range(3):  # 1200 signals asked for, 1000 allowed per minute
+            with pytest.raises(UnavailableError):
+                a.submit(batch)
+        store._writer.execute("PRAGMA max_page_count = 1073741823")
+        assert [r.status for r in a.submit(batch)] == ["accepted"] * 400
+        assert exchange.running.services.policy.ledger.used("demo-a", "submits_per_minute") == 400
+
+
 def test_store_outage_mid_batch_fails_the_batch_not_its_items(
     exchange: Exchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:

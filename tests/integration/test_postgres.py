@@ -166,6 +166,18 @@ def test_quota_is_exact_across_replicas(replicas: tuple[Exchange, Exchange]) -> 
         assert all(r.status == "accepted" for r in client.submit(_domains(batch)))
 
 
+def test_quota_refund_is_shared(replicas: tuple[Exchange, Exchange]) -> None:
+    """Units given back on one replica (its store failed mid-call) are free again on the other."""
+    ledgers = [ex.running.services.policy.ledger for ex in replicas]
+    window = ledgers[0].charge("demo-a", "lookups_per_day", 7, limit=10)
+    assert ledgers[1].used("demo-a", "lookups_per_day") == 7
+    ledgers[1].refund("demo-a", "lookups_per_day", 5, window)
+    assert ledgers[0].used("demo-a", "lookups_per_day") == 2
+    ledgers[0].refund("demo-a", "lookups_per_day", 5, window - 1)  # another window: nothing to give back
+    ledgers[0].refund("demo-a", "lookups_per_day", 50, window)  # never below zero
+    assert ledgers[1].used("demo-a", "lookups_per_day") == 0
+
+
 def test_admin_changes_reach_the_other_replica(replicas: tuple[Exchange, Exchange]) -> None:
     first, second = replicas
     received: list[int] = []
