@@ -303,8 +303,8 @@ def stats(client: AdminClient, args: argparse.Namespace) -> None:
         ("events_by_kind", "events by kind"),
         ("feedback_by_verdict", "feedback by verdict"),
         ("submits_by_day", "submits by day"),
-        ("lookups_by_member", "look-ups by member (since start)"),
-        ("quota_denials_by_member", "quota denials by member (since start)"),
+        ("lookups_by_member", f"look-ups by member ({s.counts_scope})"),
+        ("quota_denials_by_member", f"quota denials by member ({s.counts_scope})"),
     ):
         counts = getattr(s, field)
         parts.append(f"\n{title}:\n" + (_table([(c.key, c.value) for c in counts], ("", "")) if counts else "  -"))

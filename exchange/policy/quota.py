@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from exchange.errors import QuotaExceededError
 
@@ -28,8 +29,19 @@ def exhausted(quota: str, limit: int, amount: int, used: int, now: float) -> Quo
     )
 
 
+@dataclass(frozen=True)
+class UsageSummary:
+    """Admitted look-ups and quota denials per member, and what they cover."""
+
+    lookups: dict[str, int]
+    denials: dict[str, int]
+    scope: str
+
+
 class QuotaLedger:
-    """Counts use per (member, quota, window) in memory; thread-safe."""
+    """Counts use per (member, quota, window) in memory; thread-safe.
+
+    ``denials`` and ``totals`` count this process's decisions since it started (for its metrics)."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
@@ -61,6 +73,14 @@ class QuotaLedger:
             held_window, used = self._used.get((member_id, quota), (window, 0))
             if held_window == window:
                 self._used[(member_id, quota)] = (window, max(0, used - amount))
+                total = self.totals.get((member_id, quota), 0)
+                self.totals[(member_id, quota)] = max(0, total - amount)
+
+    def summary(self) -> UsageSummary:
+        """Look-ups admitted and quota denials per member, for ``sigx admin stats``."""
+        with self._lock:
+            lookups = {m: n for (m, q), n in self.totals.items() if q == "lookups_per_day"}
+            return UsageSummary(lookups, dict(self.denials), "this exchange process, since it started")
 
     def used(self, member_id: str, quota: str) -> int:
         window = int(self._clock() // WINDOWS[quota])

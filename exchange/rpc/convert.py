@@ -6,6 +6,7 @@ import grpc
 
 from client_sdk._wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2
 from client_sdk.models import TYPE_NAMES, VERDICTS
+from exchange.policy.quota import UsageSummary
 from exchange.rpc.status import status_for
 from exchange.services.admin import ChangeResult, MemberDetail
 from exchange.services.ingest import ItemResult
@@ -115,7 +116,7 @@ def _counts(items: dict) -> list[admin_pb2.Count]:
     return [admin_pb2.Count(key=str(k), value=v) for k, v in sorted(items.items(), key=lambda kv: str(kv[0]))]
 
 
-def stats_response(stats: Stats, lookups: dict[str, int], denials: dict[str, int]) -> admin_pb2.GetStatsResponse:
+def stats_response(stats: Stats, usage: UsageSummary) -> admin_pb2.GetStatsResponse:
     kinds = {1: "submit", 2: "retract", 3: "feedback", 4: "admin"}
     return admin_pb2.GetStatsResponse(
         signals_by_category=_counts(stats.signals_by_category),
@@ -124,9 +125,10 @@ def stats_response(stats: Stats, lookups: dict[str, int], denials: dict[str, int
         events_by_kind=_counts({kinds.get(k, str(k)): v for k, v in stats.events_by_kind.items()}),
         feedback_by_verdict=_counts({VERDICTS[k - 1]: v for k, v in stats.feedback_by_verdict.items()}),
         submits_by_day=_counts(stats.submits_by_day),
-        lookups_by_member=_counts(lookups),
-        quota_denials_by_member=_counts(denials),
+        lookups_by_member=_counts(usage.lookups),
+        quota_denials_by_member=_counts(usage.denials),
         active_signals=stats.active_signals,
+        counts_scope=usage.scope,
     )
 
 

@@ -20,6 +20,7 @@ from exchange.errors import FailedPreconditionError, InvalidArgumentError, NotFo
 from exchange.identity import Caller
 from exchange.policy import document as policy_doc
 from exchange.policy.engine import PolicyEngine
+from exchange.policy.quota import UsageSummary
 from exchange.services.envelopes import EnvelopeOpener
 from exchange.store.base import AdminEvent, Category, GroupRecord, MemberRecord, Stats, Store
 
@@ -274,7 +275,6 @@ class AdminQueries:
     def run_retention(self) -> int:
         return self._purge()
 
-    def stats(self) -> tuple[Stats, dict[str, int], dict[str, int]]:
-        """Stored aggregates, look-ups per member since start, quota denials per member since start."""
-        lookups = {m: n for (m, q), n in self._policy.ledger.totals.items() if q == "lookups_per_day"}
-        return self._store.stats(), lookups, dict(self._policy.ledger.denials)
+    def stats(self) -> tuple[Stats, UsageSummary]:
+        """Stored aggregates; look-ups and quota denials per member (over the ledger's scope)."""
+        return self._store.stats(), self._policy.ledger.summary()

@@ -112,7 +112,15 @@ def _v3(conn: psycopg.Connection) -> None:
     conn.execute("ALTER TABLE members ADD COLUMN certs_from BIGINT NOT NULL DEFAULT 0")
 
 
-MIGRATIONS = (_v1, _v2, _v3)
+def _v4(conn: psycopg.Connection) -> None:
+    """Quota decisions per member and quota, counted by every replica (for ``sigx admin stats``)."""
+    conn.execute(
+        "CREATE TABLE quota_totals (member TEXT NOT NULL, quota TEXT NOT NULL, admitted BIGINT NOT NULL DEFAULT 0,"
+        " denied BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (member, quota))"
+    )
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4)
 
 # Tables a migration from SQLite copies, in dependency order, with their columns.
 TABLES: dict[str, tuple[str, ...]] = {

@@ -39,7 +39,7 @@ from exchange.errors import (
     UnavailableError,
 )
 from exchange.log.tree import TreeBuilder
-from exchange.policy.quota import WINDOWS, QuotaLedger, exhausted
+from exchange.policy.quota import WINDOWS, QuotaLedger, UsageSummary, exhausted
 from exchange.store import pg_schema
 from exchange.store.base import (
     KIND_SUBMIT,
@@ -84,13 +84,21 @@ _INSERT_EVENT = (
 )
 _PLACEHOLDERS: dict[str, str] = {}
 _INSERT_HASH = "INSERT INTO log_hashes (level, idx, hash) VALUES (%s, %s, %s)"
-_CHARGE = (
-    "INSERT INTO quota_usage AS q (member, quota, win, used) VALUES (%(member)s, %(quota)s, %(win)s, %(n)s)"
+_CHARGE = (  # admit into the window if it fits and, if it did, count it in the totals: one statement
+    "WITH c AS (INSERT INTO quota_usage AS q (member, quota, win, used)"
+    " VALUES (%(member)s, %(quota)s, %(win)s, %(n)s)"
     " ON CONFLICT (member, quota) DO UPDATE"
     " SET used = CASE WHEN q.win >= excluded.win THEN q.used + excluded.used ELSE excluded.used END,"
     " win = greatest(q.win, excluded.win)"
     " WHERE (CASE WHEN q.win >= excluded.win THEN q.used ELSE 0 END) + excluded.used <= %(limit)s"
-    " RETURNING used"
+    " RETURNING used),"
+    " t AS (INSERT INTO quota_totals AS t (member, quota, admitted) SELECT %(member)s, %(quota)s, %(n)s FROM c"
+    " ON CONFLICT (member, quota) DO UPDATE SET admitted = t.admitted + excluded.admitted)"
+    " SELECT used FROM c"
+)
+_DENIED = (
+    "INSERT INTO quota_totals AS t (member, quota, denied) VALUES (%s, %s, 1)"
+    " ON CONFLICT (member, quota) DO UPDATE SET denied = t.denied + 1"
 )
 
 
@@ -147,7 +155,8 @@ class PgQuotaLedger(QuotaLedger):
 
     Admission is exact across processes: one upsert adds ``amount`` only if it
     fits in what is left of the window (``RETURNING`` nothing means refused).
-    ``denials`` and ``totals`` count this process's decisions since start.
+    ``denials`` and ``totals`` count this process's decisions since start (its
+    metrics); ``quota_totals`` counts every replica's, for ``summary``.
     """
 
     def __init__(self, pool: ConnectionPool, clock: Clock) -> None:
@@ -164,7 +173,11 @@ class PgQuotaLedger(QuotaLedger):
                 params = {"member": member_id, "quota": quota, "win": window, "n": amount, "limit": limit}
                 with self._pool.connection() as conn:
                     row = conn.execute(_CHARGE, params, prepare=True).fetchone()
-            used = self._used_at(member_id, quota, window) if row is None else 0
+            used = 0
+            if row is None:
+                with self._pool.connection() as conn:
+                    conn.execute(_DENIED, (member_id, quota), prepare=True)
+                used = self._used_at(member_id, quota, window)
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from None
         if row is None:
@@ -178,14 +191,36 @@ class PgQuotaLedger(QuotaLedger):
     def refund(self, member_id: str, quota: str, amount: int, window: int) -> None:
         """Give back units charged in ``window`` (by any replica: the row is shared)."""
         try:
-            with self._pool.connection() as conn:
-                conn.execute(
+            with self._pool.connection() as conn, conn.transaction():
+                refunded = conn.execute(
                     "UPDATE quota_usage SET used = greatest(used - %s, 0)"
                     " WHERE member = %s AND quota = %s AND win = %s",
                     (amount, member_id, quota, window),
-                )
+                ).rowcount
+                if refunded:
+                    conn.execute(
+                        "UPDATE quota_totals SET admitted = greatest(admitted - %s, 0)"
+                        " WHERE member = %s AND quota = %s",
+                        (amount, member_id, quota),
+                    )
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from None
+
+    def summary(self) -> UsageSummary:
+        """Look-ups admitted and quota denials per member, counted by every replica."""
+        lookups: dict[str, int] = {}
+        denials: dict[str, int] = {}
+        try:
+            with self._pool.connection() as conn:
+                rows = conn.execute("SELECT member, quota, admitted, denied FROM quota_totals").fetchall()
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
+        for member, quota, admitted, denied in rows:
+            if quota == "lookups_per_day" and admitted:
+                lookups[member] = int(admitted)
+            if denied:
+                denials[member] = denials.get(member, 0) + int(denied)
+        return UsageSummary(lookups, denials, "every replica, since the database was created")
 
     def _used_at(self, member_id: str, quota: str, window: int) -> int:
         with self._pool.connection() as conn:

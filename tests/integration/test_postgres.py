@@ -178,6 +178,25 @@ def test_quota_refund_is_shared(replicas: tuple[Exchange, Exchange]) -> None:
     assert ledgers[1].used("demo-a", "lookups_per_day") == 0
 
 
+def test_stats_count_every_replica(replicas: tuple[Exchange, Exchange]) -> None:
+    """Look-ups and quota denials in ``sigx admin stats`` are the cluster's, whichever replica answers."""
+    first, second = replicas
+    with AdminClient.connect(first.address, first.creds("operator")) as op:
+        op.change(apply_policy=admin_pb2.ApplyPolicy(document="[members.demo-b]\nlookups_per_day = 5\n"))
+    second.running.services.policy.reload()
+    for ex in replicas:
+        with ex.client("demo-b") as b:
+            b.lookup([Identifier("domain", "x.example")] * 2)
+            with pytest.raises(QuotaExceededError):  # 2 + 4 > 5 on the first, 2 + 2 + 2 > 5 on the second
+                b.lookup([Identifier("domain", "x.example")] * (4 if ex is first else 2))
+    for ex in replicas:
+        with AdminClient.connect(ex.address, ex.creds("operator")) as op:
+            stats = op.stats()
+        assert stats.counts_scope == "every replica, since the database was created"
+        assert {c.key: c.value for c in stats.lookups_by_member} == {"demo-b": 4}
+        assert {c.key: c.value for c in stats.quota_denials_by_member} == {"demo-b": 2}
+
+
 def test_admin_changes_reach_the_other_replica(replicas: tuple[Exchange, Exchange]) -> None:
     first, second = replicas
     received: list[int] = []
