@@ -47,16 +47,25 @@ def _change(client: AdminClient, args: argparse.Namespace, **change: Any) -> adm
 # -- members ------------------------------------------------------------------------
 
 
+def _new_tls_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    """A TLS key made here (its private half never leaves this machine) and its public key, DER SPKI."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key, der
+
+
 def member_add(client: AdminClient, args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"sigx: {out} exists and is not empty")
     key = SigningKey.generate()
+    tls_key, tls_spki = _new_tls_key()
     change = admin_pb2.AddMember(
         member_id=args.name,
         role=args.role,
         display_name=args.display_name or args.name,
         signing_public_key=key.public_key,
+        tls_public_key=tls_spki,
     )
     resp = client.change(add_member=change)
     op = client.credentials
@@ -67,7 +76,7 @@ def member_add(client: AdminClient, args: argparse.Namespace) -> None:
         address=args.server or op.address,
         ca_pem=op.ca_pem,
         cert_pem=resp.certificate.cert_pem,
-        tls_key_pem=resp.certificate.key_pem,
+        tls_key_pem=private_key_pem(tls_key),
         signing_key=key,
         oprf_public_key=op.oprf_public_key,
         oprf_epoch=op.oprf_epoch,
@@ -162,8 +171,7 @@ def member_renew_cert(client: AdminClient, args: argparse.Namespace) -> None:
     old = Credentials.load(creds_dir)
     if old.member_id != args.name:
         raise SystemExit(f"sigx: {creds_dir} holds credentials of {old.member_id}, not {args.name}")
-    key = ec.generate_private_key(ec.SECP256R1())
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    key, spki = _new_tls_key()
     change = admin_pb2.IssueCertificate(member_id=args.name, tls_public_key=spki, revoke_earlier=args.revoke_old)
     try:
         resp = client.change(dry_run=args.dry_run, issue_certificate=change)

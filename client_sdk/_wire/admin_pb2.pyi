@@ -35,16 +35,18 @@ class AdminChange(_message.Message):
     def __init__(self, submitter: _Optional[str] = ..., created_at: _Optional[int] = ..., add_member: _Optional[_Union[AddMember, _Mapping]] = ..., set_member_status: _Optional[_Union[SetMemberStatus, _Mapping]] = ..., register_key: _Optional[_Union[RegisterKey, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKey, _Mapping]] = ..., retire_key: _Optional[_Union[RetireKey, _Mapping]] = ..., create_group: _Optional[_Union[CreateGroup, _Mapping]] = ..., set_group_membership: _Optional[_Union[SetGroupMembership, _Mapping]] = ..., apply_policy: _Optional[_Union[ApplyPolicy, _Mapping]] = ..., set_category: _Optional[_Union[SetCategory, _Mapping]] = ..., issue_certificate: _Optional[_Union[IssueCertificate, _Mapping]] = ...) -> None: ...
 
 class AddMember(_message.Message):
-    __slots__ = ("member_id", "role", "display_name", "signing_public_key")
+    __slots__ = ("member_id", "role", "display_name", "signing_public_key", "tls_public_key")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     SIGNING_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    TLS_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     role: str
     display_name: str
     signing_public_key: bytes
-    def __init__(self, member_id: _Optional[str] = ..., role: _Optional[str] = ..., display_name: _Optional[str] = ..., signing_public_key: _Optional[bytes] = ...) -> None: ...
+    tls_public_key: bytes
+    def __init__(self, member_id: _Optional[str] = ..., role: _Optional[str] = ..., display_name: _Optional[str] = ..., signing_public_key: _Optional[bytes] = ..., tls_public_key: _Optional[bytes] = ...) -> None: ...
 
 class SetMemberStatus(_message.Message):
     __slots__ = ("member_id", "status", "reason")

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from client_sdk._wire import admin_pb2
 from client_sdk.envelope import PAYLOAD_ADMIN
 from client_sdk.keys import is_valid_public_key, key_id_for
@@ -53,6 +55,16 @@ def _public_key(raw: bytes) -> bytes:
     return raw
 
 
+def _tls_public_key(der: bytes) -> ec.EllipticCurvePublicKey | None:
+    """The member's own TLS public key, or None (empty: the exchange makes the key)."""
+    if not der:
+        return None
+    try:
+        return parse_tls_public_key(der)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"tls_public_key: {exc}", reason="bad_tls_key") from None
+
+
 class AdminService:
     """Applies signed admin changes."""
 
@@ -92,12 +104,13 @@ class AdminService:
             raise InvalidArgumentError(f"role must be one of {', '.join(ROLES)}", reason="bad_role")
         public_key = _public_key(ch.signing_public_key)
         key_id = key_id_for(public_key)
+        tls_key = _tls_public_key(ch.tls_public_key)
         if self._store.get_member(member_id) is not None:
             raise FailedPreconditionError(f"member {member_id!r} already exists", reason="member_exists")
         if event is None:
             return ChangeResult(0, f"would add {role} {member_id} with key {key_id}", key_id=key_id)
         self._store.add_member(member_id, role, ch.display_name or member_id, now, event, (key_id, public_key))
-        cert = self._ca().issue_client(member_id)
+        cert = self._ca().issue_client(member_id, tls_key)
         return ChangeResult(event.seq, f"added {role} {member_id} with key {key_id}", cert, key_id)
 
     def _issue_certificate(
@@ -116,12 +129,7 @@ class AdminService:
                 "an operator cannot revoke its own certificates (a lost reply would lock it out); ask another operator",
                 reason="own_certificate",
             )
-        public_key = None
-        if ch.tls_public_key:
-            try:
-                public_key = parse_tls_public_key(ch.tls_public_key)
-            except ValueError as exc:
-                raise InvalidArgumentError(f"tls_public_key: {exc}", reason="bad_tls_key") from None
+        public_key = _tls_public_key(ch.tls_public_key)
         whose = "its own key" if public_key is not None else "a key made by the exchange"
         revoking = "; earlier ones revoked" if ch.revoke_earlier else ""
         if event is None:

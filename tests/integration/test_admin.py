@@ -7,6 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from client_sdk import ExchangeClient, Identifier, Signal
 from client_sdk.credentials import Credentials
@@ -32,6 +34,13 @@ def test_member_lifecycle(exchange: Exchange, tmp_path: Path, capsys: pytest.Cap
     added = admin(exchange, capsys, "member", "add", "newco", "--out", str(creds))
     assert added["member_id"] == "newco" and added["seq"] > 0  # type: ignore[index]
     assert (creds / "signing.key").stat().st_mode & 0o077 == 0
+    made = Credentials.load(creds)  # the TLS key was made by the CLI: the exchange certified its public half
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    tls_key = serialization.load_pem_private_key(made.tls_key_pem, password=None).public_key()
+    cert_key = x509.load_pem_x509_certificate(made.cert_pem).public_key()
+    assert tls_key.public_bytes(serialization.Encoding.DER, spki) == cert_key.public_bytes(
+        serialization.Encoding.DER, spki
+    )
     with ExchangeClient.connect(exchange.address, credentials=creds) as newco:
         [r] = newco.submit([Signal(Identifier("email", "x@example.com"), category=CAT)])
         assert r.status == "accepted"
