@@ -39,9 +39,11 @@ from client_sdk.keys import write_private_file
 from client_sdk.log_entry import LogEntry
 from exchange.admin_client import AdminClient
 from exchange.audit.sources import RemoteSource
+from exchange.bootstrap import admin_change
 from exchange.ca import CertificateAuthority, private_key_pem
 from exchange.cli import main
 from exchange.paths import DataDir
+from exchange.store.base import AdminEvent
 from tests.harness import Exchange, start_exchange
 
 pytestmark = pytest.mark.integration
@@ -206,6 +208,23 @@ def test_renewal_with_revoke_old_refuses_the_lost_certificate(
         assert r.status == "accepted"
     with ExchangeClient.connect(exchange.address, credentials=exchange.creds("demo-b")) as b:
         assert b.who_am_i().member_id == "demo-b"  # nobody else is affected
+
+
+def test_revocation_cut_off_only_moves_forward(exchange: Exchange) -> None:
+    """Two overlapping revocations (or a replica with a slow clock) can never make revoked certificates
+    valid again: the store keeps the later cut-off."""
+    store = exchange.running.store
+    op = Credentials.load(exchange.creds("operator"))
+    operator_row = store.get_member("operator").row  # type: ignore[union-attr]
+
+    def record(cut_off: int) -> None:
+        change = admin_pb2.IssueCertificate(member_id="demo-a", revoke_earlier=True)
+        envelope = admin_change(op.signing_key, "operator", issue_certificate=change)
+        store.record_certificate("demo-a", cut_off, AdminEvent(operator_row, envelope, int(time.time())))
+
+    record(2_000_000_000)
+    record(1_900_000_000)  # the older revocation lands second
+    assert store.get_member("demo-a").certs_from == 2_000_000_000  # type: ignore[union-attr]
 
 
 def test_certificate_refusals(exchange: Exchange) -> None:
