@@ -184,17 +184,15 @@ class PolicyEngine:
         """Log leaf records are for their submitter, auditors and operators."""
         return caller.role in ("auditor", "operator") or submitter == caller.member_id
 
-    def charge(self, caller: Caller, quota: str, amount: int) -> None:
-        """Count ``amount`` against a quota or raise QuotaExceededError (RESOURCE_EXHAUSTED)."""
-        limit = getattr(self.rules(caller), quota)
-        self.ledger.charge(caller.member_id, quota, amount, limit)
+    def charge(self, caller: Caller, quota: str, amount: int) -> int:
+        """Count ``amount`` against a quota or raise QuotaExceededError (RESOURCE_EXHAUSTED); the window."""
+        return self.ledger.charge(caller.member_id, quota, amount, getattr(self.rules(caller), quota))
 
     @contextmanager
     def charged(self, caller: Caller, quota: str, amount: int) -> Iterator[None]:
         """``charge``, given back if the work fails because the store is unavailable: a client retrying
         through an outage (as the SDK does) is not charged once per attempt."""
-        limit = getattr(self.rules(caller), quota)
-        window = self.ledger.charge(caller.member_id, quota, amount, limit)
+        window = self.charge(caller, quota, amount)
         try:
             yield
         except UnavailableError:

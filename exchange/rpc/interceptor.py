@@ -46,10 +46,11 @@ class ExchangeInterceptor(grpc.ServerInterceptor):
 
     def authenticate(self, context: grpc.ServicerContext, method: str) -> Caller:
         """The directory's member for the peer's certificate, authorised for ``method``."""
-        names = context.auth_context().get("x509_common_name") or []
+        auth = context.auth_context()
+        names = auth.get("x509_common_name") or []
         if len(names) != 1:
             raise UnauthenticatedError("a client certificate from this exchange's CA is required")
-        pems = context.auth_context().get("x509_pem_cert") or []
+        pems = auth.get("x509_pem_cert") or []
         cert_issued = issued_at(pems[0]) if len(pems) == 1 else 0
         return self._policy.admit(names[0].decode("utf-8", "replace"), cert_issued, method)
 

@@ -82,11 +82,7 @@ class ReaderService:
         seq = decode_cursor(cursor)
         remaining = limit or None
         page_size = self._settings.pull_page
-        first = True
         while True:
-            if not first:
-                caller = self._policy.readmit(caller, PULL)
-            first = False
             want = page_size if remaining is None else min(page_size, remaining)
             events, seq = self._store.events_after(seq, want, flt())
             if events or remaining is None or remaining > 0:
@@ -97,6 +93,7 @@ class ReaderService:
                     return
             if len(events) < want:
                 return
+            caller = self._policy.readmit(caller, PULL)  # suspended or revoked since: no more pages
 
     def subscribe(
         self, caller: Caller, cursor: str, flt: FilterFn, alive: Callable[[], bool], heartbeat: float = 15.0

@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -124,40 +124,48 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _push(
-    address: str,
-    creds: Path,
-    total: int,
-    results: list[tuple[str, int]],
-    progressed: threading.Event,
-    failures: list[BaseException],
-) -> None:
-    signals = (Signal(Identifier("domain", f"pgcrash{i}.example"), category="grooming") for i in range(total))
-    try:
-        with ExchangeClient.connect(address, credentials=creds) as client:
-            for result in client.submit_stream(signals, batch_size=200):
-                results.append((result.status, result.signal_id))
-                if len(results) >= 1000:
-                    progressed.set()
-    except BaseException as exc:  # reported by the test
-        failures.append(exc)
-        progressed.set()
+TOTAL = 5000
 
 
-def _check(
-    address: str,
-    server: ServerProcess,
-    total: int,
-    results: list[tuple[str, int]],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert len(results) == total
-    assert {status for status, _ in results} <= {"accepted", "duplicate"}
+class _BulkPush:
+    """5,000 signals over ``submit_stream`` in a thread, with the SDK's idempotent retry."""
+
+    def __init__(self, address: str, creds: Path) -> None:
+        self.results: list[tuple[str, int]] = []
+        self.failures: list[BaseException] = []
+        self._progressed = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(address, creds), daemon=True)
+        self._thread.start()
+
+    def _run(self, address: str, creds: Path) -> None:
+        signals = (Signal(Identifier("domain", f"pgcrash{i}.example"), category="grooming") for i in range(TOTAL))
+        try:
+            with ExchangeClient.connect(address, credentials=creds) as client:
+                for result in client.submit_stream(signals, batch_size=200):
+                    self.results.append((result.status, result.signal_id))
+                    if len(self.results) >= 1000:
+                        self._progressed.set()
+        except BaseException as exc:  # reported by the test
+            self.failures.append(exc)
+            self._progressed.set()
+
+    def crash_mid_stream(self, crash: Callable[[], None]) -> bool:
+        """Wait for 1,000 answers, ``crash()``, and say whether batches were still unanswered then."""
+        assert self._progressed.wait(60)
+        crash()
+        return len(self.results) < TOTAL
+
+    def finish(self) -> None:
+        self._thread.join(120)
+
+
+def _check(address: str, server: ServerProcess, push: _BulkPush, capsys: pytest.CaptureFixture[str]) -> None:
+    assert len(push.results) == TOTAL
+    assert {status for status, _ in push.results} <= {"accepted", "duplicate"}
     with ExchangeClient.connect(address, credentials=server.creds("demo-b")) as reader:
         stored = [e.signal_id for e in reader.pull() if e.kind == "submit"]
-    assert len(stored) == total == len(set(stored))  # nothing lost, nothing twice
-    assert {sid for _, sid in results} == set(stored)
+    assert len(stored) == TOTAL == len(set(stored))  # nothing lost, nothing twice
+    assert {sid for _, sid in push.results} == set(stored)
     capsys.readouterr()
     rc = main(["audit", "verify", "--as", str(server.creds("auditor")), "--server", address, "--json"])
     report = json.loads(capsys.readouterr().out)
@@ -182,26 +190,15 @@ def test_sigkill_a_replica_during_bulk_submit(
 ) -> None:
     first = ServerProcess(tmp_path / "data", tmp_path / "r1.log", "--database", cluster.url)
     second = ServerProcess(tmp_path / "data", tmp_path / "r2.log", "--database", cluster.url)
-    results: list[tuple[str, int]] = []
-    failures: list[BaseException] = []
-    progressed = threading.Event()
-    total = 5000
     # Only replica 1 at first, so the kill cuts the stream for sure; then the list fails over.
-    thread = threading.Thread(
-        target=_push,
-        args=(f"ipv4:{first.address},{second.address}", first.creds("demo-a"), total, results, progressed, failures),
-        daemon=True,
-    )
-    thread.start()
-    assert progressed.wait(60)
-    first.kill()
-    in_flight = len(results) < total
-    thread.join(120)
+    push = _BulkPush(f"ipv4:{first.address},{second.address}", first.creds("demo-a"))
+    in_flight = push.crash_mid_stream(first.kill)
+    push.finish()
     try:
         assert in_flight, "the kill came after the last answer"
-        assert not failures, failures
+        assert not push.failures, push.failures
         assert _handled(tmp_path / "r2.log", "SubmitStream"), "the client never failed over to replica 2"
-        _check(second.address, second, total, results, tmp_path, capsys)
+        _check(second.address, second, push, capsys)
     finally:
         assert second.stop() == 0
 
@@ -210,24 +207,15 @@ def test_sigkill_postgres_during_bulk_submit(
     cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = ServerProcess(tmp_path / "data", tmp_path / "server.log", "--database", cluster.url)
-    results: list[tuple[str, int]] = []
-    failures: list[BaseException] = []
-    progressed = threading.Event()
-    total = 5000
-    thread = threading.Thread(
-        target=_push, args=(server.address, server.creds("demo-a"), total, results, progressed, failures), daemon=True
-    )
-    thread.start()
-    assert progressed.wait(60)
-    cluster.kill()
-    in_flight = len(results) < total
+    push = _BulkPush(server.address, server.creds("demo-a"))
+    in_flight = push.crash_mid_stream(cluster.kill)
     time.sleep(1.0)
     cluster.start()
-    thread.join(120)
+    push.finish()
     try:
         assert in_flight, "the kill came after the last answer"
         assert "automatic recovery in progress" in (cluster.root / "server.log").read_text()  # a real crash
-        assert not failures, failures
+        assert not push.failures, push.failures
         # The exchange felt the outage (its pool lost its connections) and answered, if at all, with
         # UNAVAILABLE (retryable), never UNKNOWN or INTERNAL; a request that only waited on the pool
         # through the restart simply succeeded.
@@ -235,6 +223,6 @@ def test_sigkill_postgres_during_bulk_submit(
         assert "error connecting" in log or "discarding closed connection" in log
         codes = _handled(tmp_path / "server.log", "SubmitStream")
         assert codes <= {"OK", "UNAVAILABLE"}, codes
-        _check(server.address, server, total, results, tmp_path, capsys)
+        _check(server.address, server, push, capsys)
     finally:
         assert server.stop() == 0
