@@ -13,12 +13,20 @@ from exchange import logs
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def vectors_dir() -> Path:
-    """Published vectors: ``$SIGX_VECTORS`` or ``../shared/vectors`` beside the checkout."""
+VECTORS = ROOT / "tests" / "vectors" / "published"
+
+
+def vectors_path() -> Path:
+    """Published vectors: the project's own copy (``tests/vectors/published``), or ``$SIGX_VECTORS``."""
     env = os.environ.get("SIGX_VECTORS")
-    path = Path(env) if env else ROOT.parent / "shared" / "vectors"
+    return Path(env) if env else VECTORS
+
+
+def vectors_dir() -> Path:
+    """``vectors_path()``, failing the test loudly if it is missing."""
+    path = vectors_path()
     if not path.is_dir():
-        pytest.fail(f"published test vectors not found at {path} (set SIGX_VECTORS)")
+        pytest.fail(f"published test vectors not found at {path} (unset SIGX_VECTORS to use the project's copy)")
     return path
 
 
@@ -34,3 +42,18 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with open(path, "a", encoding="utf-8") as stream:
         logs.configure("json", stream=stream)
         yield path
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI (``CI=true``) a test that skips itself (no PostgreSQL, no vectors, …) fails instead."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if _in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where nothing may skip: {reason}"

@@ -1,4 +1,4 @@
-"""RFC 9162 proof verification against published vectors (read from the shared vectors dir).
+"""RFC 9162 proof verification against published vectors (the project's copy in tests/vectors/published).
 
 * ``merkle/inclusion`` and ``merkle/consistency``: transparency-dev/merkle's test data, happy
   paths and corrupted proofs; verification must succeed exactly when ``wantErr`` is false.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,10 @@ import pytest
 
 from client_sdk import merkle
 from client_sdk.errors import VerificationError
+from tests.conftest import vectors_path
 
-ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_CASES = 196
-
-
-def _vectors_dir() -> Path:
-    env = os.environ.get("SIGX_VECTORS")
-    return Path(env) if env else ROOT.parent / "shared" / "vectors"
+_vectors_dir = vectors_path
 
 
 def _files(kind: str) -> list[Path]:
