@@ -43,10 +43,6 @@ from client_sdk.errors import (
 )
 from client_sdk.log_entry import LogEntry
 from client_sdk.models import (
-    EVENT_KINDS,
-    TYPE_CODES,
-    TYPE_NAMES,
-    VERDICTS,
     Accepted,
     Event,
     Identifier,
@@ -58,10 +54,22 @@ from client_sdk.models import (
     SubmitResult,
 )
 from client_sdk.note import Checkpoint, open_checkpoint
+from client_sdk.vocab import (
+    EVENT_KINDS,
+    QUALIFIER_FIELD,
+    SUBMIT_STATUS_CODES,
+    SUBMIT_STATUS_NAMES,
+    TYPE_CODES,
+    VERDICT_CODES,
+    VERDICT_NAMES,
+    canonical_type,
+    canonical_verdict,
+    type_name,
+)
 
 T = TypeVar("T")
 BATCH = 1000
-_STATUS = {1: "accepted", 2: "duplicate", 3: "rejected"}
+ACCEPTED = SUBMIT_STATUS_CODES["accepted"]
 _MAX_MESSAGE = 16 * 1024 * 1024
 _CODE_NAMES = {status.value[0]: status.name for status in grpc.StatusCode}
 
@@ -227,7 +235,7 @@ class ExchangeClient:
         for ident in identifiers:
             if ident.is_media:
                 raise InvalidIdentifierError(ident.type, "media hashes are not pseudonymised")
-            inputs.append(oprf_input(ident.type.lower(), ident.normalised()))
+            inputs.append(oprf_input(ident.type, ident.normalised()))
         out: list[bytes] = []
         for start in range(0, len(inputs), BATCH):
             chunk = inputs[start : start + BATCH]
@@ -260,10 +268,7 @@ class ExchangeClient:
         prepared = _Prepared(len(signals))
         valid: list[tuple[int, Signal, str]] = []
         for i, sig in enumerate(signals):
-            kind = sig.identifier.type.lower()
             try:
-                if kind not in TYPE_CODES:
-                    raise InvalidIdentifierError(sig.identifier.type, "unknown identifier type")
                 valid.append((i, sig, sig.identifier.normalised()))
             except InvalidIdentifierError as exc:
                 prepared.local[i] = SubmitResult(
@@ -273,13 +278,12 @@ class ExchangeClient:
         now = int(time.time())
         for (_, sig, normalised), value in zip(valid, values, strict=True):
             ident = sig.identifier
-            kind = ident.type.lower()
             body = signals_pb2.SignalBody(
                 submitter=self.member_id,
-                type=TYPE_CODES[kind],
+                type=ident.code,
                 value=value,
                 category=sig.category,
-                qualifier=normalised.split(":", 1)[0] if kind in ("username", "payment_handle") else "",
+                qualifier=normalised.split(":", 1)[0] if ident.type in QUALIFIER_FIELD else "",
                 audience=sig.audience or "",
                 confidence=sig.confidence,
                 created_at=now,
@@ -296,14 +300,14 @@ class ExchangeClient:
             raise VerificationError(f"the exchange answered {len(resp.results)} results for {len(envelopes)} envelopes")
         return [
             SubmitResult(
-                status=_STATUS.get(r.status, "rejected"),
+                status=SUBMIT_STATUS_NAMES.get(r.status, "rejected"),
                 seq=r.seq,
                 signal_id=r.signal_id,
                 reason=r.message,
                 code=_CODE_NAMES.get(r.code, "UNKNOWN") if r.code else "",
                 tag=r.reason,
-                log_index=r.log_index if r.status == 1 else None,
-                envelope_sha256=hashlib.sha256(envelope).digest() if r.status == 1 else b"",
+                log_index=r.log_index if r.status == ACCEPTED else None,
+                envelope_sha256=hashlib.sha256(envelope).digest() if r.status == ACCEPTED else b"",
             )
             for r, envelope in zip(resp.results, envelopes, strict=True)
         ]
@@ -426,10 +430,7 @@ class ExchangeClient:
     # -- pull and subscribe -------------------------------------------------
 
     def _request(self, after: str | None, limit: int, types: Sequence[str], categories: Sequence[str]) -> Any:
-        try:
-            codes = [TYPE_CODES[t.lower()] for t in types]
-        except KeyError as exc:
-            raise InvalidIdentifierError(str(exc), "unknown identifier type") from None
+        codes = [TYPE_CODES[canonical_type(t)] for t in types]
         return exchange_pb2.PullRequest(cursor=after or "", limit=limit, types=codes, categories=list(categories))
 
     def pull(
@@ -544,7 +545,7 @@ class ExchangeClient:
             signal = SharedSignal(
                 signal_id=event.signal_id,
                 submitter=body.submitter,
-                type=TYPE_NAMES.get(body.type, "unknown"),
+                type=type_name(body.type),
                 value=body.value,
                 category=body.category,
                 qualifier=body.qualifier,
@@ -557,8 +558,7 @@ class ExchangeClient:
             return Event(**common, signal=signal)
         if kind == "retract":
             return Event(**common, reason=body.reason)
-        verdict = VERDICTS[body.verdict - 1] if 1 <= body.verdict <= len(VERDICTS) else "unknown"
-        return Event(**common, verdict=verdict)
+        return Event(**common, verdict=VERDICT_NAMES.get(body.verdict, "unknown"))
 
     # -- lookup, retract, feedback -----------------------------------------
 
@@ -571,9 +571,9 @@ class ExchangeClient:
         wire = []
         for q in queries:
             if isinstance(q, Identifier):
-                wire.append(exchange_pb2.LookupQuery(type=TYPE_CODES[q.type.lower()], value=next(values)))
+                wire.append(exchange_pb2.LookupQuery(type=q.code, value=next(values)))
             else:
-                wire.append(exchange_pb2.LookupQuery(type=TYPE_CODES[q[0].lower()], value=q[1]))
+                wire.append(exchange_pb2.LookupQuery(type=TYPE_CODES[canonical_type(q[0])], value=q[1]))
         out: list[LookupResult] = []
         for start in range(0, len(wire), BATCH):
             chunk = wire[start : start + BATCH]
@@ -596,11 +596,9 @@ class ExchangeClient:
 
     def feedback(self, signal_id: int, verdict: str) -> Accepted:
         """Signed feedback on another member's signal: confirmed, actioned, false_positive, not_found, duplicate."""
-        key = verdict.lower().replace("-", "_")
-        if key not in VERDICTS:
-            raise ValueError(f"unknown verdict {verdict!r}; expected one of {', '.join(VERDICTS)}")
+        code = VERDICT_CODES[canonical_verdict(verdict)]
         body = signals_pb2.FeedbackBody(
-            submitter=self.member_id, signal_id=signal_id, verdict=VERDICTS.index(key) + 1, created_at=int(time.time())
+            submitter=self.member_id, signal_id=signal_id, verdict=code, created_at=int(time.time())
         )
         sealed = env.seal_body(body, self.credentials.signing_key)
         resp = self._call(self._exchange.Feedback, exchange_pb2.FeedbackRequest(envelope=sealed), idempotent=False)
@@ -659,19 +657,13 @@ def _match(m: exchange_pb2.Match) -> Match:
     return Match(
         signal_id=m.signal_id,
         submitter=m.submitter,
-        type=TYPE_NAMES.get(m.type, "unknown"),
+        type=type_name(m.type),
         category=m.category,
         qualifier=m.qualifier,
         confidence=m.confidence,
         first_seen=m.first_seen,
         last_seen=m.last_seen,
         expires_at=m.expires_at,
-        feedback={
-            "confirmed": fb.confirmed,
-            "actioned": fb.actioned,
-            "false_positive": fb.false_positive,
-            "not_found": fb.not_found,
-            "duplicate": fb.duplicate,
-        },
+        feedback={name: getattr(fb, name) for name in VERDICT_CODES},
         distance=m.distance,
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError, Message
 
-from client_sdk import keys
+from client_sdk import keys, vocab
 from client_sdk._wire import admin_pb2, signals_pb2
 from client_sdk.errors import VerificationError
 
@@ -28,6 +28,12 @@ BODY_TYPES: dict[str, type[Message]] = {
     PAYLOAD_FEEDBACK: signals_pb2.FeedbackBody,
     PAYLOAD_ADMIN: admin_pb2.AdminChange,
 }
+
+
+#: The event kind each payload type records in the signature log.
+PAYLOAD_KINDS: dict[str, int] = dict(
+    zip(BODY_TYPES, (vocab.KIND_SUBMIT, vocab.KIND_RETRACT, vocab.KIND_FEEDBACK, vocab.KIND_ADMIN), strict=True)
+)
 
 
 class EnvelopeError(VerificationError):

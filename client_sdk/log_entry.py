@@ -21,9 +21,10 @@ import struct
 from dataclasses import dataclass
 
 from client_sdk.errors import VerificationError
+from client_sdk.vocab import EVENT_KINDS
 
 VERSION = 1
-KINDS = {1: "submit", 2: "retract", 3: "feedback", 4: "admin"}
+KINDS = EVENT_KINDS
 _HEAD = struct.Struct(">BQBqq")
 
 

@@ -5,31 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from client_sdk.normalise import normalise
-
-# SDK type name <-> wire SignalType value. The name is also the OPRF input's type label.
-TYPE_CODES: dict[str, int] = {
-    "email": 1,
-    "phone": 2,
-    "username": 3,
-    "payment_handle": 4,
-    "url": 5,
-    "domain": 6,
-    "ip": 7,
-    "media_md5": 8,
-    "media_pdq": 9,
-}
-TYPE_NAMES: dict[int, str] = {v: k for k, v in TYPE_CODES.items()}
-MEDIA_TYPES = frozenset({"media_md5", "media_pdq"})
-EVENT_KINDS = {1: "submit", 2: "retract", 3: "feedback"}
-VERDICTS = ("confirmed", "actioned", "false_positive", "not_found", "duplicate")
+from client_sdk.vocab import MEDIA_TYPES, TYPE_CODES, canonical_type
 
 
 @dataclass(frozen=True, slots=True)
 class Identifier:
     """A raw identifier as a member platform knows it. It never leaves the process.
 
-    ``provider`` qualifies payment handles (cashapp, paypal, venmo, …),
-    ``platform`` qualifies usernames, ``region`` lets a phone number omit its ``+``.
+    ``type`` is a name of :data:`client_sdk.vocab.TYPES` (``EMAIL`` and ``SIGNAL_TYPE_EMAIL`` are
+    accepted and stored as ``email``: the type is part of every pseudonym, so it is canonical from
+    the start; anything else raises InvalidIdentifierError). ``provider`` qualifies payment handles
+    (cashapp, paypal, venmo, …), ``platform`` qualifies usernames, ``region`` lets a phone number
+    omit its ``+``.
     """
 
     type: str
@@ -37,6 +24,14 @@ class Identifier:
     provider: str | None = None
     platform: str | None = None
     region: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", canonical_type(self.type))
+
+    @property
+    def code(self) -> int:
+        """The wire ``SignalType`` value."""
+        return TYPE_CODES[self.type]
 
     @property
     def qualifier(self) -> str | None:
@@ -48,7 +43,7 @@ class Identifier:
 
     @property
     def is_media(self) -> bool:
-        return self.type.lower() in MEDIA_TYPES
+        return self.type in MEDIA_TYPES
 
 
 @dataclass(frozen=True, slots=True)

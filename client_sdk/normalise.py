@@ -26,23 +26,9 @@ import phonenumbers
 
 from client_sdk._unicode import first_default_ignorable, strip_default_ignorable
 from client_sdk.errors import InvalidIdentifierError
+from client_sdk.vocab import TYPES, canonical_type
 
-KINDS: tuple[str, ...] = (
-    "email",
-    "phone",
-    "username",
-    "payment_handle",
-    "url",
-    "domain",
-    "ip",
-    "media_md5",
-    "media_pdq",
-)
-
-# Wire names (``EMAIL``, ``SIGNAL_TYPE_EMAIL``) are accepted as aliases of the kinds.
-_KIND_ALIASES: dict[str, str] = {k: k for k in KINDS}
-_KIND_ALIASES |= {k.upper(): k for k in KINDS}
-_KIND_ALIASES |= {"SIGNAL_TYPE_" + k.upper(): k for k in KINDS}
+KINDS: tuple[str, ...] = TYPES
 
 # Longest raw value accepted per kind (characters, before trimming).
 _MAX_LEN: dict[str, int] = {
@@ -574,9 +560,7 @@ def normalise(kind: str, value: str, qualifier: str | None = None) -> str:
 
     Raises :class:`InvalidIdentifierError` (naming the kind and the reason) for any invalid input.
     """
-    canon = _KIND_ALIASES.get(kind) if isinstance(kind, str) else None
-    if canon is None:
-        raise _fail(str(kind), f"unknown identifier type; expected one of {', '.join(KINDS)}")
+    canon = canonical_type(kind)
     if canon not in ("username", "payment_handle", "phone") and not _absent(qualifier):
         raise _fail(canon, "this identifier type takes no qualifier")
     if canon == "url":

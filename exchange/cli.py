@@ -24,6 +24,7 @@ from typing import Any
 from client_sdk import ExchangeClient, Identifier, SignalExchangeError
 from client_sdk.files import parse_lines
 from client_sdk.models import Accepted, Event, LookupResult
+from client_sdk.vocab import VERDICTS
 from exchange import logs
 from exchange.admin_client import AdminClient
 from exchange.cli_admin import add_admin_parser
@@ -277,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _member_parser(sub, "feedback", cmd_feedback, "give feedback on another member's signal")
     p.add_argument("signal_id", type=int)
-    p.add_argument("verdict", choices=["confirmed", "actioned", "false_positive", "not_found", "duplicate"])
+    p.add_argument("verdict", choices=VERDICTS)
 
     add_admin_parser(sub, _run_admin)
     add_audit_parser(sub)

@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from client_sdk import keys, merkle
-from client_sdk.envelope import BODY_TYPES, PAYLOAD_ADMIN, EnvelopeError, OpenedEnvelope, open_envelope
+from client_sdk.envelope import PAYLOAD_ADMIN, PAYLOAD_KINDS, EnvelopeError, OpenedEnvelope, open_envelope
 from client_sdk.errors import VerificationError
 from client_sdk.log_entry import KINDS, EntryError, LogEntry
 from client_sdk.note import Checkpoint, open_note
+from client_sdk.vocab import KIND_ADMIN
 from exchange.audit.sources import LogSource
 from exchange.audit.state import AuditState, KeyWindow, LeafHashes, SavedCheckpoint
-
-PAYLOAD_KIND = {t: k for k, t in zip((1, 2, 3, 4), BODY_TYPES, strict=True)}
 
 
 @dataclass
@@ -230,7 +229,7 @@ class Auditor:
         counts[kind] = counts.get(kind, 0) + 1
         if not envelope:
             counts["purged"] = counts.get("purged", 0) + 1
-            if entry.kind == 4:
+            if entry.kind == KIND_ADMIN:
                 self._problem(index, "an admin entry's envelope is missing (admin changes are never purged)")
             elif entry.expires_at <= 0 or entry.expires_at > now:
                 self._problem(index, "envelope purged before its expiry")
@@ -243,7 +242,7 @@ class Auditor:
         except EnvelopeError as exc:
             self._problem(index, f"envelope: {exc}")
             return None
-        if PAYLOAD_KIND.get(opened.payload_type) != entry.kind or opened.key_id != entry.key_id:
+        if PAYLOAD_KINDS.get(opened.payload_type) != entry.kind or opened.key_id != entry.key_id:
             self._problem(index, "envelope payload type or key id differs from the leaf record")
             return None
         if index == 0:
@@ -261,7 +260,7 @@ class Auditor:
         if not self._body_ok(index, entry, opened):
             return None
         item = (bytes.fromhex(key.public_key), opened.signed_message(), opened.signature)
-        if entry.kind != 4:
+        if entry.kind != KIND_ADMIN:
             return item
         if member.get("role") != "operator":
             self._problem(index, f"admin change by {entry.submitter}, who is not an operator")

@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from client_sdk.vocab import TYPES
 from exchange.errors import InvalidArgumentError
 
-TYPES = ("email", "phone", "username", "payment_handle", "url", "domain", "ip", "media_md5", "media_pdq")
 LIST_KEYS = ("submit_types", "submit_categories", "read_types", "read_categories")
 QUOTA_KEYS = ("submits_per_minute", "lookups_per_day", "evaluations_per_day")
 MAX_QUOTA = 10**12

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
-from client_sdk.models import TYPE_CODES, TYPE_NAMES
+from client_sdk.vocab import TYPE_CODES, TYPE_NAMES
 from exchange.errors import ExchangeError, PermissionDeniedError, UnauthenticatedError, UnavailableError
 from exchange.identity import Caller
 from exchange.policy.document import PolicyDocument, Rules, matches

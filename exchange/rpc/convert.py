@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from client_sdk._wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2
-from client_sdk.models import TYPE_NAMES, VERDICTS
+from client_sdk.vocab import SUBMIT_STATUS_CODES, TYPE_NAMES, VERDICT_NAMES
 from exchange.policy.quota import UsageSummary
 from exchange.rpc.status import status_for
 from exchange.services.admin import ChangeResult, MemberDetail
@@ -13,17 +13,11 @@ from exchange.services.ingest import ItemResult
 from exchange.services.reader import Page, Query
 from exchange.store.base import KeyRecord, MatchRecord, MemberRecord, Stats
 
-_SUBMIT_STATUS = {
-    "accepted": exchange_pb2.SUBMIT_STATUS_ACCEPTED,
-    "duplicate": exchange_pb2.SUBMIT_STATUS_DUPLICATE,
-    "rejected": exchange_pb2.SUBMIT_STATUS_REJECTED,
-}
-
 
 def submit_response(results: list[ItemResult]) -> exchange_pb2.SubmitResponse:
     out = exchange_pb2.SubmitResponse()
     for r in results:
-        item = out.results.add(status=_SUBMIT_STATUS[r.status], seq=r.seq, signal_id=r.signal_id)
+        item = out.results.add(status=SUBMIT_STATUS_CODES[r.status], seq=r.seq, signal_id=r.signal_id)
         if r.status == "accepted":
             item.log_index = r.seq - 1
         if r.error is not None:
@@ -123,7 +117,7 @@ def stats_response(stats: Stats, usage: UsageSummary) -> admin_pb2.GetStatsRespo
         signals_by_type=_counts({TYPE_NAMES.get(k, str(k)): v for k, v in stats.signals_by_type.items()}),
         signals_by_member=_counts(stats.signals_by_member),
         events_by_kind=_counts({kinds.get(k, str(k)): v for k, v in stats.events_by_kind.items()}),
-        feedback_by_verdict=_counts({VERDICTS[k - 1]: v for k, v in stats.feedback_by_verdict.items()}),
+        feedback_by_verdict=_counts({VERDICT_NAMES.get(k, str(k)): v for k, v in stats.feedback_by_verdict.items()}),
         submits_by_day=_counts(stats.submits_by_day),
         lookups_by_member=_counts(usage.lookups),
         quota_denials_by_member=_counts(usage.denials),

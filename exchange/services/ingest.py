@@ -13,6 +13,7 @@ from typing import Any
 
 from client_sdk._wire import signals_pb2
 from client_sdk.envelope import PAYLOAD_FEEDBACK, PAYLOAD_RETRACT, PAYLOAD_SIGNAL, OpenedEnvelope
+from client_sdk.vocab import MEDIA_CODES, QUALIFIED_CODES, VALUE_BYTES
 from exchange.config import Settings
 from exchange.errors import (
     BatchTooLargeError,
@@ -26,12 +27,10 @@ from exchange.identity import Caller
 from exchange.oprf_key import OprfKeyring
 from exchange.policy.engine import SUBMIT_STREAM, PolicyEngine
 from exchange.services.envelopes import EnvelopeOpener, bad_signature
-from exchange.store.base import VALUE_BYTES, KeyRecord, NewSignal, Store
+from exchange.store.base import KeyRecord, NewSignal, Store
 
 Clock = Callable[[], float]
 
-MEDIA_TYPES = frozenset({8, 9})
-QUALIFIED_TYPES = frozenset({3, 4})
 MAX_LABELS = 16
 MAX_LABEL_CHARS = 64
 _QUALIFIER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -159,14 +158,14 @@ class IngestService:
                 f"at most {MAX_LABELS} printable labels of up to {MAX_LABEL_CHARS} characters", reason="labels"
             )
         qualifier = body.qualifier or None
-        if type_ in QUALIFIED_TYPES:
+        if type_ in QUALIFIED_CODES:
             if qualifier is None or not _QUALIFIER.fullmatch(qualifier):
                 raise InvalidArgumentError(
                     "qualifier (platform or provider) is missing or malformed", reason="qualifier"
                 )
         elif qualifier is not None:
             raise InvalidArgumentError("only usernames and payment handles carry a qualifier", reason="qualifier")
-        if type_ in MEDIA_TYPES:
+        if type_ in MEDIA_CODES:
             if body.oprf_epoch:
                 raise InvalidArgumentError("media hashes carry no pseudonymiser epoch", reason="unknown_epoch")
         elif not self._keyring.has_epoch(body.oprf_epoch):

@@ -6,12 +6,13 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from client_sdk.vocab import TYPE_MEDIA_PDQ, VALUE_BYTES
 from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError
 from exchange.events import EventBus
 from exchange.identity import Caller
 from exchange.policy.engine import PULL, SUBSCRIBE, PolicyEngine
-from exchange.store.base import TYPE_MEDIA_PDQ, VALUE_BYTES, EventFilter, EventRecord, MatchRecord, Store
+from exchange.store.base import EventFilter, EventRecord, MatchRecord, Store
 
 Clock = Callable[[], float]
 FilterFn = Callable[[], EventFilter]

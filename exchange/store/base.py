@@ -15,18 +15,6 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from exchange.policy.quota import QuotaLedger
 
-KIND_SUBMIT = 1
-KIND_RETRACT = 2
-KIND_FEEDBACK = 3
-KIND_ADMIN = 4
-
-VERDICTS = ("confirmed", "actioned", "false_positive", "not_found", "duplicate")  # index + 1 = wire value
-
-TYPE_MEDIA_PDQ = 9
-
-# wire SignalType -> length of its value: 32-byte pseudonyms, 16-byte MD5, 32-byte PDQ
-VALUE_BYTES = {1: 32, 2: 32, 3: 32, 4: 32, 5: 32, 6: 32, 7: 32, 8: 16, 9: 32}
-
 
 @dataclass(frozen=True, slots=True)
 class MemberRecord:

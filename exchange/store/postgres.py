@@ -33,6 +33,7 @@ from client_sdk import merkle
 from client_sdk.envelope import open_envelope
 from client_sdk.log_entry import LogEntry
 from client_sdk.note import Checkpoint, parse_note
+from client_sdk.vocab import KIND_SUBMIT, TYPE_MEDIA_PDQ
 from exchange.errors import (
     ConfigError,
     FailedPreconditionError,
@@ -42,8 +43,6 @@ from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import WINDOWS, QuotaLedger, UsageSummary, exhausted
 from exchange.store import pg_schema
 from exchange.store.base import (
-    KIND_SUBMIT,
-    TYPE_MEDIA_PDQ,
     Category,
     EventFilter,
     EventRecord,

@@ -14,12 +14,10 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from client_sdk import merkle
+from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT
 from exchange.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
 from exchange.log.tree import TILE_HEIGHT, TreeBuilder
 from exchange.store.base import (
-    KIND_ADMIN,
-    KIND_FEEDBACK,
-    KIND_RETRACT,
     MEMBER_COLUMNS,
     AdminEvent,
     GroupRecord,

@@ -17,13 +17,12 @@ from pathlib import Path
 from client_sdk import merkle
 from client_sdk.envelope import open_envelope
 from client_sdk.log_entry import LogEntry
+from client_sdk.vocab import KIND_SUBMIT, TYPE_MEDIA_PDQ
 from exchange.errors import ConfigError, UnavailableError
 from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import QuotaLedger
 from exchange.store import schema
 from exchange.store.base import (
-    KIND_SUBMIT,
-    TYPE_MEDIA_PDQ,
     Category,
     EventFilter,
     EventRecord,

@@ -187,3 +187,28 @@ def test_pull_cursor_skips_filtered_tail(client_a: ExchangeClient) -> None:
     assert [e.seq for e in events] == [first.seq]
     time.sleep(0)
     assert list(client_a.pull(after=events[-1].cursor, types=["domain"])) == []
+
+
+def test_wire_type_names_match_and_look_up(client_a: ExchangeClient, client_b: ExchangeClient) -> None:
+    """``SIGNAL_TYPE_EMAIL`` is ``email``: the same pseudonym, the same matches, for media hashes too."""
+    md5 = "0cc175b9c0f1b6a831c399e269772661"
+    [email, media] = client_a.submit(
+        [
+            Signal(Identifier("SIGNAL_TYPE_EMAIL", "Jane.Doe@gmail.com"), category=CAT),
+            Signal(Identifier("MEDIA_MD5", md5), category="csam.distribution"),
+        ]
+    )
+    assert email.status == media.status == "accepted"
+    assert client_b.pseudonymise([Identifier("EMAIL", "janedoe@gmail.com")]) == client_b.pseudonymise(
+        [Identifier("email", "jane.doe@gmail.com")]
+    )
+    [by_name, by_wire, by_media, by_pair] = client_b.lookup(
+        [
+            Identifier("email", "janedoe@gmail.com"),
+            Identifier("SIGNAL_TYPE_EMAIL", "JaneDoe@gmail.com"),
+            Identifier("SIGNAL_TYPE_MEDIA_MD5", md5.upper()),
+            ("SIGNAL_TYPE_MEDIA_MD5", bytes.fromhex(md5)),
+        ]
+    )
+    assert [m.signal_id for m in by_name.matches] == [m.signal_id for m in by_wire.matches] == [email.signal_id]
+    assert [m.signal_id for m in by_media.matches] == [m.signal_id for m in by_pair.matches] == [media.signal_id]
