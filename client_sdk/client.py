@@ -601,8 +601,9 @@ class ExchangeClient:
             submitter=self.member_id, signal_id=signal_id, verdict=code, created_at=int(time.time())
         )
         sealed = env.seal_body(body, self.credentials.signing_key)
-        resp = self._call(self._exchange.Feedback, exchange_pb2.FeedbackRequest(envelope=sealed), idempotent=False)
-        return Accepted(resp.seq, resp.log_index, hashlib.sha256(sealed).digest())
+        resp = self._call(self._exchange.Feedback, exchange_pb2.FeedbackRequest(envelope=sealed))
+        digest = b"" if resp.unchanged else hashlib.sha256(sealed).digest()
+        return Accepted(resp.seq, resp.log_index, digest, unchanged=resp.unchanged)
 
     # -- the signature log -----------------------------------------------------
 

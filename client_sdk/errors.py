@@ -121,7 +121,10 @@ def from_rpc_error(exc: grpc.RpcError) -> ExchangeRpcError:
     trailers = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
     reason = str(trailers.get("sigx-reason", ""))
     retry_after = None
-    status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+    try:
+        status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+    except ValueError:  # details that disagree with the status (a proxy or a truncated trailer): ignore them
+        status = None
     for detail in status.details if status is not None else ():
         info = error_details_pb2.ErrorInfo()
         retry = error_details_pb2.RetryInfo()

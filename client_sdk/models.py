@@ -82,7 +82,8 @@ class Accepted:
 
     seq: int
     log_index: int
-    envelope_sha256: bytes
+    envelope_sha256: bytes  # what the log entry commits to (empty when ``unchanged``)
+    unchanged: bool = False  # feedback: this verdict was already the member's current one; nothing recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,9 +48,7 @@ QUALIFIER_FIELD: dict[str, str] = {"username": "platform", "payment_handle": "pr
 QUALIFIED_CODES: frozenset[int] = frozenset(TYPE_CODES[name] for name in QUALIFIER_FIELD)
 
 _TYPE_ALIASES: dict[str, str] = {
-    spelling: name
-    for name in TYPES
-    for spelling in (name, name.upper(), "SIGNAL_TYPE_" + name.upper())
+    spelling: name for name in TYPES for spelling in (name, name.upper(), "SIGNAL_TYPE_" + name.upper())
 }
 
 

@@ -7,6 +7,16 @@ without echoing identifiers.
 
 from __future__ import annotations
 
+#: The longest message a status carries; what a caller sent is quoted shorter still (``quoted``).
+MAX_MESSAGE = 1024
+
+
+def quoted(value: object, limit: int = 64) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters: a message never echoes a
+    whole caller-supplied value (it would overflow gRPC's metadata limits and fill the logs)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text)} characters)"
+
 
 class ExchangeError(Exception):
     """Base of every domain error."""
@@ -14,6 +24,8 @@ class ExchangeError(Exception):
     reason = "error"
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "…"
         super().__init__(message)
         self.message = message
         if reason is not None:

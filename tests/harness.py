@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import os
 import time
@@ -16,6 +18,7 @@ import pytest
 from psycopg import sql
 
 from client_sdk import ExchangeClient
+from exchange import cli
 from exchange.config import Settings
 from exchange.server import RunningExchange, create_server
 
@@ -53,6 +56,16 @@ class Exchange:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "exchange.db"
+
+    def add_member(self, name: str, role: str = "member") -> Path:
+        """Onboard a member the way an operator does (``sigx admin member add``); its credentials directory."""
+        out = self.data_dir.parent / "onboarded" / name
+        argv = ["admin", "member", "add", name, "--role", role, "--out", str(out)]
+        argv += ["--as", str(self.creds("operator")), "--server", self.address, "--json"]
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            code = cli.main(argv)
+        assert code == 0, printed.getvalue()
+        return out
 
 
 def start_exchange(root: Path, clock: Clock | None = None, **overrides: object) -> Exchange:

@@ -176,9 +176,11 @@ class FeedbackRequest(_message.Message):
     def __init__(self, envelope: _Optional[bytes] = ...) -> None: ...
 
 class FeedbackResponse(_message.Message):
-    __slots__ = ("seq", "log_index")
+    __slots__ = ("seq", "log_index", "unchanged")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     seq: int
     log_index: int
-    def __init__(self, seq: _Optional[int] = ..., log_index: _Optional[int] = ...) -> None: ...
+    unchanged: bool
+    def __init__(self, seq: _Optional[int] = ..., log_index: _Optional[int] = ..., unchanged: _Optional[bool] = ...) -> None: ...

@@ -8,8 +8,9 @@
     read_types = ["*"]              # types it may read (Pull, Subscribe, Lookup)
     read_categories = ["*"]         # categories it may read
     submits_per_minute = 600000     # quotas; 0 allows nothing
-    lookups_per_day = 100000000
-    evaluations_per_day = 100000000
+    lookups_per_day = 100000        # what a small member needs; the operator raises them per member
+    evaluations_per_day = 10000     # OPRF evaluations: each is a guess at an identifier, so kept low
+    feedback_per_day = 10000
 
     [members.demo-b]                # per-member overrides, key by key
     read_categories = ["sextortion.*", "grooming"]
@@ -29,10 +30,10 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from client_sdk.vocab import TYPES
-from exchange.errors import InvalidArgumentError
+from exchange.errors import InvalidArgumentError, quoted
 
 LIST_KEYS = ("submit_types", "submit_categories", "read_types", "read_categories")
-QUOTA_KEYS = ("submits_per_minute", "lookups_per_day", "evaluations_per_day")
+QUOTA_KEYS = ("submits_per_minute", "lookups_per_day", "evaluations_per_day", "feedback_per_day")
 MAX_QUOTA = 10**12
 
 
@@ -45,8 +46,9 @@ class Rules:
     read_types: tuple[str, ...] = ("*",)
     read_categories: tuple[str, ...] = ("*",)
     submits_per_minute: int = 600_000
-    lookups_per_day: int = 100_000_000
-    evaluations_per_day: int = 100_000_000
+    lookups_per_day: int = 100_000
+    evaluations_per_day: int = 10_000
+    feedback_per_day: int = 10_000
 
     def allows(self, key: str, value: str) -> bool:
         """Whether the list rule ``key`` admits ``value`` (``*``, exact, or ``prefix.*``)."""
@@ -100,11 +102,13 @@ def _rules_fields(where: str, table: Mapping[str, Any], categories: Iterable[str
                 if item == "*":
                     continue
                 if key.endswith("_types") and item not in TYPES:
-                    raise InvalidArgumentError(f"policy {path}: unknown type {item!r}", reason="policy_invalid")
+                    raise InvalidArgumentError(f"policy {path}: unknown type {quoted(item)}", reason="policy_invalid")
                 if key.endswith("_categories") and not (
                     item in known or (item.endswith(".*") and any(c.startswith(item[:-1]) for c in known))
                 ):
-                    raise InvalidArgumentError(f"policy {path}: unknown category {item!r}", reason="policy_invalid")
+                    raise InvalidArgumentError(
+                        f"policy {path}: unknown category {quoted(item)}", reason="policy_invalid"
+                    )
             out[key] = tuple(value)
         elif key in QUOTA_KEYS:
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_QUOTA:
@@ -126,7 +130,7 @@ def parse(text: str, members: Iterable[str], categories: Iterable[str]) -> Polic
     cats = list(categories)
     unknown = set(data) - {"defaults", "members"}
     if unknown:
-        raise InvalidArgumentError(f"policy: unknown table {sorted(unknown)[0]!r}", reason="policy_invalid")
+        raise InvalidArgumentError(f"policy: unknown table {quoted(sorted(unknown)[0])}", reason="policy_invalid")
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise InvalidArgumentError("policy defaults: expected a table", reason="policy_invalid")

@@ -14,7 +14,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
 from client_sdk.vocab import TYPE_CODES, TYPE_NAMES
-from exchange.errors import ExchangeError, PermissionDeniedError, UnauthenticatedError, UnavailableError
+from exchange.errors import (
+    ExchangeError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+    UnavailableError,
+    quoted,
+)
 from exchange.identity import Caller
 from exchange.policy.document import PolicyDocument, Rules, matches
 from exchange.policy.quota import QuotaLedger
@@ -125,8 +134,10 @@ class PolicyEngine:
 
     # -- items ------------------------------------------------------------------
 
-    def check_submit(self, caller: Caller, type_code: int, category: str, audience: int | None) -> None:
-        """May the caller submit this type and category to this audience?"""
+    def check_submit(self, caller: Caller, type_code: int, category: str, audience: str) -> int | None:
+        """May the caller submit this type and category to this audience (a group name, "" for everyone)? The
+        audience's group id. A group that does not exist is refused like one the caller is not in, so
+        submitting reveals nothing about which groups exist."""
         rules = self.rules(caller)
         type_name = TYPE_NAMES.get(type_code, str(type_code))
         if not rules.allows("submit_types", type_name):
@@ -135,8 +146,33 @@ class PolicyEngine:
             raise PermissionDeniedError(
                 f"policy submit_categories does not allow {category}", reason="submit_categories"
             )
-        if audience is not None and audience not in self._store.member_groups(caller.row):
-            raise PermissionDeniedError("the submitter is not in the audience group", reason="audience")
+        if not audience:
+            return None
+        group = self._store.group_id(audience)
+        if group is None or group not in self._store.member_groups(caller.row):
+            raise PermissionDeniedError(f"the submitter is not in audience group {quoted(audience)}", reason="audience")
+        return group
+
+    def check_retract(self, caller: Caller, signal_id: int, signal: SignalRecord | None, reason: str) -> None:
+        """Members retract their own signals; operators any signal, with a reason (redress). A signal the
+        caller may not retract is answered exactly like a missing one, so retraction reveals nothing about
+        other members' signals."""
+        if caller.role == "operator":
+            if not reason.strip():
+                raise InvalidArgumentError("an operator's retraction needs a reason", reason="reason_required")
+            if signal is not None:
+                return
+        elif signal is not None and signal.submitter == caller.member_id:
+            return
+        raise NotFoundError(f"no signal {signal_id} that you may retract", reason="signal_not_found")
+
+    def check_feedback(self, caller: Caller, signal_id: int, signal: SignalRecord | None, now: int) -> None:
+        """Feedback is on another member's active signal the caller may see; anything else it may not see is
+        answered like a missing signal."""
+        if signal is None or signal.expires_at <= now or not self.can_read(caller, signal):
+            raise NotFoundError(f"no active signal {signal_id}", reason="signal_not_found")
+        if signal.submitter == caller.member_id:
+            raise FailedPreconditionError("feedback is for other members' signals", reason="own_signal")
 
     def read_filter(self, caller: Caller, types: Sequence[int] = (), categories: Sequence[str] = ()) -> EventFilter:
         """What the caller may read, narrowed by what it asked for; asking for more is denied."""
@@ -157,6 +193,7 @@ class PolicyEngine:
             types=None if not types and "*" in rules.read_types else frozenset(wanted_types),
             categories=None if not categories and "*" in rules.read_categories else frozenset(wanted_cats),
             audiences=self._store.member_groups(caller.row),
+            reader=caller.row,
         )
 
     def can_read(self, caller: Caller, signal: SignalRecord) -> bool:

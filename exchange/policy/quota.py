@@ -13,8 +13,18 @@ from dataclasses import dataclass
 
 from exchange.errors import QuotaExceededError
 
-WINDOWS = {"submits_per_minute": 60, "lookups_per_day": 86_400, "evaluations_per_day": 86_400}
-_NOUN = {"submits_per_minute": "submits", "lookups_per_day": "look-ups", "evaluations_per_day": "OPRF evaluations"}
+WINDOWS = {
+    "submits_per_minute": 60,
+    "lookups_per_day": 86_400,
+    "evaluations_per_day": 86_400,
+    "feedback_per_day": 86_400,
+}
+_NOUN = {
+    "submits_per_minute": "submits",
+    "lookups_per_day": "look-ups",
+    "evaluations_per_day": "OPRF evaluations",
+    "feedback_per_day": "feedback events",
+}
 
 
 def exhausted(quota: str, limit: int, amount: int, used: int, now: float) -> QuotaExceededError:

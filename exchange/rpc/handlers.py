@@ -73,9 +73,8 @@ class ExchangeHandler(exchange_pb2_grpc.ExchangeServicer):
     def Feedback(
         self, request: exchange_pb2.FeedbackRequest, context: grpc.ServicerContext
     ) -> exchange_pb2.FeedbackResponse:
-        caller = current_caller()
-        seq = self._ingest.feedback(caller, request.envelope, lambda sid: self._reader.can_see(caller, sid))
-        return exchange_pb2.FeedbackResponse(seq=seq, log_index=seq - 1)
+        outcome = self._ingest.feedback(current_caller(), request.envelope)
+        return exchange_pb2.FeedbackResponse(seq=outcome.seq, log_index=outcome.seq - 1, unchanged=not outcome.changed)
 
 
 class PseudonymizerHandler(pseudonymizer_pb2_grpc.PseudonymizerServicer):

@@ -18,7 +18,7 @@ from client_sdk._wire import admin_pb2
 from client_sdk.envelope import PAYLOAD_ADMIN
 from client_sdk.keys import is_valid_public_key, key_id_for
 from exchange.ca import CertificateAuthority, IssuedCert, issued_at, not_after, parse_tls_public_key
-from exchange.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from exchange.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, quoted
 from exchange.identity import Caller
 from exchange.policy import document as policy_doc
 from exchange.policy.engine import PolicyEngine
@@ -43,7 +43,7 @@ class ChangeResult:
 
 def _name(value: str, what: str) -> str:
     if not NAME.fullmatch(value):
-        raise InvalidArgumentError(f"{what} must match {NAME.pattern}, got {value!r}", reason="bad_name")
+        raise InvalidArgumentError(f"{what} must match {NAME.pattern}, got {quoted(value)}", reason="bad_name")
     return value
 
 
@@ -106,7 +106,7 @@ class AdminService:
         key_id = key_id_for(public_key)
         tls_key = _tls_public_key(ch.tls_public_key)
         if self._store.get_member(member_id) is not None:
-            raise FailedPreconditionError(f"member {member_id!r} already exists", reason="member_exists")
+            raise FailedPreconditionError(f"member {quoted(member_id)} already exists", reason="member_exists")
         if event is None:
             return ChangeResult(0, f"would add {role} {member_id} with key {key_id}", key_id=key_id)
         self._store.add_member(member_id, role, ch.display_name or member_id, now, event, (key_id, public_key))
@@ -118,10 +118,10 @@ class AdminService:
     ) -> ChangeResult:
         member = self._store.get_member(ch.member_id)
         if member is None:
-            raise NotFoundError(f"no member {ch.member_id!r}", reason="member_not_found")
+            raise NotFoundError(f"no member {quoted(ch.member_id)}", reason="member_not_found")
         if member.status != "active":
             raise FailedPreconditionError(
-                f"member {ch.member_id!r} is {member.status}: certificates are issued to active members only",
+                f"member {quoted(ch.member_id)} is {member.status}: certificates are issued to active members only",
                 reason="member_not_active",
             )
         if ch.revoke_earlier and ch.member_id == caller.member_id:
@@ -149,7 +149,7 @@ class AdminService:
             raise FailedPreconditionError("an operator cannot change its own status", reason="own_status")
         member = self._store.get_member(ch.member_id)
         if member is None:
-            raise NotFoundError(f"no member {ch.member_id!r}", reason="member_not_found")
+            raise NotFoundError(f"no member {quoted(ch.member_id)}", reason="member_not_found")
         summary = f"{ch.member_id}: {member.status} -> {ch.status}"
         if event is None:
             return self._done(None, member.status != ch.status, summary)
@@ -161,7 +161,7 @@ class AdminService:
         public_key = _public_key(ch.public_key)
         key_id = key_id_for(public_key)
         if self._store.get_member(ch.member_id) is None:
-            raise NotFoundError(f"no member {ch.member_id!r}", reason="member_not_found")
+            raise NotFoundError(f"no member {quoted(ch.member_id)}", reason="member_not_found")
         if self._store.get_signing_key(key_id) is not None:
             raise FailedPreconditionError(f"key {key_id} is already registered", reason="key_exists")
         if event is not None:
@@ -199,10 +199,10 @@ class AdminService:
         verb = "added" if ch.member else "removed"
         summary = f"{verb} {ch.member_id} {'to' if ch.member else 'from'} group {ch.group}"
         if self._store.group_id(ch.group) is None:
-            raise NotFoundError(f"no group {ch.group!r}", reason="group_not_found")
+            raise NotFoundError(f"no group {quoted(ch.group)}", reason="group_not_found")
         member = self._store.get_member(ch.member_id)
         if member is None:
-            raise NotFoundError(f"no member {ch.member_id!r}", reason="member_not_found")
+            raise NotFoundError(f"no member {quoted(ch.member_id)}", reason="member_not_found")
         if event is None:
             inside = self._store.group_id(ch.group) in self._store.member_groups(member.row)
             return self._done(None, inside != ch.member, summary)
@@ -263,7 +263,7 @@ class AdminQueries:
     def member(self, member_id: str) -> MemberDetail:
         member = self._store.get_member(member_id)
         if member is None:
-            raise NotFoundError(f"no member {member_id!r}", reason="member_not_found")
+            raise NotFoundError(f"no member {quoted(member_id)}", reason="member_not_found")
         groups = [g.name for g in self._store.list_groups() if member_id in g.members]
         keys = [k.key_id for k in self._store.list_signing_keys(member_id)]
         rules = self._policy.document()[1].rules_for(member_id)

@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 from client_sdk import keys
 from client_sdk.envelope import EnvelopeError, OpenedEnvelope, open_envelope
 from exchange.config import Settings
-from exchange.errors import InvalidArgumentError, PermissionDeniedError, UnauthenticatedError
+from exchange.errors import InvalidArgumentError, PermissionDeniedError, UnauthenticatedError, quoted
 from exchange.identity import Caller
 from exchange.store.base import KeyRecord, Store
 
@@ -46,7 +46,7 @@ class EnvelopeOpener:
             key_cache[opened.key_id] = self._store.get_signing_key(opened.key_id)
         key = key_cache[opened.key_id]
         if key is None:
-            raise UnauthenticatedError(f"unknown signing key {opened.key_id!r}", reason="unknown_key")
+            raise UnauthenticatedError(f"unknown signing key {quoted(opened.key_id)}", reason="unknown_key")
         if key.member_id != caller.member_id:
             raise PermissionDeniedError(
                 f"key {key.key_id} belongs to another member, not {caller.member_id}", reason="not_your_key"

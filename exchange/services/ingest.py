@@ -13,26 +13,28 @@ from typing import Any
 
 from client_sdk._wire import signals_pb2
 from client_sdk.envelope import PAYLOAD_FEEDBACK, PAYLOAD_RETRACT, PAYLOAD_SIGNAL, OpenedEnvelope
-from client_sdk.vocab import MEDIA_CODES, QUALIFIED_CODES, VALUE_BYTES
+from client_sdk.vocab import MEDIA_CODES, QUALIFIED_CODES, VALUE_BYTES, VERDICT_NAMES
 from exchange.config import Settings
 from exchange.errors import (
     BatchTooLargeError,
     ExchangeError,
+    FailedPreconditionError,
     InvalidArgumentError,
-    NotFoundError,
     UnavailableError,
+    quoted,
 )
 from exchange.events import EventBus
 from exchange.identity import Caller
 from exchange.oprf_key import OprfKeyring
 from exchange.policy.engine import SUBMIT_STREAM, PolicyEngine
 from exchange.services.envelopes import EnvelopeOpener, bad_signature
-from exchange.store.base import KeyRecord, NewSignal, Store
+from exchange.store.base import MAX_ID, FeedbackOutcome, KeyRecord, NewSignal, SignalRecord, Store
 
 Clock = Callable[[], float]
 
 MAX_LABELS = 16
 MAX_LABEL_CHARS = 64
+MAX_REASON = 256
 _QUALIFIER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
@@ -112,8 +114,17 @@ class IngestService:
         outcomes = self._store.submit([item for _, item in accepted])
         newest = 0
         for (i, _), outcome in zip(accepted, outcomes, strict=True):
-            results[i] = ItemResult("duplicate" if outcome.duplicate else "accepted", outcome.seq, outcome.signal_id)
-            if not outcome.duplicate:
+            if outcome.status == "refused":
+                results[i] = _rejected(
+                    FailedPreconditionError(
+                        f"signal {outcome.signal_id} was retracted by an operator for redress: it cannot be submitted"
+                        " again",
+                        reason="retracted_for_redress",
+                    )
+                )
+                continue
+            results[i] = ItemResult(outcome.status, outcome.seq, outcome.signal_id)
+            if outcome.status == "accepted":
                 newest = max(newest, outcome.seq)
         if newest:
             self._bus.publish(newest)
@@ -139,7 +150,7 @@ class IngestService:
             )
         category = categories.get(body.category)
         if category is None:
-            raise InvalidArgumentError(f"unknown category {body.category!r}", reason="unknown_category")
+            raise InvalidArgumentError(f"unknown category {quoted(body.category)}", reason="unknown_category")
         limit = now + category.retention_days * 86400
         expires = body.expires_at or limit
         if expires > limit:
@@ -170,12 +181,7 @@ class IngestService:
                 raise InvalidArgumentError("media hashes carry no pseudonymiser epoch", reason="unknown_epoch")
         elif not self._keyring.has_epoch(body.oprf_epoch):
             raise InvalidArgumentError(f"unknown pseudonymiser epoch {body.oprf_epoch}", reason="unknown_epoch")
-        audience = None
-        if body.audience:
-            audience = self._store.group_id(body.audience)
-            if audience is None:
-                raise InvalidArgumentError(f"unknown audience group {body.audience!r}", reason="unknown_group")
-        self._policy.check_submit(caller, type_, category.name, audience)
+        audience = self._policy.check_submit(caller, type_, category.name, body.audience)
         return NewSignal(
             submitter=caller.row,
             type=type_,
@@ -191,28 +197,31 @@ class IngestService:
 
     # -- Retract and Feedback ----------------------------------------------
 
+    def _signal(self, signal_id: int) -> SignalRecord | None:
+        """The stored signal with this id (ids beyond what a database holds exist nowhere)."""
+        return self._store.get_signal(signal_id) if 0 < signal_id <= MAX_ID else None
+
     def retract(self, caller: Caller, envelope: bytes) -> int:
-        """Retract the caller's own signal; returns the event's seq."""
-        body: Any = self._opener.open_one(caller, envelope, PAYLOAD_RETRACT)[0]
-        now = int(self._clock())
-        if len(body.reason) > 256:
-            raise InvalidArgumentError("reason is longer than 256 characters", reason="reason_too_long")
-        operator = caller.role == "operator"
-        if operator and not body.reason.strip():
-            raise InvalidArgumentError("an operator's retraction needs a reason", reason="reason_required")
-        seq = self._store.retract(body.signal_id, caller.row, envelope, now, any_submitter=operator)
+        """Retract a signal (a member its own, an operator any, with a reason); returns the event's seq."""
+        body: Any
+        body, now = self._opener.open_one(caller, envelope, PAYLOAD_RETRACT)
+        if len(body.reason) > MAX_REASON:
+            raise InvalidArgumentError(f"reason is longer than {MAX_REASON} characters", reason="reason_too_long")
+        self._policy.check_retract(caller, body.signal_id, self._signal(body.signal_id), body.reason)
+        seq = self._store.retract(body.signal_id, caller.row, envelope, now, by_operator=caller.role == "operator")
         self._bus.publish(seq)
         return seq
 
-    def feedback(self, caller: Caller, envelope: bytes, visible: Callable[[int], bool]) -> int:
-        """Record the caller's verdict on another member's signal; returns the event's seq."""
+    def feedback(self, caller: Caller, envelope: bytes) -> FeedbackOutcome:
+        """Record the caller's verdict on another member's signal. Each member has one current verdict per
+        signal: the same verdict again records nothing (``changed`` is False, ``seq`` the event that set it)."""
         body: Any
         body, now = self._opener.open_one(caller, envelope, PAYLOAD_FEEDBACK)
-        verdict = body.verdict
-        if not 1 <= verdict <= 5:
-            raise InvalidArgumentError(f"unknown verdict {verdict}", reason="unknown_verdict")
-        if not visible(body.signal_id):  # type: ignore[attr-defined]
-            raise NotFoundError(f"no active signal {body.signal_id}", reason="signal_not_found")  # type: ignore[attr-defined]
-        seq = self._store.feedback(body.signal_id, caller.row, verdict, envelope, now)  # type: ignore[attr-defined]
-        self._bus.publish(seq)
-        return seq
+        if body.verdict not in VERDICT_NAMES:
+            raise InvalidArgumentError(f"unknown verdict {body.verdict}", reason="unknown_verdict")
+        with self._policy.charged(caller, "feedback_per_day", 1):
+            self._policy.check_feedback(caller, body.signal_id, self._signal(body.signal_id), now)
+            outcome = self._store.feedback(body.signal_id, caller.row, body.verdict, envelope, now)
+        if outcome.changed:
+            self._bus.publish(outcome.seq)
+        return outcome

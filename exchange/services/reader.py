@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from client_sdk.vocab import TYPE_MEDIA_PDQ, VALUE_BYTES
 from exchange.config import Settings
-from exchange.errors import BatchTooLargeError, InvalidArgumentError
+from exchange.errors import BatchTooLargeError, InvalidArgumentError, quoted
 from exchange.events import EventBus
 from exchange.identity import Caller
 from exchange.policy.engine import PULL, SUBSCRIBE, PolicyEngine
-from exchange.store.base import EventFilter, EventRecord, MatchRecord, Store
+from exchange.store.base import MAX_ID, EventFilter, EventRecord, MatchRecord, Store
 
 Clock = Callable[[], float]
 FilterFn = Callable[[], EventFilter]
@@ -29,7 +29,7 @@ def decode_cursor(cursor: str) -> int:
     if not cursor:
         return 0
     m = _CURSOR.fullmatch(cursor)
-    if m is None:
+    if m is None or int(m.group(1)) > MAX_ID:
         raise InvalidArgumentError("malformed cursor", reason="bad_cursor")
     return int(m.group(1))
 
@@ -65,10 +65,12 @@ class ReaderService:
         cats = self._store.categories()
         unknown = [c for c in categories if c not in cats]
         if unknown:
-            raise InvalidArgumentError(f"unknown categories {unknown}", reason="unknown_category")
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            shown = ", ".join(quoted(c) for c in unknown[:5]) + more
+            raise InvalidArgumentError(f"unknown categories {shown}", reason="unknown_category")
         bad = [t for t in types if t not in VALUE_BYTES]
         if bad:
-            raise InvalidArgumentError(f"unknown signal types {bad}", reason="unknown_type")
+            raise InvalidArgumentError(f"unknown signal types {quoted(bad)}", reason="unknown_type")
         wanted_types, wanted_cats = list(types), list(categories)
         self._policy.read_filter(caller, wanted_types, wanted_cats)
         return lambda: self._policy.read_filter(caller, wanted_types, wanted_cats)

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from exchange.policy.quota import QuotaLedger
 
 
+#: The largest seq or signal id the databases store (a signed 64-bit integer); larger ones exist nowhere.
+MAX_ID = 2**63 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class MemberRecord:
     row: int
@@ -38,6 +42,8 @@ class KeyRecord:
     not_before: int
     not_after: int | None
     revoked_at: int | None
+    registered_seq: int = 0  # the admin event that registered the key (its log index is this - 1)
+    ended_seq: int = 0  # the admin event that retired or revoked it (0: still open)
 
     def valid_at(self, t: float) -> bool:
         """True if the key may sign at unix time ``t``."""
@@ -71,11 +77,38 @@ class NewSignal:
     received_at: int
 
 
+#: ``signals.retracted``: 0 active, 1 retracted by its submitter, 2 retracted by an operator (redress).
+RETRACTED_BY_SUBMITTER = 1
+RETRACTED_BY_OPERATOR = 2
+
+
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
-    duplicate: bool
+    """What the store did with one SUBMIT: ``accepted`` (a new signal, or a retracted or expired one
+    submitted again, under its old id and a new event), ``duplicate`` (the same active signal exists:
+    nothing changed) or ``refused`` (an operator retracted it for redress)."""
+
+    status: str
     seq: int
     signal_id: int
+
+
+def resubmission(retracted: int, expires_at: int, now: int) -> str:
+    """What submitting an already stored (submitter, type, value, category) again does, given the stored
+    signal's ``retracted`` state and expiry: ``refused``, ``revived`` (back as a new SUBMIT) or ``duplicate``."""
+    if retracted == RETRACTED_BY_OPERATOR:
+        return "refused"
+    if retracted or expires_at <= now:
+        return "revived"
+    return "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackOutcome:
+    """A verdict recorded (``changed``) or already the member's current one (``seq``: the event that set it)."""
+
+    seq: int
+    changed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +177,9 @@ class EventFilter:
     types: frozenset[int] | None = None
     categories: frozenset[int] | None = None
     audiences: frozenset[int] = frozenset()  # groups the reader belongs to (NULL audience is everyone)
+    #: The reader's member row: FEEDBACK events are shown only to the signal's submitter and their author
+    #: (everyone else sees counts, in look-ups). 0: no such restriction (auditors read the log instead).
+    reader: int = 0
 
 
 def pdq_ranked(values: Sequence[bytes], stored: Sequence[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
@@ -206,10 +242,18 @@ class Store(Protocol):
     # events
     def submit(self, items: Sequence[NewSignal]) -> list[SubmitOutcome]: ...
     def get_signal(self, signal_id: int) -> SignalRecord | None: ...
-    def retract(
-        self, signal_id: int, member_row: int, envelope: bytes, at: int, any_submitter: bool = False
-    ) -> int: ...
-    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> int: ...
+    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, by_operator: bool = False) -> int:
+        """Mark a signal retracted (by its submitter, or by an operator for redress) and record the RETRACT event
+        in one transaction; its seq. Raises NotFoundError (no such signal) or FailedPreconditionError (already
+        retracted). Who may retract what is the policy engine's decision, made before."""
+        ...
+
+    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> FeedbackOutcome:
+        """Make ``verdict`` the member's current verdict on an active signal, recording the FEEDBACK event in the
+        same transaction; the same verdict again records nothing. Raises NotFoundError (no active signal) or
+        FailedPreconditionError (retracted)."""
+        ...
+
     def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]: ...
     def max_seq(self) -> int: ...
     def lookup(self, type_: int, values: Sequence[bytes], now: int) -> list[MatchRecord]: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import psycopg
 
+from exchange.store.backfill import key_log_positions
 from exchange.store.schema import DEFAULT_TAXONOMY
 
 # pg_advisory_xact_lock keys: one for schema migrations, one for the log's single writer.
@@ -120,13 +121,41 @@ def _v4(conn: psycopg.Connection) -> None:
     )
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4)
+def _v5(conn: psycopg.Connection) -> None:
+    """Each member's current verdict remembers the event that set it; each signing key the log entries that
+    registered it and ended its window (the same as SQLite's v5)."""
+    conn.execute("ALTER TABLE feedback ADD COLUMN seq BIGINT")
+    conn.execute(
+        "UPDATE feedback SET seq = (SELECT max(e.seq) FROM events e"
+        " WHERE e.kind = 3 AND e.signal = feedback.signal AND e.member = feedback.member)"
+    )
+    conn.execute("ALTER TABLE signing_keys ADD COLUMN registered_seq BIGINT NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE signing_keys ADD COLUMN ended_seq BIGINT NOT NULL DEFAULT 0")
+    admin = conn.execute("SELECT seq, envelope FROM events WHERE kind = 4 ORDER BY seq").fetchall()
+    positions = key_log_positions((int(seq), bytes(env) if env is not None else None) for seq, env in admin)
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE signing_keys SET registered_seq = %s, ended_seq = %s WHERE key_id = %s",
+            [(reg, end, key_id) for key_id, (reg, end) in positions.items()],
+        )
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5)
 
 # Tables a migration from SQLite copies, in dependency order, with their columns.
 TABLES: dict[str, tuple[str, ...]] = {
     "meta": ("key", "value"),
     "members": ("id", "member_id", "role", "status", "display_name", "created_at", "certs_from"),
-    "signing_keys": ("key_id", "member", "public_key", "not_before", "not_after", "revoked_at"),
+    "signing_keys": (
+        "key_id",
+        "member",
+        "public_key",
+        "not_before",
+        "not_after",
+        "revoked_at",
+        "registered_seq",
+        "ended_seq",
+    ),
     "groups": ("id", "name"),
     "group_members": ("grp", "member"),
     "categories": ("id", "name", "retention_days"),
@@ -146,7 +175,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "retracted",
     ),
     "events": ("seq", "kind", "signal", "member", "received_at", "envelope", "leaf"),
-    "feedback": ("signal", "member", "verdict"),
+    "feedback": ("signal", "member", "verdict", "seq"),
     "log_hashes": ("level", "idx", "hash"),
     "checkpoints": ("size", "note", "created_at"),
 }

@@ -33,7 +33,7 @@ from client_sdk import merkle
 from client_sdk.envelope import open_envelope
 from client_sdk.log_entry import LogEntry
 from client_sdk.note import Checkpoint, parse_note
-from client_sdk.vocab import KIND_SUBMIT, TYPE_MEDIA_PDQ
+from client_sdk.vocab import KIND_FEEDBACK, KIND_SUBMIT, TYPE_MEDIA_PDQ
 from exchange.errors import (
     ConfigError,
     FailedPreconditionError,
@@ -52,8 +52,9 @@ from exchange.store.base import (
     Stats,
     SubmitOutcome,
     pdq_ranked,
+    resubmission,
 )
-from exchange.store.sql import SqlStore
+from exchange.store.sql import REVIVE, SqlStore
 
 Conn = psycopg.Connection[Any]
 Clock = Callable[[], float]
@@ -73,7 +74,7 @@ _LOOKUP = (
     " GROUP BY s.id ORDER BY s.value, s.type, s.submitter, s.category"
 )
 _FIND_KEYS = (
-    "SELECT k.value, k.type, k.submitter, k.category, s.id"
+    "SELECT k.value, k.type, k.submitter, k.category, s.id, s.retracted, s.expires_at"
     " FROM unnest(%s::bytea[], %s::int[], %s::bigint[], %s::bigint[]) AS k(value, type, submitter, category)"
     " JOIN signals s ON s.value = k.value AND s.type = k.type AND s.submitter = k.submitter"
     " AND s.category = k.category"
@@ -118,6 +119,7 @@ def _events_sql(types: bool, categories: bool) -> str:
     if categories:
         where.append("s.category = ANY(%(categories)s::bigint[])")
     where.append("(s.audience IS NULL OR s.audience = ANY(%(audiences)s::bigint[]))")
+    where.append(f"(%(reader)s = 0 OR e.kind <> {KIND_FEEDBACK} OR s.submitter = %(reader)s OR e.member = %(reader)s)")
     return (
         "SELECT m.top, p.seq, p.kind, p.signal, p.received_at, p.envelope"
         " FROM (SELECT coalesce(max(seq), 0) AS top FROM events) m LEFT JOIN LATERAL ("
@@ -428,7 +430,8 @@ class PostgresStore(SqlStore):
     # -- events -------------------------------------------------------------
 
     def submit(self, items: Sequence[NewSignal]) -> list[SubmitOutcome]:
-        """Store new signals (each a SUBMIT event); a known (value, type, submitter, category) refreshes last_seen."""
+        """Store new signals (each a SUBMIT event); see ``SubmitOutcome`` for a known (value, type, submitter,
+        category)."""
         out: list[SubmitOutcome] = []
         if not items:
             return out
@@ -437,21 +440,27 @@ class PostgresStore(SqlStore):
         columns = [[k[i] for k in unique] for i in range(4)]
         with self._write() as conn:
             found = conn.execute(_FIND_KEYS, columns, prepare=True).fetchall()
-            known: dict[tuple[bytes, int, int, int], int] = {
-                (bytes(v), int(t), int(s), int(c)): int(sid) for v, t, s, c, sid in found
+            # key -> (signal id, retracted, expires_at) as this batch leaves it
+            known: dict[tuple[bytes, int, int, int], tuple[int, int, int]] = {
+                (bytes(v), int(t), int(s), int(c)): (int(sid), int(r), int(e)) for v, t, s, c, sid, r, e in found
             }
             seq = self._next_seq(conn)
             events: list[tuple[int, int, int | None, int, int, bytes, int]] = []
-            new: dict[int, list[Any]] = {}  # signal id -> its row (last_seen at index 9)
-            touched: list[tuple[int, int]] = []
+            new: dict[int, list[Any]] = {}  # signal id -> its row
+            revived: list[tuple[Any, ...]] = []
             for it, key in zip(items, keys, strict=True):
                 existing = known.get(key)
                 if existing is not None:
-                    if existing in new:
-                        new[existing][9] = it.received_at
-                    else:
-                        touched.append((it.received_at, existing))
-                    out.append(SubmitOutcome(True, existing, existing))
+                    sid, retracted, expires = existing
+                    what = resubmission(retracted, expires, it.received_at)
+                    if what != "revived":
+                        out.append(SubmitOutcome(what, sid, sid))
+                        continue
+                    events.append((seq, KIND_SUBMIT, sid, it.submitter, it.received_at, it.envelope, it.expires_at))
+                    revived.append((it.qualifier, it.audience, it.confidence, it.received_at, it.expires_at, sid))
+                    known[key] = (sid, 0, it.expires_at)
+                    out.append(SubmitOutcome("accepted", seq, sid))
+                    seq += 1
                     continue
                 events.append((seq, KIND_SUBMIT, seq, it.submitter, it.received_at, it.envelope, it.expires_at))
                 new[seq] = [
@@ -467,15 +476,15 @@ class PostgresStore(SqlStore):
                     it.received_at,
                     it.expires_at,
                 ]
-                known[key] = seq
-                out.append(SubmitOutcome(False, seq, seq))
+                known[key] = (seq, 0, it.expires_at)
+                out.append(SubmitOutcome("accepted", seq, seq))
                 seq += 1
-            if touched:
-                with conn.cursor() as cur:
-                    cur.executemany("UPDATE signals SET last_seen = %s WHERE id = %s", touched)
             if events:
                 self._record_events(conn, events)
                 _copy(conn, "signals", pg_schema.TABLES["signals"], [(*row, 0) for row in new.values()])
+            if revived:
+                with conn.cursor() as cur:
+                    cur.executemany(self._sql(REVIVE), revived)
         return out
 
     def _signal_from_row(self, row: Sequence[Any], conn: Conn) -> SignalRecord:
@@ -512,6 +521,7 @@ class PostgresStore(SqlStore):
             "types": sorted(flt.types) if flt.types is not None else None,
             "categories": sorted(flt.categories) if flt.categories is not None else None,
             "audiences": sorted(flt.audiences),
+            "reader": flt.reader,
         }
         with self._read() as conn:
             rows = conn.execute(sql, params, prepare=True).fetchall()

@@ -13,6 +13,7 @@ import sqlite_utils
 
 from client_sdk._wire import signals_pb2
 from client_sdk.log_entry import LogEntry
+from exchange.store.backfill import key_log_positions
 
 # The default taxonomy (operators extend it): category -> maximum lifetime in days.
 DEFAULT_TAXONOMY: dict[str, int] = {
@@ -113,7 +114,24 @@ def _v4(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE members ADD COLUMN certs_from INTEGER NOT NULL DEFAULT 0")
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4)
+def _v5(db: sqlite_utils.Database) -> None:
+    """Each member's current verdict remembers the event that set it; each signing key the log entries that
+    registered it and ended its window (what a member checks before trusting the key)."""
+    db.execute("ALTER TABLE feedback ADD COLUMN seq INTEGER")
+    db.execute(
+        "UPDATE feedback SET seq = (SELECT max(e.seq) FROM events e"
+        " WHERE e.kind = 3 AND e.signal = feedback.signal AND e.member = feedback.member)"
+    )
+    db.execute("ALTER TABLE signing_keys ADD COLUMN registered_seq INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE signing_keys ADD COLUMN ended_seq INTEGER NOT NULL DEFAULT 0")
+    admin = db.execute("SELECT seq, envelope FROM events WHERE kind = 4 ORDER BY seq").fetchall()
+    for key_id, (registered, ended) in key_log_positions(admin).items():
+        db.execute(
+            "UPDATE signing_keys SET registered_seq = ?, ended_seq = ? WHERE key_id = ?", (registered, ended, key_id)
+        )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4, _v5)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -15,18 +15,27 @@ from typing import Any
 
 from client_sdk import merkle
 from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT
-from exchange.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from exchange.errors import FailedPreconditionError, NotFoundError, quoted
 from exchange.log.tree import TILE_HEIGHT, TreeBuilder
 from exchange.store.base import (
     MEMBER_COLUMNS,
+    RETRACTED_BY_OPERATOR,
+    RETRACTED_BY_SUBMITTER,
     AdminEvent,
+    FeedbackOutcome,
     GroupRecord,
     KeyRecord,
     MemberRecord,
 )
 
+#: A retracted or expired signal submitted again: active under its old id, with the new submission's details.
+REVIVE = (
+    "UPDATE signals SET retracted = 0, qualifier = ?, audience = ?, confidence = ?, last_seen = ?, expires_at = ?"
+    " WHERE id = ?"
+)
 _KEY_SELECT = (
-    "SELECT k.key_id, m.member_id, k.public_key, k.not_before, k.not_after, k.revoked_at"
+    "SELECT k.key_id, m.member_id, k.public_key, k.not_before, k.not_after, k.revoked_at,"
+    " k.registered_seq, k.ended_seq"
     " FROM signing_keys k JOIN members m ON m.id = k.member"
 )
 
@@ -93,17 +102,22 @@ class SqlStore:
     def _member_row(self, conn: Any, member_id: str) -> int:
         row = self._one(conn, "SELECT id FROM members WHERE member_id = ?", (member_id,))
         if row is None:
-            raise NotFoundError(f"no member {member_id!r}", reason="member_not_found")
+            raise NotFoundError(f"no member {quoted(member_id)}", reason="member_not_found")
         return int(row[0])
 
-    def _add_key(self, conn: Any, member_row: int, key_id: str, public_key: bytes, not_before: int) -> None:
+    def _add_key(
+        self, conn: Any, member_row: int, key_id: str, public_key: bytes, not_before: int, event: AdminEvent | None
+    ) -> int:
+        """Register a key and record the admin event that registers it (its seq, which the key keeps)."""
         if self._one(conn, "SELECT 1 FROM signing_keys WHERE key_id = ?", (key_id,)) is not None:
             raise FailedPreconditionError(f"key {key_id} is already registered", reason="key_exists")
+        seq = self._admin_event(conn, event)
         self._run(
             conn,
-            "INSERT INTO signing_keys (key_id, member, public_key, not_before) VALUES (?, ?, ?, ?)",
-            (key_id, member_row, public_key, not_before),
+            "INSERT INTO signing_keys (key_id, member, public_key, not_before, registered_seq) VALUES (?, ?, ?, ?, ?)",
+            (key_id, member_row, public_key, not_before, seq),
         )
+        return seq
 
     def add_member(
         self,
@@ -117,7 +131,7 @@ class SqlStore:
         """Add a member (and its first signing key, valid from ``at``) in one transaction."""
         with self._write() as conn:
             if self._one(conn, "SELECT 1 FROM members WHERE member_id = ?", (member_id,)) is not None:
-                raise FailedPreconditionError(f"member {member_id!r} already exists", reason="member_exists")
+                raise FailedPreconditionError(f"member {quoted(member_id)} already exists", reason="member_exists")
             [(row,)] = self._run(  # fetchall: SQLite finishes an INSERT … RETURNING only when it is read out
                 conn,
                 "INSERT INTO members (id, member_id, role, status, display_name, created_at)"
@@ -126,11 +140,12 @@ class SqlStore:
             ).fetchall()
             row = int(row)
             self._names[row] = member_id
-            if signing_key is not None:
-                self._add_key(conn, row, signing_key[0], signing_key[1], at)
             if event is not None and event.member_row == 0:
                 event.member_row = row  # genesis: the first operator registers itself
-            self._admin_event(conn, event)
+            if signing_key is not None:
+                self._add_key(conn, row, signing_key[0], signing_key[1], at, event)
+            else:
+                self._admin_event(conn, event)
         self._names[row] = member_id
         return MemberRecord(row, member_id, role, "active", display_name)
 
@@ -163,7 +178,7 @@ class SqlStore:
             status = self._one(conn, "SELECT status FROM members WHERE id = ?", (row,))[0]
             if status != "active":
                 raise FailedPreconditionError(
-                    f"member {member_id!r} is {status}: certificates are issued to active members only",
+                    f"member {quoted(member_id)} is {status}: certificates are issued to active members only",
                     reason="member_not_active",
                 )
             if revoke_before is not None:  # the cut-off only ever moves forward
@@ -179,9 +194,8 @@ class SqlStore:
     ) -> KeyRecord:
         """Register a member's Ed25519 key, valid from ``not_before``."""
         with self._write() as conn:
-            self._add_key(conn, self._member_row(conn, member_id), key_id, public_key, not_before)
-            self._admin_event(conn, event)
-        return KeyRecord(key_id, member_id, public_key, not_before, None, None)
+            seq = self._add_key(conn, self._member_row(conn, member_id), key_id, public_key, not_before, event)
+        return KeyRecord(key_id, member_id, public_key, not_before, None, None, seq)
 
     def end_signing_key(self, key_id: str, at: int, revoke: bool, event: AdminEvent | None = None) -> bool:
         """Close a key's window at ``at``: retire (``not_after``) or revoke (``revoked_at``)."""
@@ -192,8 +206,14 @@ class SqlStore:
                 raise NotFoundError(f"no signing key {key_id}", reason="key_not_found")
             if row[0] is not None:
                 return False
-            self._run(conn, f"UPDATE signing_keys SET {column} = ? WHERE key_id = ?", (at, key_id))
-            self._admin_event(conn, event)
+            seq = self._admin_event(conn, event)
+            self._run(
+                conn,
+                # the first end (retirement or revocation) is where the key's window closed
+                f"UPDATE signing_keys SET {column} = ?,"
+                " ended_seq = CASE WHEN ended_seq = 0 THEN ? ELSE ended_seq END WHERE key_id = ?",
+                (at, seq, key_id),
+            )
             return True
 
     def get_signing_key(self, key_id: str) -> KeyRecord | None:
@@ -239,7 +259,7 @@ class SqlStore:
         with self._write() as conn:
             row = self._one(conn, "SELECT id FROM groups WHERE name = ?", (group,))
             if row is None:
-                raise NotFoundError(f"no group {group!r}", reason="group_not_found")
+                raise NotFoundError(f"no group {quoted(group)}", reason="group_not_found")
             member_row = self._member_row(conn, member_id)
             if member:
                 sql = "INSERT INTO group_members (grp, member) VALUES (?, ?) ON CONFLICT DO NOTHING"
@@ -400,38 +420,42 @@ class SqlStore:
         row = self._one(conn, "SELECT submitter, retracted, expires_at FROM signals WHERE id = ?", (signal_id,))
         return (int(row[0]), int(row[1]), int(row[2])) if row else None
 
-    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, any_submitter: bool = False) -> int:
-        """Retract a signal (its submitter, or anyone with ``any_submitter``); the RETRACT event's seq."""
+    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, by_operator: bool = False) -> int:
+        """Retract a signal; the RETRACT event's seq (see ``Store.retract``)."""
         with self._write() as conn:
             row = self._signal_state(conn, signal_id)
             if row is None:
                 raise NotFoundError(f"no signal {signal_id}", reason="signal_not_found")
-            if row[0] != member_row and not any_submitter:
-                raise PermissionDeniedError("only the submitter may retract a signal", reason="not_submitter")
             if row[1]:
                 raise FailedPreconditionError(f"signal {signal_id} is already retracted", reason="already_retracted")
-            self._run(conn, "UPDATE signals SET retracted = 1 WHERE id = ?", (signal_id,))
+            state = RETRACTED_BY_OPERATOR if by_operator else RETRACTED_BY_SUBMITTER
+            self._run(conn, "UPDATE signals SET retracted = ? WHERE id = ?", (state, signal_id))
             seq = self._next_seq(conn)
             return self._record_event(conn, seq, KIND_RETRACT, signal_id, member_row, at, envelope, row[2])
 
-    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> int:
-        """Record (or replace) a member's verdict on another member's active signal; the event's seq."""
+    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> FeedbackOutcome:
+        """Make ``verdict`` the member's current one (see ``Store.feedback``)."""
         with self._write() as conn:
             row = self._signal_state(conn, signal_id)
             if row is None or row[2] <= at:
                 raise NotFoundError(f"no active signal {signal_id}", reason="signal_not_found")
-            if row[0] == member_row:
-                raise FailedPreconditionError("feedback is for other members' signals", reason="own_signal")
             if row[1]:
                 raise FailedPreconditionError(f"signal {signal_id} is retracted", reason="retracted")
+            current = self._one(
+                conn, "SELECT verdict, seq FROM feedback WHERE signal = ? AND member = ?", (signal_id, member_row)
+            )
+            if current is not None and current[0] == verdict:
+                return FeedbackOutcome(int(current[1] or 0), False)
+            seq = self._next_seq(conn)
             self._run(
                 conn,
-                "INSERT INTO feedback (signal, member, verdict) VALUES (?, ?, ?)"
-                " ON CONFLICT (signal, member) DO UPDATE SET verdict = excluded.verdict",
-                (signal_id, member_row, verdict),
+                "INSERT INTO feedback (signal, member, verdict, seq) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (signal, member) DO UPDATE SET verdict = excluded.verdict, seq = excluded.seq",
+                (signal_id, member_row, verdict, seq),
             )
-            seq = self._next_seq(conn)
-            return self._record_event(conn, seq, KIND_FEEDBACK, signal_id, member_row, at, envelope, row[2])
+            return FeedbackOutcome(
+                self._record_event(conn, seq, KIND_FEEDBACK, signal_id, member_row, at, envelope, row[2]), True
+            )
 
     def purge_expired(self, now: int) -> int:
         """Delete expired signals, their feedback and their envelopes; return how many signals."""

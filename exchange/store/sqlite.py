@@ -17,7 +17,7 @@ from pathlib import Path
 from client_sdk import merkle
 from client_sdk.envelope import open_envelope
 from client_sdk.log_entry import LogEntry
-from client_sdk.vocab import KIND_SUBMIT, TYPE_MEDIA_PDQ
+from client_sdk.vocab import KIND_FEEDBACK, KIND_SUBMIT, TYPE_MEDIA_PDQ
 from exchange.errors import ConfigError, UnavailableError
 from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import QuotaLedger
@@ -32,8 +32,9 @@ from exchange.store.base import (
     Stats,
     SubmitOutcome,
     pdq_ranked,
+    resubmission,
 )
-from exchange.store.sql import SqlStore
+from exchange.store.sql import REVIVE, SqlStore
 
 _SIGNAL_COLUMNS = (
     "s.id, s.submitter, s.type, s.value, s.category, s.qualifier, s.confidence,"
@@ -219,12 +220,24 @@ class SqliteStore(SqlStore):
             return out
         with self._write() as conn:
             seq = self._next_seq(conn)
-            find = "SELECT id FROM signals WHERE value = ? AND type = ? AND submitter = ? AND category = ?"
+            find = (
+                "SELECT id, retracted, expires_at FROM signals"
+                " WHERE value = ? AND type = ? AND submitter = ? AND category = ?"
+            )
             for it in items:
                 existing = conn.execute(find, (it.value, it.type, it.submitter, it.category)).fetchone()
                 if existing is not None:
-                    conn.execute("UPDATE signals SET last_seen = ? WHERE id = ?", (it.received_at, existing[0]))
-                    out.append(SubmitOutcome(True, existing[0], existing[0]))
+                    sid, retracted, expires = existing
+                    what = resubmission(retracted, expires, it.received_at)
+                    if what != "revived":
+                        out.append(SubmitOutcome(what, sid, sid))
+                        continue
+                    self._record_event(
+                        conn, seq, KIND_SUBMIT, sid, it.submitter, it.received_at, it.envelope, it.expires_at
+                    )
+                    conn.execute(REVIVE, (it.qualifier, it.audience, it.confidence, it.received_at, it.expires_at, sid))
+                    out.append(SubmitOutcome("accepted", seq, sid))
+                    seq += 1
                     continue
                 self._record_event(
                     conn, seq, KIND_SUBMIT, seq, it.submitter, it.received_at, it.envelope, it.expires_at
@@ -246,7 +259,7 @@ class SqliteStore(SqlStore):
                         it.expires_at,
                     ),
                 )
-                out.append(SubmitOutcome(False, seq, seq))
+                out.append(SubmitOutcome("accepted", seq, seq))
                 seq += 1
         return out
 
@@ -284,6 +297,9 @@ class SqliteStore(SqlStore):
         audiences = sorted(flt.audiences)
         where.append(f"(s.audience IS NULL OR s.audience IN ({','.join('?' * len(audiences))}))")
         args.extend(audiences)
+        if flt.reader:
+            where.append(f"(e.kind <> {KIND_FEEDBACK} OR s.submitter = ? OR e.member = ?)")
+            args.extend((flt.reader, flt.reader))
         sql = (
             "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope FROM events e"
             f" JOIN signals s ON s.id = e.signal WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT ?"

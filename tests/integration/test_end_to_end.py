@@ -5,10 +5,16 @@ from __future__ import annotations
 import threading
 import time
 
+import grpc
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk.errors import FailedPreconditionError, NotFoundError, PermissionDeniedError
+from client_sdk._wire import admin_pb2, exchange_pb2, exchange_pb2_grpc, signals_pb2
+from client_sdk.credentials import Credentials
+from client_sdk.envelope import seal_body
+from client_sdk.errors import FailedPreconditionError, NotFoundError, QuotaExceededError
+from client_sdk.vocab import VERDICT_CODES
+from exchange.admin_client import AdminClient
 from tests.harness import Exchange
 
 pytestmark = pytest.mark.integration
@@ -51,17 +57,63 @@ def test_equivalent_spellings_match(client_a: ExchangeClient, client_b: Exchange
 
 
 def test_resubmit_is_idempotent(exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient) -> None:
+    """A true duplicate changes nothing anyone can see: no event, the same first/last seen and expiry."""
     signal = Signal(Identifier("email", "x@example.com"), category=CAT)
     [first] = client_a.submit([signal])
+    [before] = client_b.lookup([signal.identifier])[0].matches
     exchange.clock.advance(120)
     [second] = client_a.submit([signal])
     assert second.status == "duplicate" and second.signal_id == first.signal_id and second.seq == first.seq
+    assert second.ok and second.log_index is None
     assert [e.seq for e in client_a.pull()] == [first.seq]
-    [match] = client_b.lookup([Identifier("email", "x@example.com")])[0].matches
-    assert match.last_seen >= match.first_seen + 119
+    [after] = client_b.lookup([signal.identifier])[0].matches
+    assert after == before
     # Same identifier, another category: a distinct signal.
     [third] = client_a.submit([Signal(signal.identifier, category="grooming")])
     assert third.status == "accepted" and third.signal_id != first.signal_id
+
+
+def test_resubmit_after_own_retraction_is_a_new_submit(
+    exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient
+) -> None:
+    signal = Signal(Identifier("email", "back@example.com"), category=CAT, confidence=40)
+    [first] = client_a.submit([signal])
+    retracted = client_a.retract(first.signal_id, reason="entered by mistake")
+    assert client_b.lookup([signal.identifier])[0].matches == []
+    exchange.clock.advance(60)
+    [again] = client_a.submit([Signal(signal.identifier, category=CAT, confidence=90)])
+    assert again.status == "accepted" and again.signal_id == first.signal_id
+    assert again.seq > retracted.seq and again.log_index == again.seq - 1
+    client_a.verify_receipt(again)
+    [match] = client_b.lookup([signal.identifier])[0].matches
+    assert match.signal_id == first.signal_id and match.confidence == 90
+    assert match.last_seen >= match.first_seen + 60
+    kinds = [(e.kind, e.signal_id) for e in client_b.pull()]
+    assert kinds == [("submit", first.signal_id), ("retract", first.signal_id), ("submit", first.signal_id)]
+
+
+def test_resubmit_after_expiry_is_a_new_submit(
+    exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient
+) -> None:
+    ident = Identifier("domain", "expired.example")
+    [first] = client_a.submit([Signal(ident, category=CAT, expires_at=int(exchange.clock()) + 3600)])
+    exchange.clock.advance(7200)
+    assert client_b.lookup([ident])[0].matches == []
+    [again] = client_a.submit([Signal(ident, category=CAT)])
+    assert again.status == "accepted" and again.signal_id == first.signal_id and again.seq > first.seq
+    [match] = client_b.lookup([ident])[0].matches
+    assert match.expires_at > exchange.clock() + 86400
+
+
+def test_resubmit_after_redress_is_refused(exchange: Exchange, client_a: ExchangeClient) -> None:
+    ident = Identifier("phone", "+1 415 555 0199")
+    [first] = client_a.submit([Signal(ident, category=CAT)])
+    with exchange.client("operator") as operator:
+        operator.retract(first.signal_id, reason="appeal upheld")
+    [again] = client_a.submit([Signal(ident, category=CAT)])
+    assert again.status == "rejected" and not again.ok
+    assert again.code == "FAILED_PRECONDITION" and again.tag == "retracted_for_redress"
+    assert str(first.signal_id) in again.reason
 
 
 def test_same_signal_twice_in_one_batch(client_a: ExchangeClient) -> None:
@@ -84,9 +136,13 @@ def test_retract_stops_matching(client_a: ExchangeClient, client_b: ExchangeClie
     ident = Identifier("phone", "+44 20 7946 0958")
     [r] = client_a.submit([Signal(ident, category=CAT)])
     assert client_b.lookup([ident])[0].found
-    with pytest.raises(PermissionDeniedError) as denied:
+    # Another member's signal is answered exactly like a missing one: retraction is no existence oracle.
+    with pytest.raises(NotFoundError) as theirs:
         client_b.retract(r.signal_id, reason="not mine")
-    assert denied.value.reason == "not_submitter"
+    with pytest.raises(NotFoundError) as missing:
+        client_b.retract(999_999, reason="not mine")
+    assert theirs.value.reason == missing.value.reason == "signal_not_found"
+    assert theirs.value.message.replace(str(r.signal_id), "N") == missing.value.message.replace("999999", "N")
     seq = client_a.retract(r.signal_id, reason="appeal upheld").seq
     assert not client_b.lookup([ident])[0].found
     events = list(client_b.pull())
@@ -212,3 +268,67 @@ def test_wire_type_names_match_and_look_up(client_a: ExchangeClient, client_b: E
     )
     assert [m.signal_id for m in by_name.matches] == [m.signal_id for m in by_wire.matches] == [email.signal_id]
     assert [m.signal_id for m in by_media.matches] == [m.signal_id for m in by_pair.matches] == [media.signal_id]
+
+
+def test_one_current_verdict_per_member(exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient) -> None:
+    """A replayed feedback envelope, or the same verdict again, records nothing; a new verdict replaces it."""
+    [sig] = client_a.submit([Signal(Identifier("email", "fb@example.com"), category=CAT)])
+    size = exchange.running.store.log_size()
+    first = client_b.feedback(sig.signal_id, "confirmed")
+    assert not first.unchanged and first.envelope_sha256
+    client_b.verify_receipt(first)
+    for _ in range(14):
+        again = client_b.feedback(sig.signal_id, "CONFIRMED")
+        assert again.unchanged and (again.seq, again.log_index) == (first.seq, first.log_index)
+    with grpc.secure_channel(exchange.address, _tls(exchange, "demo-b")) as channel:
+        stub = exchange_pb2_grpc.ExchangeStub(channel)
+        envelope = exchange_pb2.FeedbackRequest(envelope=_feedback_envelope(exchange, sig.signal_id, "confirmed"))
+        for _ in range(10):
+            assert stub.Feedback(envelope, timeout=10).unchanged
+    assert exchange.running.store.log_size() == size + 1
+    changed = client_b.feedback(sig.signal_id, "false_positive")
+    assert not changed.unchanged and changed.seq > first.seq
+    assert exchange.running.store.log_size() == size + 2
+    [match] = client_a.lookup([Identifier("email", "fb@example.com")])[0].matches
+    assert match.feedback["false_positive"] == 1 and match.feedback["confirmed"] == 0
+
+
+def test_who_sees_who_gave_which_verdict(
+    exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient
+) -> None:
+    """The signal's submitter and the verdict's author see the FEEDBACK event; everyone else sees counts."""
+    third = exchange.add_member("demo-c")
+    [sig] = client_a.submit([Signal(Identifier("email", "seen@example.com"), category=CAT)])
+    done = client_b.feedback(sig.signal_id, "actioned")
+    with ExchangeClient.connect(exchange.address, credentials=third, timeout=30) as client_c:
+        assert [e.kind for e in client_c.pull()] == ["submit"]
+        [match] = client_c.lookup([Identifier("email", "seen@example.com")])[0].matches
+        assert match.feedback["actioned"] == 1
+    for client in (client_a, client_b):
+        events = list(client.pull())
+        assert [(e.kind, e.seq) for e in events] == [("submit", sig.seq), ("feedback", done.seq)]
+        assert events[1].submitter == "demo-b" and events[1].verdict == "actioned"
+
+
+def test_feedback_is_rate_limited(exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient) -> None:
+    sigs = client_a.submit([Signal(Identifier("domain", f"q{i}.example"), category=CAT) for i in range(3)])
+    with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
+        op.change(apply_policy=admin_pb2.ApplyPolicy(document="[members.demo-b]\nfeedback_per_day = 2\n"))
+    client_b.feedback(sigs[0].signal_id, "confirmed")
+    client_b.feedback(sigs[1].signal_id, "confirmed")
+    with pytest.raises(QuotaExceededError) as info:
+        client_b.feedback(sigs[2].signal_id, "confirmed")
+    assert info.value.reason == "feedback_per_day" and info.value.retry_after
+
+
+def _tls(exchange: Exchange, name: str) -> grpc.ChannelCredentials:
+    c = Credentials.load(exchange.creds(name))
+    return grpc.ssl_channel_credentials(c.ca_pem, c.tls_key_pem, c.cert_pem)
+
+
+def _feedback_envelope(exchange: Exchange, signal_id: int, verdict: str) -> bytes:
+    key = Credentials.load(exchange.creds("demo-b")).signing_key
+    body = signals_pb2.FeedbackBody(
+        submitter="demo-b", signal_id=signal_id, verdict=VERDICT_CODES[verdict], created_at=int(time.time())
+    )
+    return seal_body(body, key)

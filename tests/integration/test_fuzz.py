@@ -7,6 +7,7 @@ absurd batch sizes and zero deadlines.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -14,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client_sdk._wire import exchange_pb2, log_pb2, pseudonymizer_pb2
+from client_sdk._wire import exchange_pb2, log_pb2, pseudonymizer_pb2, signals_pb2
 from client_sdk.credentials import Credentials
+from client_sdk.envelope import seal_body
 from tests.harness import Exchange
 
 pytestmark = pytest.mark.integration
@@ -203,3 +205,52 @@ def test_log_ranges_as_auditor(shared_exchange: Exchange, start: int, end: int) 
                 pass
         except grpc.RpcError as exc:
             assert exc.code() not in FORBIDDEN, exc
+
+
+edge_ids = st.one_of(
+    st.integers(0, 2**64 - 1), st.sampled_from([0, 2**31, 2**32, 2**63 - 1, 2**63, 2**63 + 1, 2**64 - 1])
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(signal_id=edge_ids, which=st.sampled_from(["Retract", "Feedback"]))
+def test_signed_requests_with_any_signal_id(
+    fuzz_channel: tuple[Exchange, grpc.Channel], signal_id: int, which: str
+) -> None:
+    """Well-signed retractions and feedback naming any 64-bit id: NOT_FOUND, never INTERNAL (an id beyond
+    what the database stores exists nowhere)."""
+    exchange, channel = fuzz_channel
+    key = Credentials.load(exchange.creds("demo-a")).signing_key
+    now = int(time.time())
+    if which == "Retract":
+        body = signals_pb2.RetractBody(submitter="demo-a", signal_id=signal_id, reason="x", created_at=now)
+    else:
+        body = signals_pb2.FeedbackBody(submitter="demo-a", signal_id=signal_id, verdict=1, created_at=now)
+    request = exchange_pb2.RetractRequest(envelope=seal_body(body, key)).SerializeToString()
+    assert _raw(channel, f"/signal_exchange.v1.Exchange/{which}", request) == grpc.StatusCode.NOT_FOUND
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(seq=edge_ids)
+def test_cursors_beyond_any_seq(fuzz_channel: tuple[Exchange, grpc.Channel], seq: int) -> None:
+    call = fuzz_channel[1].unary_stream("/signal_exchange.v1.Exchange/Pull")
+    request = exchange_pb2.PullRequest(cursor=f"c1.{seq}").SerializeToString()
+    try:
+        for _ in call(request, timeout=10):
+            pass
+        assert seq < 2**63
+    except grpc.RpcError as exc:
+        assert seq >= 2**63 and exc.code() == grpc.StatusCode.INVALID_ARGUMENT, exc
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(size=st.integers(8_000, 100_000))
+def test_long_values_get_their_real_status(fuzz_channel: tuple[Exchange, grpc.Channel], size: int) -> None:
+    """An error quotes a bounded part of what was sent, so the real status (not a metadata overflow) arrives."""
+    call = fuzz_channel[1].unary_stream("/signal_exchange.v1.Exchange/Pull")
+    request = exchange_pb2.PullRequest(categories=["c" * size, "d" * size]).SerializeToString()
+    with pytest.raises(grpc.RpcError) as info:
+        for _ in call(request, timeout=10):
+            pass
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(info.value.details()) < 300 and "characters" in info.value.details()

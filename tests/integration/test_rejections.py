@@ -9,11 +9,12 @@ import grpc
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk._wire import exchange_pb2, signals_pb2
+from client_sdk._wire import admin_pb2, exchange_pb2, signals_pb2
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import PAYLOAD_RETRACT, PAYLOAD_SIGNAL, seal, seal_body
 from client_sdk.errors import InvalidArgumentError
 from client_sdk.keys import SigningKey
+from exchange.admin_client import AdminClient
 from tests.harness import Exchange
 
 pytestmark = pytest.mark.integration
@@ -62,7 +63,7 @@ def test_each_bad_envelope_gets_its_status(exchange: Exchange, client_a: Exchang
         "bad_value": (seal_body(body(value=b"short"), key), "INVALID_ARGUMENT"),
         "clock_skew": (seal_body(body(created_at=now + 3600), key), "INVALID_ARGUMENT"),
         "unknown_epoch": (seal_body(body(oprf_epoch=9), key), "INVALID_ARGUMENT"),
-        "unknown_group": (seal_body(body(audience="nobody"), key), "INVALID_ARGUMENT"),
+        "audience": (seal_body(body(audience="nobody"), key), "PERMISSION_DENIED"),
         "qualifier": (seal_body(body(type=4), key), "INVALID_ARGUMENT"),
         "labels": (seal_body(body(labels=["x" * 65]), key), "INVALID_ARGUMENT"),
         "confidence": (seal_body(body(confidence=101), key), "INVALID_ARGUMENT"),
@@ -114,3 +115,16 @@ def test_raw_stub_errors_carry_reason_trailer(exchange: Exchange, client_a: Exch
         stub.Retract(exchange_pb2.RetractRequest(envelope=b"junk"), timeout=10)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert dict(exc.value.trailing_metadata())["sigx-reason"] == "envelope_unparseable"
+
+
+def test_audience_refusals_do_not_tell_which_groups_exist(exchange: Exchange, client_a: ExchangeClient) -> None:
+    """A group the submitter is not in and a group that does not exist are refused alike."""
+    with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
+        op.change(create_group=admin_pb2.CreateGroup(name="closed"))
+    key = Credentials.load(exchange.creds("demo-a")).signing_key
+    closed, missing = client_a.submit_envelopes(
+        [seal_body(body(audience="closed"), key), seal_body(body(audience="absent"), key)]
+    )
+    assert (closed.status, closed.code, closed.tag) == (missing.status, missing.code, missing.tag)
+    assert (closed.code, closed.tag) == ("PERMISSION_DENIED", "audience")
+    assert closed.reason.replace("closed", "X") == missing.reason.replace("absent", "X")

@@ -7,6 +7,7 @@ import random
 import stat
 from pathlib import Path
 
+import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
@@ -295,3 +296,24 @@ def test_signing_key_from_pem_rejects_garbage_and_other_algorithms() -> None:
     )
     with pytest.raises(CredentialsError, match="not an Ed25519 key"):
         keys.SigningKey.from_pem(ec_pem)
+
+
+def test_rpc_errors_with_inconsistent_details_still_map() -> None:
+    """A status whose rich details disagree with it (a proxy rewrote it) maps by its code, never ValueError."""
+    from google.rpc import status_pb2
+
+    from client_sdk.errors import QuotaExceededError, from_rpc_error
+
+    class _Call(grpc.RpcError):
+        def code(self) -> grpc.StatusCode:
+            return grpc.StatusCode.RESOURCE_EXHAUSTED
+
+        def details(self) -> str:
+            return "trailer too large"
+
+        def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
+            other = status_pb2.Status(code=3, message="something else").SerializeToString()
+            return (("grpc-status-details-bin", other),)
+
+    err = from_rpc_error(_Call())
+    assert isinstance(err, QuotaExceededError) and err.message == "trailer too large"

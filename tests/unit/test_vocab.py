@@ -6,21 +6,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from client_sdk import Identifier, InvalidIdentifierError
-from client_sdk import vocab
+from client_sdk import Identifier, InvalidIdentifierError, vocab
 from client_sdk._wire import exchange_pb2, signals_pb2
 from client_sdk.client import oprf_input
 from client_sdk.log_entry import KINDS
 
 
 def test_tables_follow_the_proto_enums() -> None:
-    assert vocab.TYPE_CODES == {
+    assert {
         n.removeprefix("SIGNAL_TYPE_").lower(): v for n, v in signals_pb2.SignalType.items() if v
-    }
+    } == vocab.TYPE_CODES
     assert set(vocab.VERDICT_NAMES) == {v for v in signals_pb2.Verdict.values() if v}
     assert set(vocab.EVENT_KINDS) == {v for v in signals_pb2.EventKind.values() if v} == set(KINDS)
     assert set(vocab.SUBMIT_STATUS_NAMES) == {v for v in exchange_pb2.SubmitStatus.values() if v}
-    assert vocab.MEDIA_TYPES == {"media_md5", "media_pdq"}
+    assert {"media_md5", "media_pdq"} == vocab.MEDIA_TYPES
     assert vocab.VALUE_BYTES[vocab.TYPE_MEDIA_MD5] == 16
     assert all(n == 32 for c, n in vocab.VALUE_BYTES.items() if c != vocab.TYPE_MEDIA_MD5)
     # the FeedbackCounts message has one field per verdict, by the same names
