@@ -48,6 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         database=args.database,
         metrics_listen=args.metrics_listen,
         log_format=args.log_format,
+        taxii_listen=args.taxii_listen,
     )
     if args.check_config:
         print(json.dumps(settings.describe(), indent=2) if args.json else "configuration OK")
@@ -247,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, metavar="FILE", help="TOML configuration (see deploy/examples)")
     p.add_argument("--database", default=None, metavar="URL", help="postgresql://… (default: SQLite in DIR)")
     p.add_argument("--metrics-listen", default=None, metavar="HOST:PORT", help="serve Prometheus metrics here")
+    p.add_argument("--taxii-listen", default=None, metavar="HOST:PORT", help="serve the read-only TAXII 2.1 view here")
     p.add_argument("--log-format", default=None, choices=["json", "console", "auto"], help="log output format")
     p.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
     p.add_argument("--json", action="store_true", help="with --check-config: print the settings as JSON")
