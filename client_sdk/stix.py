@@ -436,7 +436,8 @@ def read_objects(objects: Iterable[Any]) -> ReadResult:
         if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
             result.problems.append(Problem(f"objects[{position}]", "is not a STIX object (no type)"))
             continue
-        object_id = obj.get("id") if isinstance(obj.get("id"), str) else f"objects[{position}]"
+        given = obj.get("id")
+        object_id = given if isinstance(given, str) else f"objects[{position}]"
         if obj["type"] in _CONTEXT_TYPES:
             result.problems.append(Problem(object_id, f"{obj['type']} is context, not an observable", fatal=False))
             continue

@@ -157,7 +157,7 @@ class Collection:
 
     def _versions_of(self, event: EventRecord, flt: EventFilter, views: dict[int, SignalView]) -> Version | None:
         """The object version an event is, or None when the caller may not see it here."""
-        opened = open_envelope(event.envelope).body()
+        opened: Any = open_envelope(event.envelope).body()
         if not self._in_audience(event, opened):
             return None
         if event.kind == KIND_SUBMIT:
