@@ -18,10 +18,10 @@ from threatexchange.signal_type.pdq.signal import PdqSignal
 from client_sdk import Identifier, Signal
 from client_sdk.contrib.threatexchange import (
     PSEUDONYM_SIGNALS,
-    SigxEmailSignal,
-    SigxPhotoMD5Signal,
     SignalExchangeCollabConfig,
     SignalExchangeSignalExchangeAPI,
+    SigxEmailSignal,
+    SigxPhotoMD5Signal,
 )
 from tests.harness import start_exchange
 
