@@ -33,6 +33,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -467,3 +468,90 @@ def read_bundle(data: bytes | str) -> ReadResult:
     if not isinstance(objects, list):
         raise StixError("bundle objects is not a list")
     return read_objects(objects)
+
+
+# -- the sigx commands: push and pull --format stix ------------------------------------------------
+
+
+def pull_objects(client: Any, after: str | None = None, verify: bool = True) -> list[dict[str, Any]]:
+    """Everything ``client`` may see after cursor ``after`` as STIX objects: the extension definitions
+    and identities they use, then per event its objects, in log order (a retraction of a signal not in
+    this pull is left out, as its indicator is not known here)."""
+    mapper = StixMapper.for_ca(client.credentials.ca_pem)
+    views: dict[int, SignalView] = {}
+    members: dict[str, None] = {}
+    out: list[dict[str, Any]] = []
+    for event in client.pull(after, verify=verify):
+        members[event.submitter] = None
+        if event.kind == "submit" and event.signal is not None:
+            s = event.signal
+            view = SignalView(
+                s.signal_id, s.submitter, s.type, s.value, s.category, s.qualifier, s.confidence,
+                event.received_at, s.expires_at,
+            )  # fmt: skip
+            views[s.signal_id] = view
+            out.extend(mapper.submit_objects(view))
+        elif event.kind == "retract" and event.signal_id in views:
+            out.append(mapper.indicator(views[event.signal_id], modified=event.received_at, revoked=True))
+        elif event.kind == "feedback":
+            out.append(mapper.opinion(event.seq, event.signal_id, event.submitter, event.verdict, event.received_at))
+    head = [EXCHANGE_IDENTITY, *EXTENSION_DEFINITIONS.values(), *(mapper.identity(m) for m in members)]
+    return head + out
+
+
+def run_pull(args: Any, connect: Any) -> int:
+    """``sigx pull --format stix``: one STIX 2.1 bundle on standard output."""
+    import sys
+
+    with connect(args) as client:
+        objects = pull_objects(client, args.after, verify=not args.no_verify)
+    json.dump(bundle(objects), sys.stdout, indent=None, separators=(",", ":"))
+    sys.stdout.write("\n")
+    print(f"{len(objects)} STIX objects", file=sys.stderr)
+    return 0
+
+
+def run_push(args: Any, connect: Any) -> int:
+    """``sigx push --format stix BUNDLE --category C [--partial]``: submit the bundle's observables.
+
+    Exits 1 naming each object that could not be mapped (nothing is submitted then, unless
+    ``--partial``), or when nothing in the bundle maps; 0 when everything mapped was accepted."""
+    import sys
+
+    from client_sdk.models import Signal
+
+    category = getattr(args, "category", None)
+    if not category:
+        print("sigx: push --format stix needs --category (STIX observables carry none)", file=sys.stderr)
+        return 2
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        result = read_bundle(data)
+    except (OSError, StixError) as exc:
+        print(f"sigx: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    for problem in result.problems:
+        kind = "cannot map" if problem.fatal else "skipped"
+        print(json.dumps({"object": problem.object_id, kind: problem.reason}), file=sys.stderr)
+    if not result.mapped:
+        print("sigx: nothing in the bundle maps to a signal; nothing submitted", file=sys.stderr)
+        return 1
+    if result.failures and not getattr(args, "partial", False):
+        count = len(result.failures)
+        message = f"sigx: {count} object(s) cannot be mapped; nothing submitted (--partial submits the rest)"
+        print(message, file=sys.stderr)
+        return 1
+    signals = [Signal(m.identifier, category=category) for m in result.mapped]
+    rejected = 0
+    with connect(args) as client:
+        for mapped, outcome in zip(result.mapped, client.submit(signals, batch_size=args.batch_size), strict=True):
+            line = {"object": mapped.object_id, "type": mapped.identifier.type, "status": outcome.status}
+            if outcome.status == "rejected":
+                rejected += 1
+                line["reason"] = outcome.reason
+            if args.json or outcome.status == "rejected":
+                print(json.dumps(line), file=sys.stdout if args.json else sys.stderr)
+    print(
+        f"{len(signals) - rejected} submitted, {rejected} rejected, {len(result.failures)} not mapped", file=sys.stderr
+    )
+    return 1 if rejected or result.failures else 0
