@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from client_sdk import ExchangeClient, Identifier, SignalExchangeError
+from client_sdk import ExchangeClient, Identifier, SignalExchangeError, stix
 from client_sdk.files import parse_lines
 from client_sdk.models import Accepted, Event, LookupResult
 from client_sdk.vocab import VERDICTS
@@ -49,6 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         database=args.database,
         metrics_listen=args.metrics_listen,
         log_format=args.log_format,
+        taxii_listen=args.taxii_listen,
     )
     if args.check_config:
         print(json.dumps(settings.describe(), indent=2) if args.json else "configuration OK")
@@ -86,6 +87,8 @@ def _lines(path: str) -> tuple[Iterator[str], int | None]:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
+    if args.format == "stix":
+        return stix.run_push(args, _client)
     lines, total = _lines(args.file)
     first = next(lines, "")
     signals = parse_lines(_chain(first, lines), args.format, first)
@@ -138,6 +141,8 @@ def _event_json(event: Event, include_envelope: bool = False) -> str:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
+    if args.format == "stix":
+        return stix.run_pull(args, _client)
     cursor_file = Path(args.cursor_file) if args.cursor_file else None
     after = args.after
     if after is None and cursor_file is not None and cursor_file.exists():
@@ -248,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, metavar="FILE", help="TOML configuration (see deploy/examples)")
     p.add_argument("--database", default=None, metavar="URL", help="postgresql://… (default: SQLite in DIR)")
     p.add_argument("--metrics-listen", default=None, metavar="HOST:PORT", help="serve Prometheus metrics here")
+    p.add_argument("--taxii-listen", default=None, metavar="HOST:PORT", help="serve the read-only TAXII 2.1 view here")
     p.add_argument("--log-format", default=None, choices=["json", "console", "auto"], help="log output format")
     p.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
     p.add_argument("--json", action="store_true", help="with --check-config: print the settings as JSON")
@@ -255,7 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _member_parser(sub, "push", cmd_push, "submit signals from a CSV or JSON-lines file")
     p.add_argument("file", metavar="FILE", help="input file, or - for standard input")
-    p.add_argument("--format", choices=["auto", "csv", "jsonl"], default="auto", help="input format")
+    p.add_argument("--format", choices=["auto", "csv", "jsonl", "stix"], default="auto", help="input format")
+    p.add_argument("--category", default=None, help="with --format stix: the category of every signal")
+    p.add_argument("--partial", action="store_true", help="with --format stix: submit what maps even if some cannot")
     p.add_argument("--batch-size", type=int, default=1000, help="signals per batch")
 
     p = _member_parser(sub, "pull", cmd_pull, "print visible events as JSON lines")
@@ -267,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category", action="append", default=[], help="only this category (repeatable)")
     p.add_argument("--no-verify", action="store_true", help="skip signature verification")
     p.add_argument("--envelopes", action="store_true", help="include each signed envelope (base64)")
+    p.add_argument("--format", choices=["jsonl", "stix"], default="jsonl", help="JSON lines, or one STIX 2.1 bundle")
 
     p = _member_parser(sub, "lookup", cmd_lookup, "look up identifiers or media hashes")
     p.add_argument("queries", nargs="+", metavar="TYPE:VALUE", help="e.g. email:a@b.com, payment_handle:$jane")

@@ -7,7 +7,7 @@ validated at start; errors name the key.
 
 TOML layout (every key optional)::
 
-    [server]    data_dir, listen, database, workers, grace, log_format, metrics_listen, tls_names
+    [server]    data_dir, listen, database, workers, grace, log_format, metrics_listen, tls_names, taxii_listen
     [limits]    max_batch, max_message_bytes, pull_page, max_clock_skew, default_pdq_distance
     [log]       origin, checkpoint_interval
     [retention] interval
@@ -38,6 +38,7 @@ TOML_KEYS: dict[tuple[str, str], str] = {
     ("server", "log_format"): "log_format",
     ("server", "metrics_listen"): "metrics_listen",
     ("server", "tls_names"): "tls_names",
+    ("server", "taxii_listen"): "taxii_listen",
     ("limits", "max_batch"): "max_batch",
     ("limits", "max_message_bytes"): "max_message_bytes",
     ("limits", "pull_page"): "pull_page",
@@ -71,6 +72,7 @@ class Settings:
     log_origin: str = ""  # checkpoint origin line; default derived from the log key
     checkpoint_interval: float = 10.0  # seconds between checkpoints (when the log grew)
     tls_names: tuple[str, ...] = ()  # extra names in the server certificate (what members dial)
+    taxii_listen: str = ""  # HOST:PORT for the read-only TAXII 2.1 view (mutual TLS); empty: off
 
     @classmethod
     def build(
@@ -104,6 +106,8 @@ class Settings:
         _check_address("listen", self.listen)
         if self.metrics_listen:
             _check_address("metrics_listen", self.metrics_listen)
+        if self.taxii_listen:
+            _check_address("taxii_listen", self.taxii_listen)
         for name in ("max_batch", "max_message_bytes", "pull_page", "workers", "verify_threads"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

@@ -75,6 +75,7 @@ class RunningExchange:
     metrics: Metrics
     health_task: PeriodicTask
     metrics_server: Any = None
+    taxii: Any = None  # exchange.taxii.TaxiiHandle when taxii_listen is set
 
     @property
     def store(self) -> Store:
@@ -89,6 +90,8 @@ class RunningExchange:
         self.health.enter_graceful_shutdown()
         self.health_task.stop()
         self.services.bus.close()
+        if self.taxii is not None:
+            self.taxii.stop()
         self.server.stop(grace).wait()
         try:
             self.services.checkpointer.sign_now()  # a final checkpoint covering every accepted event
@@ -139,7 +142,16 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     server.start()
     services.start()
     health_task.start()
-    return RunningExchange(server, port, services, health_servicer, metrics, health_task, metrics_server)
+    running = RunningExchange(server, port, services, health_servicer, metrics, health_task, metrics_server)
+    if settings.taxii_listen:
+        from exchange.taxii import start_taxii
+
+        try:
+            running.taxii = start_taxii(settings, services)
+        except ConfigError:
+            running.stop(0)
+            raise
+    return running
 
 
 def _report_health(servicer: health.HealthServicer, services: Services) -> None:

@@ -1,0 +1,1 @@
+"""Integrations with other tools: python-threatexchange (``threatexchange``), installed as extras."""
