@@ -48,7 +48,8 @@ from threatexchange.signal_type.pdq.signal import PdqSignal
 from client_sdk.client import ExchangeClient
 from client_sdk.contrib._signal_index import IndexedSignal, SignalIndex, signal_key
 from client_sdk.credentials import Credentials
-from client_sdk.models import VERDICTS, Event
+from client_sdk.models import Event
+from client_sdk.vocab import VERDICTS
 
 API_NAME = "signal_exchange"  # permanent: see the module docstring
 PAGE = 1000  # events per FetchDelta

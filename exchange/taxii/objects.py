@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from client_sdk.envelope import open_envelope
-from client_sdk.models import TYPE_NAMES, VERDICTS
 from client_sdk.stix import SignalView, StixMapper
-from exchange.store.base import KIND_FEEDBACK, KIND_RETRACT, KIND_SUBMIT, EventFilter, EventRecord, Store
+from client_sdk.vocab import KIND_FEEDBACK, KIND_RETRACT, KIND_SUBMIT, VERDICT_NAMES, type_name
+from exchange.store.base import EventFilter, EventRecord, Store
 
 _SCAN = 2000  # events read from the store at a time
 
@@ -133,7 +133,7 @@ class Collection:
         return SignalView(
             signal_id=event.signal_id,
             submitter=body.submitter,
-            type=TYPE_NAMES.get(body.type, "unknown"),
+            type=type_name(body.type),
             value=body.value,
             category=body.category,
             qualifier=body.qualifier,
@@ -174,7 +174,7 @@ class Collection:
             indicator = self._mapper.indicator(view_seq, modified=event.received_at, revoked=True)
             return Version(event.seq, event.received_at, indicator)
         if event.kind == KIND_FEEDBACK:
-            verdict = VERDICTS[opened.verdict - 1] if 1 <= opened.verdict <= len(VERDICTS) else "unknown"
+            verdict = VERDICT_NAMES.get(opened.verdict, "unknown")
             obj = self._mapper.opinion(event.seq, event.signal_id, opened.submitter, verdict, event.received_at)
             return Version(event.seq, event.received_at, obj)
         return None
