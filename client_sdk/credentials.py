@@ -8,12 +8,12 @@ public keys), ``ca.crt``, ``tls.crt``, ``tls.key`` and ``signing.key``
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from client_sdk.errors import CredentialsError
-from client_sdk.keys import SigningKey, check_private_file, write_private_file
+from client_sdk.keys import SigningKey
+from client_sdk.secure_files import check_private_file, make_private_dir, write_private_file
 
 MEMBER_FILE = "member.json"
 CA_FILE = "ca.crt"
@@ -77,9 +77,7 @@ def write_credentials(
     log_public_key: bytes,
 ) -> Path:
     """Write a credentials directory (mode 0700; private keys 0600)."""
-    root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
-    os.chmod(root, 0o700)
+    root = make_private_dir(Path(directory))
     (root / CA_FILE).write_bytes(ca_pem)
     (root / CERT_FILE).write_bytes(cert_pem)
     write_private_file(root / TLS_KEY_FILE, tls_key_pem)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import os
-import stat
 from concurrent.futures import Executor
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from client_sdk.errors import CredentialsError
+from client_sdk.secure_files import check_private_file
 
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
@@ -97,25 +96,6 @@ class SigningKey:
     def sign(self, message: bytes) -> bytes:
         """A detached Ed25519 signature over ``message``."""
         return pysodium.crypto_sign_detached(message, self._sodium_sk)
-
-
-def check_private_file(path: Path) -> None:
-    """Raise CredentialsError unless ``path`` exists and only its owner can read it."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise CredentialsError(f"{path} does not exist") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise CredentialsError(f"{path} is readable by others (mode {stat.S_IMODE(mode):o}); chmod 600 it")
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Create ``path`` with mode 0600 and write ``data`` (never world-readable, even briefly)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path, 0o600)
 
 
 def verify_many(

@@ -32,7 +32,8 @@ from cryptography import x509
 from client_sdk import oprf
 from client_sdk.credentials import MEMBER_FILE, Credentials
 from client_sdk.errors import SignalExchangeError
-from client_sdk.keys import SigningKey, write_private_file
+from client_sdk.keys import SigningKey
+from client_sdk.secure_files import write_file
 from exchange.ca import CertificateAuthority
 from exchange.errors import ExchangeError
 from exchange.oprf_key import OprfKeyring
@@ -53,16 +54,10 @@ def _data_dir(text: str) -> DataDir:
 
 def _write(path: Path, data: bytes, private: bool) -> None:
     """Replace ``path`` atomically; as root, hand the new file to the owner of its directory."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    if private:
-        write_private_file(tmp, data)
-    else:
-        tmp.write_bytes(data)
-        os.chmod(tmp, 0o644)
+    write_file(path, data, 0o600 if private else 0o644)
     if os.geteuid() == 0:
         owner = path.parent.stat()
-        os.chown(tmp, owner.st_uid, owner.st_gid)
-    os.replace(tmp, path)
+        os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _emit(data: dict[str, Any]) -> None:

@@ -8,7 +8,6 @@ an operator would make later, so the event history is complete from seq 1.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 from client_sdk import credentials as creds
 from client_sdk._wire import admin_pb2
 from client_sdk.envelope import seal_body
-from client_sdk.keys import SigningKey, write_private_file
+from client_sdk.keys import SigningKey
+from client_sdk.secure_files import make_private_dir, write_private_file
 from exchange import app
 from exchange.ca import CertificateAuthority
 from exchange.config import Settings
@@ -65,9 +65,8 @@ def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
             f"{paths.root} holds {', '.join(leftovers)} but no .initialised marker: a first start did not finish,"
             " or the directory was copied incompletely. Nothing was overwritten; restore it or move it aside"
         )
-    paths.root.mkdir(parents=True, exist_ok=True)
-    paths.secrets.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(paths.secrets, 0o700)
+    make_private_dir(paths.root)  # the database holds every audience's pseudonyms: only the exchange reads it
+    make_private_dir(paths.secrets)
     ca = CertificateAuthority.create()
     ca.save(paths.ca_cert, paths.ca_key)
     server = ca.issue_server(server_hosts(settings))

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from client_sdk.keys import check_private_file, write_private_file
+from client_sdk.secure_files import check_private_file, write_private_file
 from exchange.errors import ConfigError
 
 _VALID_DAYS_CA = 3650

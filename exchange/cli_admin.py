@@ -21,7 +21,8 @@ from google.protobuf.json_format import MessageToDict
 from client_sdk._wire import admin_pb2
 from client_sdk.credentials import CERT_FILE, SIGNING_KEY_FILE, TLS_KEY_FILE, Credentials, write_credentials
 from client_sdk.errors import DeadlineExceededError, UnavailableError
-from client_sdk.keys import SigningKey, write_private_file
+from client_sdk.keys import SigningKey
+from client_sdk.secure_files import write_private_file
 from exchange.admin_client import AdminClient
 from exchange.ca import not_after, private_key_pem
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -151,11 +152,22 @@ class Settings:
             return False
 
     def describe(self) -> dict[str, Any]:
-        """The settings as plain values (secrets are never part of Settings)."""
-        return {
+        """The settings as plain values, a database URL's password replaced by ``***``."""
+        values = {
             f.name: str(getattr(self, f.name)) if isinstance(getattr(self, f.name), Path) else getattr(self, f.name)
             for f in fields(self)
         }
+        values["database"] = redact_url(self.database)
+        return values
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password in it (``postgresql://user:secret@host/db``) replaced by ``***``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _check_address(name: str, value: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from client_sdk import oprf
 from client_sdk.errors import CredentialsError, OprfError
-from client_sdk.keys import check_private_file, write_private_file
+from client_sdk.secure_files import check_private_file, write_private_file
 from exchange.errors import ConfigError, InvalidArgumentError, NotFoundError
 
 

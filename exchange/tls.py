@@ -20,12 +20,14 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from client_sdk.errors import CredentialsError
+from client_sdk.secure_files import check_private_file
 from exchange.config import Settings
 from exchange.errors import ConfigError
 from exchange.paths import DataDir
 
 log = structlog.get_logger("exchange.tls")
-_BAD_FILES = (OSError, ValueError, TypeError, UnsupportedAlgorithm)
+_BAD_FILES = (OSError, ValueError, TypeError, UnsupportedAlgorithm, CredentialsError)
 
 
 def server_hosts(settings: Settings) -> list[str]:
@@ -101,6 +103,7 @@ class ServerTls:
         return tuple(stamp)
 
     def _load(self) -> tuple[grpc.ServerCertificateConfiguration, dt.datetime]:
+        check_private_file(self._paths.server_key)  # refused like the other secrets when others may read it
         key_pem, cert_pem, ca_pem = (p.read_bytes() for p in self._files())
         key = serialization.load_pem_private_key(key_pem, password=None)
         cert = x509.load_pem_x509_certificate(cert_pem)

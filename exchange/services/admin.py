@@ -150,6 +150,12 @@ class AdminService:
         member = self._store.get_member(ch.member_id)
         if member is None:
             raise NotFoundError(f"no member {quoted(ch.member_id)}", reason="member_not_found")
+        if member.status == "removed" and ch.status != "removed":
+            raise FailedPreconditionError(
+                f"member {quoted(ch.member_id)} was removed, which is final: its certificate and keys stay refused;"
+                " onboard it again under a new member id with new credentials",
+                reason="member_removed",
+            )
         summary = f"{ch.member_id}: {member.status} -> {ch.status}"
         if event is None:
             return self._done(None, member.status != ch.status, summary)

@@ -8,6 +8,7 @@ thread. Every write is one ``BEGIN IMMEDIATE`` transaction with
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -60,6 +61,8 @@ class SqliteStore(SqlStore):
         self._memory = self._path == ":memory:"
         if self._memory:
             self._path = f"file:sigx-{id(self)}?mode=memory&cache=shared"
+        if not self._memory and not os.path.exists(self._path):
+            os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # pseudonyms of every audience
         self._local = threading.local()
         self._wlock = threading.Lock()
         self._writer = self._connect()

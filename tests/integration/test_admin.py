@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 
 from client_sdk import ExchangeClient, Identifier, Signal
 from client_sdk.credentials import Credentials
-from client_sdk.errors import PermissionDeniedError, QuotaExceededError, SignalExchangeError
+from client_sdk.errors import PermissionDeniedError, QuotaExceededError, SignalExchangeError, UnauthenticatedError
 from exchange.cli import main
 from tests.harness import Exchange
 
@@ -58,6 +58,16 @@ def test_member_lifecycle(exchange: Exchange, tmp_path: Path, capsys: pytest.Cap
     admin(exchange, capsys, "member", "reinstate", "newco")
     with ExchangeClient.connect(exchange.address, credentials=creds) as newco:
         assert newco.lookup([Identifier("email", "x@example.com")])[0].found
+
+    # Removal is final: the old certificate and key can never be brought back.
+    admin(exchange, capsys, "member", "remove", "newco", "--reason", "left the programme")
+    capsys.readouterr()
+    rc = main(
+        ["admin", "member", "reinstate", "newco", "--as", str(exchange.creds("operator")), "--server", exchange.address]
+    )
+    assert rc == 2 and "FAILED_PRECONDITION [member_removed]" in capsys.readouterr().err
+    with ExchangeClient.connect(exchange.address, credentials=creds) as newco, pytest.raises(UnauthenticatedError):
+        newco.who_am_i()
 
 
 def test_suspension_ends_open_streams(exchange: Exchange, capsys: pytest.CaptureFixture[str]) -> None:
