@@ -35,8 +35,8 @@ from client_sdk.errors import (
     SignalExchangeError,
     UnauthenticatedError,
 )
-from client_sdk.keys import write_private_file
 from client_sdk.log_entry import LogEntry
+from client_sdk.secure_files import write_private_file
 from exchange.admin_client import AdminClient
 from exchange.audit.sources import RemoteSource
 from exchange.bootstrap import admin_change

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from google.protobuf.message import Message
 
-from client_sdk import envelope, keys
+from client_sdk import envelope, keys, secure_files
 from client_sdk._wire import signals_pb2
 from client_sdk.envelope import EnvelopeError
 from client_sdk.errors import CredentialsError, VerificationError
@@ -233,7 +233,7 @@ def test_check_private_file_rejects_group_or_other_access(tmp_path: Path, mode: 
     path.write_bytes(b"x")
     path.chmod(mode)
     with pytest.raises(CredentialsError, match="chmod 600"):
-        keys.check_private_file(path)
+        secure_files.check_private_file(path)
 
 
 @pytest.mark.parametrize("mode", [0o600, 0o400, 0o700, 0o200])
@@ -241,19 +241,19 @@ def test_check_private_file_accepts_owner_only(tmp_path: Path, mode: int) -> Non
     path = tmp_path / "key.pem"
     path.write_bytes(b"x")
     path.chmod(mode)
-    keys.check_private_file(path)
+    secure_files.check_private_file(path)
 
 
 def test_check_private_file_missing(tmp_path: Path) -> None:
     with pytest.raises(CredentialsError, match="does not exist"):
-        keys.check_private_file(tmp_path / "absent.pem")
+        secure_files.check_private_file(tmp_path / "absent.pem")
 
 
 def test_write_private_file_is_0600_whatever_the_umask(tmp_path: Path) -> None:
     old = os.umask(0)
     try:
         path = tmp_path / "sub" / "dir" / "key.pem"
-        keys.write_private_file(path, b"secret")
+        secure_files.write_private_file(path, b"secret")
     finally:
         os.umask(old)
     assert path.read_bytes() == b"secret"
@@ -264,15 +264,15 @@ def test_write_private_file_tightens_an_existing_file(tmp_path: Path) -> None:
     path = tmp_path / "key.pem"
     path.write_bytes(b"old contents, longer than the new")
     path.chmod(0o644)
-    keys.write_private_file(path, b"new")
+    secure_files.write_private_file(path, b"new")
     assert path.read_bytes() == b"new"
     assert _mode(path) == 0o600
-    keys.check_private_file(path)
+    secure_files.check_private_file(path)
 
 
 def test_signing_key_load_round_trip(tmp_path: Path, key: keys.SigningKey) -> None:
     path = tmp_path / "signing.pem"
-    keys.write_private_file(path, key.to_pem())
+    secure_files.write_private_file(path, key.to_pem())
     loaded = keys.SigningKey.load(path)
     assert loaded.public_key == key.public_key
     assert loaded.key_id == key.key_id
@@ -282,7 +282,7 @@ def test_signing_key_load_round_trip(tmp_path: Path, key: keys.SigningKey) -> No
 
 def test_signing_key_load_refuses_readable_file(tmp_path: Path, key: keys.SigningKey) -> None:
     path = tmp_path / "signing.pem"
-    keys.write_private_file(path, key.to_pem())
+    secure_files.write_private_file(path, key.to_pem())
     path.chmod(0o644)
     with pytest.raises(CredentialsError):
         keys.SigningKey.load(path)

@@ -9,7 +9,8 @@ import pytest
 
 from client_sdk._wire import signals_pb2
 from client_sdk.envelope import seal_body
-from client_sdk.keys import SigningKey, write_private_file
+from client_sdk.keys import SigningKey
+from client_sdk.secure_files import write_private_file
 from exchange import app
 from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError
