@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable
 
 import structlog
@@ -17,15 +19,28 @@ log = structlog.get_logger("exchange.log")
 
 
 class Checkpointer(PeriodicTask):
-    """Signs the log's state with the exchange's log key (every ``interval`` seconds when it grew)."""
+    """Signs the log's state with the exchange's log key: every ``interval`` seconds when it grew, at shutdown,
+    and for a caller that needs entries no saved checkpoint covers yet — at most once per ``min_interval``
+    seconds however many ask, so callers cannot grow the checkpoint table at will."""
 
-    def __init__(self, store: Store, key: SigningKey, origin: str, clock: Callable[[], float], interval: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        key: SigningKey,
+        origin: str,
+        clock: Callable[[], float],
+        interval: float,
+        min_interval: float = 1.0,
+    ) -> None:
         super().__init__("checkpoints", interval, self.sign_now)
         self._store = store
         self._key = key
         self.origin = origin
         self._clock = clock
+        self._min_interval = min_interval
         self._lock = threading.Lock()
+        self._demand = threading.Lock()
+        self._signed_at = -math.inf
 
     @property
     def public_key(self) -> bytes:
@@ -45,12 +60,20 @@ class Checkpointer(PeriodicTask):
             text = Checkpoint(self.origin, size, self.root(size)).to_text()
             note = sign_note(text, self.origin, self._key.sign, self._key.public_key)
             self._store.save_checkpoint(size, note, int(self._clock()))
+            self._signed_at = time.monotonic()
             log.info("checkpoint_signed", size=size)
             return note
 
     def at_least(self, min_size: int) -> str:
-        """The latest checkpoint, signing a fresh one if it covers fewer than ``min_size`` entries."""
+        """The newest saved checkpoint if it covers ``min_size`` entries (``min_size`` at most the log's size);
+        else one signed now, or after waiting out ``min_interval`` since the last signing (callers who need
+        one at the same moment share it)."""
         latest = self._store.latest_checkpoint()
         if latest is not None and latest[0] >= min_size:
             return latest[1]
-        return self.sign_now()
+        with self._demand:
+            latest = self._store.latest_checkpoint()  # signed for another caller while this one waited
+            if latest is not None and latest[0] >= min_size:
+                return latest[1]
+            time.sleep(max(0.0, self._signed_at + self._min_interval - time.monotonic()))
+            return self.sign_now()

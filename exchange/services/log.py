@@ -30,10 +30,11 @@ class LogService:
             raise InvalidArgumentError(f"{name} must be 1..{have} (the log's size)", reason="bad_size")
 
     def checkpoint(self, min_size: int) -> str:
-        """A checkpoint of the whole log as it is now (signed on demand if the latest is behind)."""
+        """The newest signed checkpoint that covers at least ``min_size`` entries (see ``Checkpointer.at_least``:
+        a request signs nothing when the saved one is enough, and on-demand signing is rate-limited)."""
         if min_size > self._store.log_size():
             raise InvalidArgumentError(f"the log has fewer than {min_size} entries", reason="bad_size")
-        return self.checkpointer.sign_now()
+        return self.checkpointer.at_least(min_size)
 
     def inclusion(self, caller: Caller, index: int, size: int) -> tuple[list[bytes], bytes]:
         """Proof that entry ``index`` is in the tree of ``size``; its leaf for those allowed to read it."""

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from client_sdk import ExchangeClient, Identifier, Signal, merkle
+from client_sdk import Identifier, Signal, merkle
 from client_sdk._wire import log_pb2, signals_pb2
 from client_sdk.credentials import Credentials
-from client_sdk.errors import PermissionDeniedError
+from client_sdk.errors import PermissionDeniedError, VerificationError
 from client_sdk.log_entry import LogEntry
 from exchange.cli import main
 from tests.harness import Exchange, start_exchange
@@ -62,7 +62,7 @@ def test_receipts_verify(exchange: Exchange) -> None:
         assert b.verify_receipt(fb).size == fb.log_index + 1
         [dup] = a.submit([Signal(Identifier("email", "r0@example.com"), category=CAT)])
         assert dup.status == "duplicate" and dup.log_index is None
-        with pytest.raises(Exception, match="not this member"):
+        with pytest.raises(VerificationError, match="not this member"):
             b.verify_receipt(results[0])  # demo-b cannot pass off demo-a's entry as its own
 
 
@@ -251,4 +251,28 @@ def test_members_cannot_read_entries(exchange: Exchange) -> None:
             list(a._stream(a._log.GetEntries(log_pb2.GetEntriesRequest(start=0, end=1))))
         proof = a._log.GetInclusionProof(log_pb2.GetInclusionProofRequest(index=0, tree_size=1))
         assert proof.leaf == b""  # the genesis entry is the operator's: its record is not for members
-    assert isinstance(ExchangeClient, type)
+        assert len(proof.proof) == 0  # a tree of one: the leaf is the root
+
+
+def _checkpoint_rows(exchange: Exchange) -> int:
+    store = exchange.running.store
+    with store._read() as conn:  # type: ignore[attr-defined]
+        return int(store._one(conn, "SELECT count(*) FROM checkpoints")[0])  # type: ignore[attr-defined]
+
+
+def test_checkpoint_requests_cannot_grow_the_table(exchange: Exchange) -> None:
+    """Members asking for checkpoints are served the saved one; on demand, at most one is signed a second."""
+    _fill(exchange, 5)
+    with exchange.client("demo-a") as a:
+        a.checkpoint(min_size=exchange.running.store.log_size())
+        rows = _checkpoint_rows(exchange)
+        _fill(exchange, 5)  # the log grew past the newest checkpoint
+        notes = {a._log.GetCheckpoint(log_pb2.GetCheckpointRequest(), timeout=10).note for _ in range(1000)}
+        assert len(notes) == 1 and _checkpoint_rows(exchange) == rows
+        started = time.monotonic()
+        for _ in range(6):  # each asks for everything, while the log keeps growing
+            _fill(exchange, 2)
+            size = exchange.running.store.log_size()
+            assert a.checkpoint(min_size=size).size >= size
+        elapsed = time.monotonic() - started
+        assert _checkpoint_rows(exchange) - rows <= elapsed + 2
