@@ -7,6 +7,7 @@ that turns ``grpc.RpcError`` into the SDK's error tree.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import threading
 import time
@@ -53,7 +54,15 @@ from client_sdk.models import (
     Signal,
     SubmitResult,
 )
-from client_sdk.note import Checkpoint, open_checkpoint
+from client_sdk.note import Checkpoint
+from client_sdk.positions import encode_cursor
+from client_sdk.transparency import (
+    CheckpointTracker,
+    KeyTransparencyError,
+    LogPin,
+    TrustedKey,
+    verify_directory,
+)
 from client_sdk.vocab import (
     EVENT_KINDS,
     QUALIFIER_FIELD,
@@ -80,18 +89,40 @@ def oprf_input(type_name: str, normalised: str) -> bytes:
 
 
 class _Directory:
-    """Signing keys by key id, fetched from the exchange and refreshed on a miss."""
+    """Signing keys by key id, each trusted only once the signature log proves it (client_sdk.transparency).
 
-    def __init__(self, fetch: Callable[[], list[directory_pb2.SigningKey]]) -> None:
+    Fetched again on a miss, and — at most every ``refresh`` seconds — when an event lies beyond the log
+    the proofs covered, since a key's window may have closed after them.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], directory_pb2.ListSigningKeysResponse],
+        log: CheckpointTracker,
+        refresh: float = 30.0,
+    ) -> None:
         self._fetch = fetch
-        self._keys: dict[str, directory_pb2.SigningKey] = {}
+        self._log = log
+        self._refresh = refresh
+        self._keys: dict[str, TrustedKey | KeyTransparencyError] = {}
+        self._covers = 0  # log entries the proofs of the keys held cover
+        self._fetched = -math.inf
         self._lock = threading.Lock()
 
-    def key(self, key_id: str) -> directory_pb2.SigningKey | None:
+    def key(self, key_id: str, seq: int = 0) -> TrustedKey | None:
+        """The trusted key (None if the directory has none by this id) for an event of ``seq``; raises
+        KeyTransparencyError if the directory has it but the log does not prove it."""
         with self._lock:
-            if key_id not in self._keys:
-                self._keys = {k.key_id: k for k in self._fetch()}
-            return self._keys.get(key_id)
+            stale = seq > self._covers and time.monotonic() - self._fetched >= self._refresh
+            if key_id not in self._keys or stale:
+                resp = self._fetch()
+                checkpoint = self._log.accept(resp.checkpoint)
+                self._keys = dict(verify_directory(resp, checkpoint))
+                self._covers, self._fetched = checkpoint.size, time.monotonic()
+            found = self._keys.get(key_id)
+        if isinstance(found, KeyTransparencyError):
+            raise found
+        return found
 
 
 @dataclass(frozen=True)
@@ -155,7 +186,9 @@ class ExchangeClient:
         self._oprf = pseudonymizer_pb2_grpc.PseudonymizerStub(channel)
         self._directory_stub = directory_pb2_grpc.DirectoryStub(channel)
         self._log = log_pb2_grpc.LogStub(channel)
-        self._directory = _Directory(self._fetch_keys)
+        pin = LogPin(credentials.log_public_key, credentials.log_origin, credentials.log_key_name)
+        self._checkpoints = CheckpointTracker(pin, self._consistency)
+        self._directory = _Directory(self._fetch_keys, self._checkpoints)
         self._oprf_client = oprf.OprfClient(oprf.MODE_VOPRF, credentials.oprf_public_key)
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="sigx-sdk-verify")
 
@@ -441,10 +474,15 @@ class ExchangeClient:
         types: Sequence[str] = (),
         categories: Sequence[str] = (),
         verify: bool = True,
+        prove: bool = False,
     ) -> Iterator[Event]:
-        """Every event this member may see after cursor ``after``; each verified unless ``verify=False``."""
+        """Every event this member may see after cursor ``after``; each verified unless ``verify=False``.
+
+        With ``prove``, every page is also checked against the signature log before it is handed out
+        (``verify_inclusion``): one checkpoint and one batch of inclusion proofs per page.
+        """
         stream = self._exchange.Pull(self._request(after, limit, types, categories), timeout=None)
-        yield from self._events(self._stream(stream), verify, pipeline=True)
+        yield from self._events(self._stream(stream), verify, pipeline=True, prove=prove)
 
     def subscribe(
         self,
@@ -471,6 +509,7 @@ class ExchangeClient:
         verify: bool,
         on_cursor: Callable[[str], None] | None = None,
         pipeline: bool = False,
+        prove: bool = False,
     ) -> Iterator[Event]:
         """Events of each page, verified first. With ``pipeline`` (Pull, not Subscribe) page N+1's
         signatures are checked on the pool while page N is handed out."""
@@ -478,13 +517,13 @@ class ExchangeClient:
         for page in pages:
             current = self._start_page(page, verify)
             if not pipeline:
-                yield from self._finish_page(current, on_cursor)
+                yield from self._finish_page(current, on_cursor, prove)
                 continue
             if previous is not None:
-                yield from self._finish_page(previous, on_cursor)
+                yield from self._finish_page(previous, on_cursor, prove)
             previous = current
         if previous is not None:
-            yield from self._finish_page(previous, on_cursor)
+            yield from self._finish_page(previous, on_cursor, prove)
 
     def _start_page(self, page: exchange_pb2.PullResponse, verify: bool) -> _Page:
         """Open the envelopes, check their keys against the directory, start the signature checks."""
@@ -494,14 +533,14 @@ class ExchangeClient:
         futures: list[Future[list[bool]]] = []
         if verify:
             items = []
-            page_keys: dict[str, directory_pb2.SigningKey | None] = {}
+            page_keys: dict[str, TrustedKey | None] = {}
             for event, op in zip(events, opened, strict=True):
                 key = page_keys.get(op.key_id)
                 if key is None:
-                    key = page_keys[op.key_id] = self._directory.key(op.key_id)
+                    key = page_keys[op.key_id] = self._directory.key(op.key_id, events[-1].seq)
                 if key is None:
                     raise VerificationError(f"event {event.seq}: signed by unknown key {op.key_id}")
-                if event.received_at < key.not_before or (key.revoked_at and event.received_at >= key.revoked_at):
+                if not key.admits(event.seq, event.received_at):
                     raise VerificationError(f"event {event.seq}: key {op.key_id} was not valid when it was received")
                 items.append((key.public_key, op.signed_message(), op.signature))
                 owners.append(key.member_id)
@@ -512,7 +551,9 @@ class ExchangeClient:
             ]
         return _Page(page.cursor, events, opened, owners, futures, verify)
 
-    def _finish_page(self, page: _Page, on_cursor: Callable[[str], None] | None) -> Iterator[Event]:
+    def _finish_page(
+        self, page: _Page, on_cursor: Callable[[str], None] | None, prove: bool = False
+    ) -> Iterator[Event]:
         """Wait for the page's signature checks, then parse the (now verified) bodies into Events."""
         if page.verify:
             verdicts = [ok for future in page.futures for ok in future.result()]
@@ -520,11 +561,15 @@ class ExchangeClient:
                 if not ok:
                     raise VerificationError(f"event {event.seq}: signature does not verify")
         last = len(page.events) - 1
+        events = []
         for i, (event, op) in enumerate(zip(page.events, page.opened, strict=True)):
             body: Any = op.body()
             if page.verify and body.submitter != page.owners[i]:
                 raise VerificationError(f"event {event.seq}: submitter is not the key's owner")
-            yield self._event(event, op, body, page.cursor if i == last else f"c1.{event.seq}")
+            events.append(self._event(event, op, body, page.cursor if i == last else encode_cursor(event.seq)))
+        if prove and events:
+            self._prove(events)
+        yield from events
         if on_cursor is not None:
             on_cursor(page.cursor)
 
@@ -540,6 +585,7 @@ class ExchangeClient:
             "received_at": event.received_at,
             "cursor": cursor,
             "envelope": event.envelope,
+            "expires_at": event.expires_at,
         }
         if kind == "submit":
             signal = SharedSignal(
@@ -611,7 +657,38 @@ class ExchangeClient:
         """The exchange's latest signed checkpoint (a fresh one if it covers fewer than ``min_size`` entries),
         verified against the log key pinned in the credentials."""
         note = self._call(self._log.GetCheckpoint, log_pb2.GetCheckpointRequest(min_size=min_size)).note
-        return open_checkpoint(note, self.credentials.log_public_key)
+        return self._checkpoints.accept(note)
+
+    def verify_inclusion(self, event: Event) -> Checkpoint:
+        """Prove that a pulled event is in the signature log: rebuild its leaf record from the event itself
+        (``Event.leaf``: index, kind, time, expiry, submitter, key id, SHA-256 of the envelope), fetch a
+        checkpoint that covers it (verified against the pinned log key and consistent with every checkpoint
+        this client saw before) and an inclusion proof, and check the proof. Returns the checkpoint; raises
+        VerificationError."""
+        return self._prove([event])
+
+    def _prove(self, events: Sequence[Event]) -> Checkpoint:
+        need = max(e.seq for e in events)
+        latest = self._checkpoints.latest
+        checkpoint = latest if latest is not None and latest.size >= need else self.checkpoint(min_size=need)
+        for start in range(0, len(events), BATCH):
+            chunk = events[start : start + BATCH]
+            request = log_pb2.GetInclusionProofsRequest(indices=[e.log_index for e in chunk], tree_size=checkpoint.size)
+            resp = self._call(self._log.GetInclusionProofs, request)
+            if [p.index for p in resp.proofs] != [e.log_index for e in chunk]:
+                raise VerificationError("the exchange answered proofs for other entries")
+            for event, proof in zip(chunk, resp.proofs, strict=True):
+                try:
+                    merkle.verify_inclusion(
+                        event.log_index,
+                        checkpoint.size,
+                        merkle.leaf_hash(event.leaf()),
+                        list(proof.proof),
+                        checkpoint.root,
+                    )
+                except merkle.ProofError as exc:
+                    raise VerificationError(f"event {event.seq} is not in the signature log as pulled: {exc}") from None
+        return checkpoint
 
     def verify_receipt(self, receipt: SubmitResult | Accepted) -> Checkpoint:
         """Prove that an accepted event is in the signature log.
@@ -638,8 +715,12 @@ class ExchangeClient:
 
     # -- directory ----------------------------------------------------------
 
-    def _fetch_keys(self) -> list[directory_pb2.SigningKey]:
-        return list(self._call(self._directory_stub.ListSigningKeys, directory_pb2.ListSigningKeysRequest()).keys)
+    def _fetch_keys(self) -> directory_pb2.ListSigningKeysResponse:
+        return self._call(self._directory_stub.ListSigningKeys, directory_pb2.ListSigningKeysRequest(prove=True))
+
+    def _consistency(self, size1: int, size2: int) -> list[bytes]:
+        request = log_pb2.GetConsistencyProofRequest(size1=size1, size2=size2)
+        return list(self._call(self._log.GetConsistencyProof, request).proof)
 
     def members(self) -> list[MemberInfo]:
         """The programme's members."""

@@ -1,8 +1,8 @@
 """A member's credentials directory, as ``sigx`` writes it.
 
-``member.json`` (member id, exchange address, the exchange's OPRF and log
-public keys), ``ca.crt``, ``tls.crt``, ``tls.key`` and ``signing.key``
-(Ed25519 PEM, mode 0600).
+``member.json`` (member id, exchange address, the exchange's OPRF public key and epoch, and the
+signature log's public key, origin and verifier key name, which pin every checkpoint the member
+trusts), ``ca.crt``, ``tls.crt``, ``tls.key`` and ``signing.key`` (Ed25519 PEM, mode 0600).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class Credentials:
     oprf_public_key: bytes
     oprf_epoch: int
     log_public_key: bytes
+    log_origin: str = ""  # the checkpoints' origin line ("": not pinned, in files written before it was)
+    log_key_name: str = ""  # the signed-note key name ("": the origin, as C2SP recommends)
 
     @classmethod
     def load(cls, directory: str | Path) -> Credentials:
@@ -55,6 +57,8 @@ class Credentials:
                 oprf_public_key=bytes.fromhex(info["oprf_public_key"]),
                 oprf_epoch=int(info.get("oprf_epoch", 1)),
                 log_public_key=bytes.fromhex(info.get("log_public_key", "")),
+                log_origin=str(info.get("log_origin", "")),
+                log_key_name=str(info.get("log_key_name", "")),
             )
         except FileNotFoundError as exc:
             raise CredentialsError(f"{root}: missing {Path(exc.filename).name}") from None
@@ -75,6 +79,8 @@ def write_credentials(
     oprf_public_key: bytes,
     oprf_epoch: int,
     log_public_key: bytes,
+    log_origin: str,
+    log_key_name: str = "",
 ) -> Path:
     """Write a credentials directory (mode 0700; private keys 0600)."""
     root = make_private_dir(Path(directory))
@@ -82,25 +88,16 @@ def write_credentials(
     (root / CERT_FILE).write_bytes(cert_pem)
     write_private_file(root / TLS_KEY_FILE, tls_key_pem)
     write_private_file(root / SIGNING_KEY_FILE, signing_key.to_pem())
-    (root / MEMBER_FILE).write_text(
-        member_info(member_id, role, address, oprf_public_key, oprf_epoch, log_public_key, signing_key.key_id)
-    )
+    info = {
+        "member_id": member_id,
+        "role": role,
+        "exchange": address,
+        "oprf_public_key": oprf_public_key.hex(),
+        "oprf_epoch": oprf_epoch,
+        "log_public_key": log_public_key.hex(),
+        "log_origin": log_origin,
+        "log_key_name": log_key_name or log_origin,
+        "signing_key_id": signing_key.key_id,
+    }
+    (root / MEMBER_FILE).write_text(json.dumps(info, indent=2))
     return root
-
-
-def member_info(
-    member_id: str, role: str, address: str, oprf_public_key: bytes, oprf_epoch: int, log_public_key: bytes, key_id: str
-) -> str:
-    """The text of a ``member.json``."""
-    return json.dumps(
-        {
-            "member_id": member_id,
-            "role": role,
-            "exchange": address,
-            "oprf_public_key": oprf_public_key.hex(),
-            "oprf_epoch": oprf_epoch,
-            "log_public_key": log_public_key.hex(),
-            "signing_key_id": key_id,
-        },
-        indent=2,
-    )

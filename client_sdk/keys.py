@@ -39,6 +39,22 @@ def key_id_for(public_key: bytes) -> str:
     return hashlib.sha256(public_key).hexdigest()[:16]
 
 
+#: The seq of an event not yet accepted: after every event in the log.
+NEXT_EVENT = 2**63
+
+
+def window_admits(not_before: int, registered_seq: int, ended_seq: int, seq: int, t: float) -> bool:
+    """The one validity rule for a signing key, used by the exchange, the SDK and the auditor alike.
+
+    A key signs the events that come after the admin event that registered it (``registered_seq``) and
+    before the one that retired or revoked it (``ended_seq``; 0: still open), in the log's order — which a
+    one-second clock cannot blur, as an event accepted in the same second as a later retirement shows —
+    and none dated before its ``not_before``. For an event being accepted now, ``seq`` is NEXT_EVENT: the
+    key must not have been ended at all.
+    """
+    return registered_seq <= seq and (not ended_seq or seq < ended_seq) and t >= not_before
+
+
 def is_valid_public_key(public_key: bytes) -> bool:
     """True for a canonical, prime-order-subgroup Ed25519 point (no small-order keys)."""
     return len(public_key) == PUBLIC_KEY_BYTES and _sodium.crypto_core_ed25519_is_valid_point(public_key) == 1

@@ -28,6 +28,16 @@ KINDS = EVENT_KINDS
 _HEAD = struct.Struct(">BQBqq")
 
 
+def leaf_expires(record: bytes) -> int:
+    """The ``expires`` field of a leaf record, read from its fixed head without decoding the rest."""
+    return int(_HEAD.unpack_from(record, 0)[4])
+
+
+def leaf_time(record: bytes) -> int:
+    """The ``time`` field of a leaf record, read from its fixed head."""
+    return int(_HEAD.unpack_from(record, 0)[3])
+
+
 class EntryError(VerificationError):
     """A leaf record that does not decode."""
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from client_sdk.log_entry import LogEntry
 from client_sdk.normalise import normalise
-from client_sdk.vocab import MEDIA_TYPES, TYPE_CODES, canonical_type
+from client_sdk.positions import log_index
+from client_sdk.vocab import EVENT_KIND_CODES, MEDIA_TYPES, TYPE_CODES, canonical_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,24 @@ class Event:
     reason: str = ""  # for retract events
     verdict: str = ""  # for feedback events
     envelope: bytes = b""  # the verbatim signed envelope
+    expires_at: int = 0  # the expiry its signature-log leaf records (when retention may purge it; 0: never)
+
+    @property
+    def log_index(self) -> int:
+        """Its entry in the signature log."""
+        return log_index(self.seq)
+
+    def leaf(self) -> bytes:
+        """The signature-log leaf record the exchange must have written for this event (docs/log-format.md)."""
+        return LogEntry.for_envelope(
+            self.log_index,
+            EVENT_KIND_CODES[self.kind],
+            self.received_at,
+            self.expires_at,
+            self.submitter,
+            self.key_id,
+            self.envelope,
+        ).encode()
 
 
 @dataclass(frozen=True, slots=True)

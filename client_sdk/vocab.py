@@ -71,7 +71,8 @@ def type_name(code: int) -> str:
 
 # -- event kinds -------------------------------------------------------------------------------
 
-EVENT_KINDS: dict[int, str] = _inverse(_table(signals_pb2.EventKind, "EVENT_KIND_"))
+EVENT_KIND_CODES: dict[str, int] = _table(signals_pb2.EventKind, "EVENT_KIND_")
+EVENT_KINDS: dict[int, str] = _inverse(EVENT_KIND_CODES)
 KIND_SUBMIT = signals_pb2.EVENT_KIND_SUBMIT
 KIND_RETRACT = signals_pb2.EVENT_KIND_RETRACT
 KIND_FEEDBACK = signals_pb2.EVENT_KIND_FEEDBACK

@@ -11,7 +11,7 @@ from client_sdk.keys import SigningKey
 from exchange.ca import CertificateAuthority
 from exchange.config import Settings
 from exchange.events import EventBus
-from exchange.log.checkpoints import Checkpointer
+from exchange.log.checkpoints import Checkpointer, log_origin
 from exchange.oprf_key import OprfKeyring
 from exchange.paths import DataDir
 from exchange.policy.engine import PolicyEngine
@@ -68,8 +68,9 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
     opener = EnvelopeOpener(store, settings, clock, verify_pool)
     retention = RetentionTask(store, clock, settings.retention_interval)
     log_key = SigningKey.load(paths.log_key)
-    origin = settings.log_origin or f"signal-exchange/{log_key.key_id}"
-    checkpointer = Checkpointer(store, log_key, origin, clock, settings.checkpoint_interval)
+    checkpointer = Checkpointer(store, log_key, log_origin(settings, log_key), clock, settings.checkpoint_interval)
+
+    log = LogService(store, checkpointer, policy)
 
     @cache
     def ca() -> CertificateAuthority:
@@ -83,10 +84,10 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
         reader=ReaderService(store, settings, bus, clock, policy),
         admin=AdminService(store, opener, policy, ca),
         queries=AdminQueries(store, policy, retention.run_once),
-        directory=DirectoryService(store),
+        directory=DirectoryService(store, log),
         pseudonymizer=PseudonymizerService(keyring, settings, policy),
         retention=retention,
-        log=LogService(store, checkpointer, policy),
+        log=log,
         checkpointer=checkpointer,
         verify_pool=verify_pool,
     )

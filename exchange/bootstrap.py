@@ -22,6 +22,7 @@ from exchange.ca import CertificateAuthority
 from exchange.config import Settings
 from exchange.errors import ConfigError
 from exchange.identity import Caller
+from exchange.log.checkpoints import log_origin
 from exchange.oprf_key import OprfKeyring
 from exchange.paths import DataDir
 from exchange.store import open_store
@@ -89,6 +90,7 @@ def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
             oprf_public_key=keyring.public_key(),
             oprf_epoch=keyring.current_epoch,
             log_public_key=log_key.public_key,
+            log_origin=log_origin(settings, log_key),
         )
 
     store = open_store(settings)

@@ -82,6 +82,8 @@ def member_add(client: AdminClient, args: argparse.Namespace) -> None:
         oprf_public_key=op.oprf_public_key,
         oprf_epoch=op.oprf_epoch,
         log_public_key=op.log_public_key,
+        log_origin=op.log_origin,
+        log_key_name=op.log_key_name,
     )
     _emit(
         args,

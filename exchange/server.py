@@ -125,7 +125,7 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     pseudonymizer_pb2_grpc.add_PseudonymizerServicer_to_server(PseudonymizerHandler(services.pseudonymizer), server)
     directory_pb2_grpc.add_DirectoryServicer_to_server(DirectoryHandler(services.directory), server)
     admin_pb2_grpc.add_AdminServicer_to_server(AdminHandler(services.admin, services.queries), server)
-    log_pb2_grpc.add_LogServicer_to_server(LogHandler(services.log), server)
+    log_pb2_grpc.add_LogServicer_to_server(LogHandler(services.log, settings.max_batch), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     health_task = PeriodicTask("health", 2.0, lambda: _report_health(health_servicer, services))

@@ -62,18 +62,20 @@ class PullRequest(_message.Message):
     def __init__(self, cursor: _Optional[str] = ..., limit: _Optional[int] = ..., types: _Optional[_Iterable[_Union[_signals_pb2.SignalType, str]]] = ..., categories: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("seq", "kind", "envelope", "received_at", "signal_id")
+    __slots__ = ("seq", "kind", "envelope", "received_at", "signal_id", "expires_at")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     seq: int
     kind: _signals_pb2.EventKind
     envelope: bytes
     received_at: int
     signal_id: int
-    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[_signals_pb2.EventKind, str]] = ..., envelope: _Optional[bytes] = ..., received_at: _Optional[int] = ..., signal_id: _Optional[int] = ...) -> None: ...
+    expires_at: int
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[_signals_pb2.EventKind, str]] = ..., envelope: _Optional[bytes] = ..., received_at: _Optional[int] = ..., signal_id: _Optional[int] = ..., expires_at: _Optional[int] = ...) -> None: ...
 
 class PullResponse(_message.Message):
     __slots__ = ("events", "cursor")

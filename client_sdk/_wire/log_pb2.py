@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csignal_exchange/v1/log.proto\x12\x12signal_exchange.v1\"(\n\x14GetCheckpointRequest\x12\x10\n\x08min_size\x18\x01 \x01(\x04\"%\n\x15GetCheckpointResponse\x12\x0c\n\x04note\x18\x01 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"8\n\x19GetInclusionProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\":\n\x1aGetConsistencyProofRequest\x12\r\n\x05size1\x18\x01 \x01(\x04\x12\r\n\x05size2\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\"/\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"9\n\x08LogEntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\x12\x10\n\x08\x65nvelope\x18\x03 \x01(\x0c\"C\n\x12GetEntriesResponse\x12-\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1c.signal_exchange.v1.LogEntry2\xb4\x03\n\x03Log\x12\x64\n\rGetCheckpoint\x12(.signal_exchange.v1.GetCheckpointRequest\x1a).signal_exchange.v1.GetCheckpointResponse\x12p\n\x11GetInclusionProof\x12,.signal_exchange.v1.GetInclusionProofRequest\x1a-.signal_exchange.v1.GetInclusionProofResponse\x12v\n\x13GetConsistencyProof\x12..signal_exchange.v1.GetConsistencyProofRequest\x1a/.signal_exchange.v1.GetConsistencyProofResponse\x12]\n\nGetEntries\x12%.signal_exchange.v1.GetEntriesRequest\x1a&.signal_exchange.v1.GetEntriesResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csignal_exchange/v1/log.proto\x12\x12signal_exchange.v1\"(\n\x14GetCheckpointRequest\x12\x10\n\x08min_size\x18\x01 \x01(\x04\"%\n\x15GetCheckpointResponse\x12\x0c\n\x04note\x18\x01 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"8\n\x19GetInclusionProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\"?\n\x19GetInclusionProofsRequest\x12\x0f\n\x07indices\x18\x01 \x03(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\".\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x04\x12\r\n\x05proof\x18\x02 \x03(\x0c\"P\n\x1aGetInclusionProofsResponse\x12\x32\n\x06proofs\x18\x01 \x03(\x0b\x32\".signal_exchange.v1.InclusionProof\":\n\x1aGetConsistencyProofRequest\x12\r\n\x05size1\x18\x01 \x01(\x04\x12\r\n\x05size2\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\"/\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"9\n\x08LogEntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\x12\x10\n\x08\x65nvelope\x18\x03 \x01(\x0c\"C\n\x12GetEntriesResponse\x12-\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1c.signal_exchange.v1.LogEntry2\xa9\x04\n\x03Log\x12\x64\n\rGetCheckpoint\x12(.signal_exchange.v1.GetCheckpointRequest\x1a).signal_exchange.v1.GetCheckpointResponse\x12p\n\x11GetInclusionProof\x12,.signal_exchange.v1.GetInclusionProofRequest\x1a-.signal_exchange.v1.GetInclusionProofResponse\x12s\n\x12GetInclusionProofs\x12-.signal_exchange.v1.GetInclusionProofsRequest\x1a..signal_exchange.v1.GetInclusionProofsResponse\x12v\n\x13GetConsistencyProof\x12..signal_exchange.v1.GetConsistencyProofRequest\x1a/.signal_exchange.v1.GetConsistencyProofResponse\x12]\n\nGetEntries\x12%.signal_exchange.v1.GetEntriesRequest\x1a&.signal_exchange.v1.GetEntriesResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,16 +39,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=193
   _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=195
   _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=251
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=253
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=311
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=313
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=357
-  _globals['_GETENTRIESREQUEST']._serialized_start=359
-  _globals['_GETENTRIESREQUEST']._serialized_end=406
-  _globals['_LOGENTRY']._serialized_start=408
-  _globals['_LOGENTRY']._serialized_end=465
-  _globals['_GETENTRIESRESPONSE']._serialized_start=467
-  _globals['_GETENTRIESRESPONSE']._serialized_end=534
-  _globals['_LOG']._serialized_start=537
-  _globals['_LOG']._serialized_end=973
+  _globals['_GETINCLUSIONPROOFSREQUEST']._serialized_start=253
+  _globals['_GETINCLUSIONPROOFSREQUEST']._serialized_end=316
+  _globals['_INCLUSIONPROOF']._serialized_start=318
+  _globals['_INCLUSIONPROOF']._serialized_end=364
+  _globals['_GETINCLUSIONPROOFSRESPONSE']._serialized_start=366
+  _globals['_GETINCLUSIONPROOFSRESPONSE']._serialized_end=446
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=448
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=506
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=508
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=552
+  _globals['_GETENTRIESREQUEST']._serialized_start=554
+  _globals['_GETENTRIESREQUEST']._serialized_end=601
+  _globals['_LOGENTRY']._serialized_start=603
+  _globals['_LOGENTRY']._serialized_end=660
+  _globals['_GETENTRIESRESPONSE']._serialized_start=662
+  _globals['_GETENTRIESRESPONSE']._serialized_end=729
+  _globals['_LOG']._serialized_start=732
+  _globals['_LOG']._serialized_end=1285
 # @@protoc_insertion_point(module_scope)

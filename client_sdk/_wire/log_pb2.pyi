@@ -34,6 +34,28 @@ class GetInclusionProofResponse(_message.Message):
     leaf: bytes
     def __init__(self, proof: _Optional[_Iterable[bytes]] = ..., leaf: _Optional[bytes] = ...) -> None: ...
 
+class GetInclusionProofsRequest(_message.Message):
+    __slots__ = ("indices", "tree_size")
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    indices: _containers.RepeatedScalarFieldContainer[int]
+    tree_size: int
+    def __init__(self, indices: _Optional[_Iterable[int]] = ..., tree_size: _Optional[int] = ...) -> None: ...
+
+class InclusionProof(_message.Message):
+    __slots__ = ("index", "proof")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    proof: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, index: _Optional[int] = ..., proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class GetInclusionProofsResponse(_message.Message):
+    __slots__ = ("proofs",)
+    PROOFS_FIELD_NUMBER: _ClassVar[int]
+    proofs: _containers.RepeatedCompositeFieldContainer[InclusionProof]
+    def __init__(self, proofs: _Optional[_Iterable[_Union[InclusionProof, _Mapping]]] = ...) -> None: ...
+
 class GetConsistencyProofRequest(_message.Message):
     __slots__ = ("size1", "size2")
     SIZE1_FIELD_NUMBER: _ClassVar[int]

@@ -44,6 +44,11 @@ class LogStub:
                 request_serializer=signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofRequest.SerializeToString,
                 response_deserializer=signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofResponse.FromString,
                 _registered_method=True)
+        self.GetInclusionProofs = channel.unary_unary(
+                '/signal_exchange.v1.Log/GetInclusionProofs',
+                request_serializer=signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofsRequest.SerializeToString,
+                response_deserializer=signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofsResponse.FromString,
+                _registered_method=True)
         self.GetConsistencyProof = channel.unary_unary(
                 '/signal_exchange.v1.Log/GetConsistencyProof',
                 request_serializer=signal__exchange_dot_v1_dot_log__pb2.GetConsistencyProofRequest.SerializeToString,
@@ -67,6 +72,13 @@ class LogServicer:
 
     def GetInclusionProof(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInclusionProofs(self, request, context):
+        """Inclusion proofs of many entries in one tree (for members checking what they pulled).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -96,6 +108,11 @@ def add_LogServicer_to_server(servicer, server):
                     servicer.GetInclusionProof,
                     request_deserializer=signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofRequest.FromString,
                     response_serializer=signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofResponse.SerializeToString,
+            ),
+            'GetInclusionProofs': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInclusionProofs,
+                    request_deserializer=signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofsRequest.FromString,
+                    response_serializer=signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofsResponse.SerializeToString,
             ),
             'GetConsistencyProof': grpc.unary_unary_rpc_method_handler(
                     servicer.GetConsistencyProof,
@@ -162,6 +179,33 @@ class Log:
             '/signal_exchange.v1.Log/GetInclusionProof',
             signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofRequest.SerializeToString,
             signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInclusionProofs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signal_exchange.v1.Log/GetInclusionProofs',
+            signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofsRequest.SerializeToString,
+            signal__exchange_dot_v1_dot_log__pb2.GetInclusionProofsResponse.FromString,
             options,
             channel_credentials,
             insecure,

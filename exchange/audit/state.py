@@ -13,6 +13,11 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from client_sdk.keys import window_admits
+
+#: Bumped when the state keeps something new; an older state is set aside and the log audited afresh.
+STATE_VERSION = 2
+
 
 @dataclass
 class KeyWindow:
@@ -21,11 +26,20 @@ class KeyWindow:
     not_before: int
     not_after: int | None = None
     revoked_at: int | None = None
+    registered_seq: int = 0  # the admin entries (seq = index + 1) that opened and closed the window
+    ended_seq: int = 0
 
-    def valid_at(self, t: int) -> bool:
-        if t < self.not_before or (self.not_after is not None and t >= self.not_after):
-            return False
-        return self.revoked_at is None or t < self.revoked_at
+    def admits(self, seq: int, t: int) -> bool:
+        """``keys.window_admits``: the rule the exchange and the SDK apply too."""
+        return window_admits(self.not_before, self.registered_seq, self.ended_seq, seq, t)
+
+    def end(self, seq: int, t: int, revoked: bool) -> None:
+        """A retirement or revocation replayed: the first one closes the window."""
+        if revoked:
+            self.revoked_at = self.revoked_at or t
+        else:
+            self.not_after = self.not_after or t
+        self.ended_seq = self.ended_seq or seq
 
 
 @dataclass
@@ -44,12 +58,18 @@ class AuditState:
     keys: dict[str, KeyWindow] = field(default_factory=dict)
     checkpoints: list[SavedCheckpoint] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    last_time: int = 0  # the newest entry time audited: times never go backwards
+    version: int = STATE_VERSION
 
     @classmethod
     def load(cls, directory: Path | None) -> AuditState:
+        """The state kept in ``directory`` (a fresh one, so the whole log is audited again, if there is none or it
+        was written by an auditor that kept less)."""
         if directory is None or not (directory / "state.json").exists():
             return cls()
         data = json.loads((directory / "state.json").read_text())
+        if data.get("version") != STATE_VERSION:
+            return cls()
         data["keys"] = {k: KeyWindow(**v) for k, v in data["keys"].items()}
         data["checkpoints"] = [SavedCheckpoint(**c) for c in data["checkpoints"]]
         return cls(**data)

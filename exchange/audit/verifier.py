@@ -24,6 +24,7 @@ from client_sdk.envelope import PAYLOAD_ADMIN, PAYLOAD_KINDS, EnvelopeError, Ope
 from client_sdk.errors import VerificationError
 from client_sdk.log_entry import KINDS, EntryError, LogEntry
 from client_sdk.note import Checkpoint, open_note
+from client_sdk.positions import seq_at
 from client_sdk.vocab import KIND_ADMIN
 from exchange.audit.sources import LogSource
 from exchange.audit.state import AuditState, KeyWindow, LeafHashes, SavedCheckpoint
@@ -178,7 +179,7 @@ class Auditor:
         now = int(self._clock())
         for page in self._source.entries(start, checkpoint.size):
             hashes: list[bytes] = []
-            pending: list[tuple[int, tuple[bytes, bytes, bytes]]] = []
+            pending: list[tuple[int, LogEntry, OpenedEnvelope, bytes]] = []
             for index, leaf, envelope in page:
                 if index != expected:
                     self._problem(expected, f"entry {expected} is missing: the log returned index {index} next")
@@ -190,15 +191,18 @@ class Auditor:
                     seen = self._leaves.read(index)
                     if seen is not None and seen != leaf_hash:
                         self._problem(index, "entry differs from the one audited earlier (history rewritten)")
-                item = self._check_entry(index, leaf, envelope, now)
-                if item is not None:
-                    pending.append((index, item))
+                checked = self._check_entry(index, leaf, envelope, now)
+                if checked is not None:
+                    pending.append((index, *checked))
                 compact.append(leaf_hash)
                 if compact.size in old_roots and compact.root() != old_roots[compact.size]:
                     self._problem(index, f"recomputed root at size {compact.size} differs from a saved checkpoint")
-            for (index, _), ok in zip(pending, keys.verify_many([i for _, i in pending], self._pool), strict=True):
+            signatures = [(key, op.signed_message(), op.signature) for _, _, op, key in pending]
+            for (index, entry, opened, _), ok in zip(pending, keys.verify_many(signatures, self._pool), strict=True):
                 if not ok:
                     self._problem(index, "envelope signature does not verify")
+                else:  # bodies are parsed only once their signature has verified
+                    self._body_ok(index, entry, opened)
             self._leaves.truncate_and_append(expected - len(hashes), hashes)
             self.report.new_entries += len(page)
             if self._progress is not None:
@@ -214,8 +218,11 @@ class Auditor:
 
     # -- one entry ---------------------------------------------------------------------------
 
-    def _check_entry(self, index: int, leaf: bytes, envelope: bytes, now: int) -> tuple[bytes, bytes, bytes] | None:
-        """Structural checks; returns the signature to verify in bulk (admin entries verify here)."""
+    def _check_entry(
+        self, index: int, leaf: bytes, envelope: bytes, now: int
+    ) -> tuple[LogEntry, OpenedEnvelope, bytes] | None:
+        """Structural checks; returns what to verify in bulk (entry, envelope, public key). Admin entries are
+        verified and replayed here, in log order."""
         counts = self.state.counts
         try:
             entry = LogEntry.decode(leaf)
@@ -225,6 +232,9 @@ class Auditor:
         if entry.index != index:
             self._problem(index, f"leaf record says index {entry.index}: entries were reordered")
             return None
+        if entry.time < self.state.last_time:
+            self._problem(index, f"entry time {entry.time} is before the previous entry's {self.state.last_time}")
+        self.state.last_time = max(self.state.last_time, entry.time)
         kind = KINDS[entry.kind]
         counts[kind] = counts.get(kind, 0) + 1
         if not envelope:
@@ -251,24 +261,23 @@ class Auditor:
         if key is None or key.member != entry.submitter:
             self._problem(index, f"signed by {opened.key_id}, which is not a key of {entry.submitter}")
             return None
-        if not key.valid_at(entry.time):
-            self._problem(index, f"key {opened.key_id} was not valid at the entry's time")
+        if not key.admits(seq_at(index), entry.time):
+            self._problem(index, f"key {opened.key_id} was not valid for this entry (outside its window)")
             return None
         member = self.state.members.get(entry.submitter, {})
         if member.get("status") != "active":
             self._problem(index, f"{entry.submitter} was {member.get('status', 'unknown')} when this was accepted")
-        if not self._body_ok(index, entry, opened):
-            return None
-        item = (bytes.fromhex(key.public_key), opened.signed_message(), opened.signature)
+        public_key = bytes.fromhex(key.public_key)
         if entry.kind != KIND_ADMIN:
-            return item
+            return entry, opened, public_key
         if member.get("role") != "operator":
             self._problem(index, f"admin change by {entry.submitter}, who is not an operator")
             return None
-        if not keys.verify(*item):
+        if not keys.verify(public_key, opened.signed_message(), opened.signature):
             self._problem(index, "admin change signature does not verify")
             return None
-        self._replay(entry, opened.body())
+        if self._body_ok(index, entry, opened):
+            self._replay(entry, opened.body())
         return None
 
     def _body_ok(self, index: int, entry: LogEntry, opened: OpenedEnvelope) -> bool:
@@ -283,7 +292,11 @@ class Auditor:
         return True
 
     def _genesis(self, index: int, entry: LogEntry, opened: OpenedEnvelope) -> None:
-        body: Any = opened.body() if opened.payload_type == PAYLOAD_ADMIN else None
+        # The one body read before its signature is checked: the genesis carries the key that signs it.
+        try:
+            body: Any = opened.body() if opened.payload_type == PAYLOAD_ADMIN else None
+        except EnvelopeError:
+            body = None
         add = body.add_member if body is not None and body.WhichOneof("change") == "add_member" else None
         if add is None or add.role != "operator" or add.member_id != entry.submitter:
             self._problem(index, "the first entry is not an operator registering itself")
@@ -301,16 +314,15 @@ class Auditor:
         kind = body.WhichOneof("change")
         change = getattr(body, kind)
         st = self.state
+        seq = seq_at(entry.index)
         if kind == "add_member":
             st.members[change.member_id] = {"role": change.role or "member", "status": "active"}
             kid = keys.key_id_for(change.signing_public_key)
-            st.keys[kid] = KeyWindow(change.member_id, change.signing_public_key.hex(), entry.time)
+            st.keys[kid] = KeyWindow(change.member_id, change.signing_public_key.hex(), entry.time, registered_seq=seq)
         elif kind == "register_key":
             kid = keys.key_id_for(change.public_key)
-            st.keys[kid] = KeyWindow(change.member_id, change.public_key.hex(), entry.time)
-        elif kind == "retire_key" and change.key_id in st.keys:
-            st.keys[change.key_id].not_after = entry.time
-        elif kind == "revoke_key" and change.key_id in st.keys:
-            st.keys[change.key_id].revoked_at = entry.time
+            st.keys[kid] = KeyWindow(change.member_id, change.public_key.hex(), entry.time, registered_seq=seq)
+        elif kind in ("retire_key", "revoke_key") and change.key_id in st.keys:
+            st.keys[change.key_id].end(seq, entry.time, revoked=kind == "revoke_key")
         elif kind == "set_member_status" and change.member_id in st.members:
             st.members[change.member_id]["status"] = change.status

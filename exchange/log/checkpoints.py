@@ -12,10 +12,16 @@ import structlog
 from client_sdk import merkle
 from client_sdk.keys import SigningKey
 from client_sdk.note import Checkpoint, sign_note
+from exchange.config import Settings
 from exchange.periodic import PeriodicTask
 from exchange.store.base import Store
 
 log = structlog.get_logger("exchange.log")
+
+
+def log_origin(settings: Settings, key: SigningKey) -> str:
+    """The checkpoints' origin line (and the log key's name): ``[log] origin``, else one from the key's id."""
+    return settings.log_origin or f"signal-exchange/{key.key_id}"
 
 
 class Checkpointer(PeriodicTask):

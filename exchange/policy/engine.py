@@ -52,7 +52,10 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
             "GetStats",
         )
     },
-    **{f"{_PKG}Log/{m}": ALL_ROLES for m in ("GetCheckpoint", "GetInclusionProof", "GetConsistencyProof")},
+    **{
+        f"{_PKG}Log/{m}": ALL_ROLES
+        for m in ("GetCheckpoint", "GetInclusionProof", "GetInclusionProofs", "GetConsistencyProof")
+    },
     f"{_PKG}Log/GetEntries": frozenset({"auditor", "operator"}),
 }
 SUSPENDED_MAY_CALL = frozenset({f"{_PKG}Directory/WhoAmI"})

@@ -10,6 +10,7 @@ from exchange.policy.quota import UsageSummary
 from exchange.rpc.status import status_for
 from exchange.services.admin import ChangeResult, MemberDetail
 from exchange.services.ingest import ItemResult
+from exchange.services.log import Evidence
 from exchange.services.reader import Page, Query
 from exchange.store.base import KeyRecord, MatchRecord, MemberRecord, Stats
 
@@ -31,7 +32,14 @@ def submit_response(results: list[ItemResult]) -> exchange_pb2.SubmitResponse:
 def pull_response(page: Page) -> exchange_pb2.PullResponse:
     out = exchange_pb2.PullResponse(cursor=page.cursor)
     for e in page.events:
-        out.events.add(seq=e.seq, kind=e.kind, envelope=e.envelope, received_at=e.received_at, signal_id=e.signal_id)
+        out.events.add(
+            seq=e.seq,
+            kind=e.kind,
+            envelope=e.envelope,
+            received_at=e.received_at,
+            signal_id=e.signal_id,
+            expires_at=e.expires_at,
+        )
     return out
 
 
@@ -81,7 +89,18 @@ def signing_key(k: KeyRecord) -> directory_pb2.SigningKey:
         not_before=k.not_before,
         not_after=k.not_after or 0,
         revoked_at=k.revoked_at or 0,
+        registered_index=max(0, k.registered_seq - 1),
+        ended_index=max(0, k.ended_seq - 1),
     )
+
+
+def proven_keys(
+    keys: list[KeyRecord], checkpoint: str, evidence: list[Evidence]
+) -> directory_pb2.ListSigningKeysResponse:
+    out = directory_pb2.ListSigningKeysResponse(keys=[signing_key(k) for k in keys], checkpoint=checkpoint)
+    for ev in evidence:
+        out.evidence.add(index=ev.index, leaf=ev.leaf, envelope=ev.envelope, proof=ev.proof)
+    return out
 
 
 def change_response(result: ChangeResult) -> admin_pb2.ApplyChangeResponse:

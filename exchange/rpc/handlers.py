@@ -108,6 +108,8 @@ class DirectoryHandler(directory_pb2_grpc.DirectoryServicer):
     def ListSigningKeys(
         self, request: directory_pb2.ListSigningKeysRequest, context: grpc.ServicerContext
     ) -> directory_pb2.ListSigningKeysResponse:
+        if request.prove:
+            return convert.proven_keys(*self._directory.proven_keys(request.member_id or None))
         keys = self._directory.signing_keys(request.member_id or None)
         return directory_pb2.ListSigningKeysResponse(keys=[convert.signing_key(k) for k in keys])
 
@@ -163,8 +165,9 @@ class AdminHandler(admin_pb2_grpc.AdminServicer):
 
 
 class LogHandler(log_pb2_grpc.LogServicer):
-    def __init__(self, log: LogService) -> None:
+    def __init__(self, log: LogService, max_batch: int) -> None:
         self._log = log
+        self._max_batch = max_batch
 
     def GetCheckpoint(
         self, request: log_pb2.GetCheckpointRequest, context: grpc.ServicerContext
@@ -176,6 +179,15 @@ class LogHandler(log_pb2_grpc.LogServicer):
     ) -> log_pb2.GetInclusionProofResponse:
         proof, leaf = self._log.inclusion(current_caller(), request.index, request.tree_size)
         return log_pb2.GetInclusionProofResponse(proof=proof, leaf=leaf)
+
+    def GetInclusionProofs(
+        self, request: log_pb2.GetInclusionProofsRequest, context: grpc.ServicerContext
+    ) -> log_pb2.GetInclusionProofsResponse:
+        proofs = self._log.inclusions(list(request.indices), request.tree_size, self._max_batch)
+        out = log_pb2.GetInclusionProofsResponse()
+        for index, proof in zip(request.indices, proofs, strict=True):
+            out.proofs.add(index=index, proof=proof)
+        return out
 
     def GetConsistencyProof(
         self, request: log_pb2.GetConsistencyProofRequest, context: grpc.ServicerContext

@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 
 from client_sdk import keys
 from client_sdk.envelope import EnvelopeError, OpenedEnvelope, open_envelope
+from client_sdk.keys import NEXT_EVENT
 from exchange.config import Settings
 from exchange.errors import InvalidArgumentError, PermissionDeniedError, UnauthenticatedError, quoted
 from exchange.identity import Caller
@@ -53,7 +54,7 @@ class EnvelopeOpener:
             )
         if key.revoked_at is not None and now >= key.revoked_at:
             raise UnauthenticatedError(f"signing key {key.key_id} is revoked", reason="key_revoked")
-        if not key.valid_at(now):
+        if not key.admits(NEXT_EVENT, now):
             raise UnauthenticatedError(f"signing key {key.key_id} is not valid now", reason="key_not_valid")
         return opened, key
 

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from client_sdk import merkle
 from client_sdk.log_entry import LogEntry
-from exchange.errors import InvalidArgumentError
+from client_sdk.note import Checkpoint
+from exchange.errors import BatchTooLargeError, InvalidArgumentError
 from exchange.identity import Caller
 from exchange.log.checkpoints import Checkpointer
 from exchange.policy.engine import PolicyEngine
 from exchange.store.base import Store
 
 PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One log entry with its inclusion proof."""
+
+    index: int
+    leaf: bytes
+    envelope: bytes
+    proof: list[bytes]
 
 
 class LogService:
@@ -45,6 +58,30 @@ class LogService:
         if not self._policy.may_read_leaf(caller, LogEntry.decode(leaf).submitter):
             leaf = b""
         return merkle.inclusion_proof(index, size, self._mth), leaf
+
+    def inclusions(self, indices: Sequence[int], size: int, max_batch: int) -> list[list[bytes]]:
+        """Inclusion proofs of many entries in the tree of ``size`` (subtree hashes shared between them)."""
+        if len(indices) > max_batch:
+            raise BatchTooLargeError(f"{len(indices)} indices exceed the maximum of {max_batch}")
+        self._check_size(size, "tree_size")
+        if any(i >= size for i in indices):
+            raise InvalidArgumentError("every index must be below tree_size", reason="bad_index")
+        mth = functools.lru_cache(maxsize=4096)(self._mth)
+        return [merkle.inclusion_proof(i, size, mth) for i in indices]
+
+    def evidence(self, indices: Iterable[int]) -> tuple[str, list[Evidence]]:
+        """A signed checkpoint covering every one of ``indices`` and, for each, its leaf, envelope and proof."""
+        wanted = sorted(set(indices))
+        if not wanted:
+            return self.checkpointer.at_least(0), []
+        note = self.checkpointer.at_least(wanted[-1] + 1)
+        size = Checkpoint.from_text(note.split("\n\n", 1)[0] + "\n").size
+        proofs = self.inclusions(wanted, size, len(wanted))
+        out = []
+        for index, proof in zip(wanted, proofs, strict=True):
+            [(_, leaf, envelope)] = self._store.log_entries(index, index + 1)
+            out.append(Evidence(index, leaf, envelope or b"", proof))
+        return note, out
 
     def consistency(self, size1: int, size2: int) -> list[bytes]:
         self._check_size(size2, "size2")

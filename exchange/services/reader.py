@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from client_sdk import positions
+from client_sdk.positions import encode_cursor
 from client_sdk.vocab import TYPE_MEDIA_PDQ, VALUE_BYTES
 from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError, quoted
@@ -16,22 +17,17 @@ from exchange.store.base import MAX_ID, EventFilter, EventRecord, MatchRecord, S
 
 Clock = Callable[[], float]
 FilterFn = Callable[[], EventFilter]
-_CURSOR = re.compile(r"c1\.([0-9]{1,19})")
-
-
-def encode_cursor(seq: int) -> str:
-    """An opaque, stable cursor: everything up to ``seq`` has been seen."""
-    return f"c1.{seq}"
 
 
 def decode_cursor(cursor: str) -> int:
     """The seq a cursor stands for; empty means the beginning. Raises InvalidArgumentError."""
-    if not cursor:
-        return 0
-    m = _CURSOR.fullmatch(cursor)
-    if m is None or int(m.group(1)) > MAX_ID:
+    try:
+        seq = positions.decode_cursor(cursor)
+    except ValueError:
+        seq = MAX_ID + 1
+    if seq > MAX_ID:
         raise InvalidArgumentError("malformed cursor", reason="bad_cursor")
-    return int(m.group(1))
+    return seq
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from client_sdk.keys import window_admits
+
 if TYPE_CHECKING:
     from exchange.policy.quota import QuotaLedger
 
@@ -45,13 +47,9 @@ class KeyRecord:
     registered_seq: int = 0  # the admin event that registered the key (its log index is this - 1)
     ended_seq: int = 0  # the admin event that retired or revoked it (0: still open)
 
-    def valid_at(self, t: float) -> bool:
-        """True if the key may sign at unix time ``t``."""
-        if t < self.not_before:
-            return False
-        if self.not_after is not None and t >= self.not_after:
-            return False
-        return self.revoked_at is None or t < self.revoked_at
+    def admits(self, seq: int, t: float) -> bool:
+        """Whether the key signs the event of ``seq`` at time ``t`` (``keys.window_admits``)."""
+        return window_admits(self.not_before, self.registered_seq, self.ended_seq, seq, t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +73,17 @@ class NewSignal:
     expires_at: int
     envelope: bytes
     received_at: int
+
+
+#: What a display shows for a member row it cannot name (a log leaf never records it: ``leaf_submitter``).
+UNKNOWN_MEMBER = "?"
+
+
+def leaf_submitter(name: str, row: int) -> str:
+    """The submitter a log leaf records: a member of the directory, never a placeholder (the write fails)."""
+    if not name or name == UNKNOWN_MEMBER:
+        raise RuntimeError(f"member row {row} has no member id: an entry naming no one is never written")
+    return name
 
 
 #: ``signals.retracted``: 0 active, 1 retracted by its submitter, 2 retracted by an operator (redress).
@@ -141,6 +150,7 @@ class EventRecord:
     signal_id: int
     received_at: int
     envelope: bytes
+    expires_at: int = 0  # what the event's log leaf records as its expiry
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from client_sdk import merkle
 from client_sdk.envelope import open_envelope
-from client_sdk.log_entry import LogEntry
+from client_sdk.log_entry import LogEntry, leaf_expires
 from client_sdk.note import Checkpoint, parse_note
 from client_sdk.vocab import KIND_FEEDBACK, KIND_SUBMIT, TYPE_MEDIA_PDQ
 from exchange.errors import (
@@ -43,6 +43,7 @@ from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import WINDOWS, QuotaLedger, UsageSummary, exhausted
 from exchange.store import pg_schema
 from exchange.store.base import (
+    UNKNOWN_MEMBER,
     Category,
     EventFilter,
     EventRecord,
@@ -51,6 +52,7 @@ from exchange.store.base import (
     SignalRecord,
     Stats,
     SubmitOutcome,
+    leaf_submitter,
     pdq_ranked,
     resubmission,
 )
@@ -121,9 +123,10 @@ def _events_sql(types: bool, categories: bool) -> str:
     where.append("(s.audience IS NULL OR s.audience = ANY(%(audiences)s::bigint[]))")
     where.append(f"(%(reader)s = 0 OR e.kind <> {KIND_FEEDBACK} OR s.submitter = %(reader)s OR e.member = %(reader)s)")
     return (
-        "SELECT m.top, p.seq, p.kind, p.signal, p.received_at, p.envelope"
+        "SELECT m.top, p.seq, p.kind, p.signal, p.received_at, p.envelope, p.leaf"
         " FROM (SELECT coalesce(max(seq), 0) AS top FROM events) m LEFT JOIN LATERAL ("
-        "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope FROM events e JOIN signals s ON s.id = e.signal"
+        "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope, e.leaf FROM events e"
+        " JOIN signals s ON s.id = e.signal"
         f" WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT %(limit)s) p ON true ORDER BY p.seq"
     )
 
@@ -345,7 +348,7 @@ class PostgresStore(SqlStore):
     def _member_name(self, row: int, conn: Conn) -> str:
         if row not in self._names:
             self._names.update((int(r[0]), r[1]) for r in conn.execute("SELECT id, member_id FROM members"))
-        return self._names.get(row, "?")
+        return self._names.get(row, UNKNOWN_MEMBER)
 
     def _category_name(self, row: int, conn: Conn) -> str:
         if row not in self._category_names:
@@ -365,8 +368,15 @@ class PostgresStore(SqlStore):
         for seq, kind, signal, member, at, envelope, expires in events:
             if seq != self._tree.size + 1:
                 raise RuntimeError(f"log sequencing broke: event {seq} after {self._tree.size}")
+            at = self._leaf_time(conn, seq, at)
             entry = LogEntry.for_envelope(
-                seq - 1, kind, at, expires, self._member_name(member, conn), open_envelope(envelope).key_id, envelope
+                seq - 1,
+                kind,
+                at,
+                expires,
+                leaf_submitter(self._member_name(member, conn), member),
+                open_envelope(envelope).key_id,
+                envelope,
             )
             leaf = entry.encode()
             rows.append((seq, kind, signal, member, at, envelope, leaf))
@@ -526,7 +536,11 @@ class PostgresStore(SqlStore):
         with self._read() as conn:
             rows = conn.execute(sql, params, prepare=True).fetchall()
         top = int(rows[0][0]) if rows else 0
-        events = [EventRecord(int(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5]) for r in rows if r[1] is not None]
+        events = [
+            EventRecord(int(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5], leaf_expires(r[6]))
+            for r in rows
+            if r[1] is not None
+        ]
         # Fewer than asked: nothing more is visible up to the snapshot's end, so resume from there.
         cursor = max(seq, top) if len(events) < limit else events[-1].seq
         return events, cursor

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from client_sdk import merkle
+from client_sdk.log_entry import leaf_time
 from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT
 from exchange.errors import FailedPreconditionError, NotFoundError, quoted
 from exchange.log.tree import TILE_HEIGHT, TreeBuilder
@@ -48,6 +49,8 @@ class SqlStore:
 
     _names: dict[int, str]
     _tree: TreeBuilder
+    #: (seq, time) of the newest leaf this process wrote or read; see ``_leaf_time``.
+    _last_leaf: tuple[int, int] = (-1, 0)
 
     # -- what a store supplies -------------------------------------------------
 
@@ -66,6 +69,17 @@ class SqlStore:
         its leaf and any tile hash it completes are in the caller's transaction, committed together or not
         at all."""
         raise NotImplementedError
+
+    def _leaf_time(self, conn: Any, seq: int, at: int) -> int:
+        """Inside ``_write``: the time event ``seq``'s leaf records: ``at``, or the previous entry's if that is
+        later. Leaf times never go backwards, whatever the clocks of the threads or replicas that accepted
+        the events (auditors check it), and the event row and every window that starts there use it too."""
+        if self._last_leaf[0] != seq - 1:
+            row = self._one(conn, "SELECT leaf FROM events WHERE seq = ?", (seq - 1,))
+            self._last_leaf = (seq - 1, leaf_time(bytes(row[0])) if row and row[0] else 0)
+        recorded = max(at, self._last_leaf[1])
+        self._last_leaf = (seq, recorded)
+        return recorded
 
     def _next_seq(self, conn: Any) -> int:
         """Inside ``_write``: the seq the next event gets."""
@@ -112,6 +126,8 @@ class SqlStore:
         if self._one(conn, "SELECT 1 FROM signing_keys WHERE key_id = ?", (key_id,)) is not None:
             raise FailedPreconditionError(f"key {key_id} is already registered", reason="key_exists")
         seq = self._admin_event(conn, event)
+        if event is not None:
+            not_before = self._last_leaf[1]  # the window opens when the log says it was registered
         self._run(
             conn,
             "INSERT INTO signing_keys (key_id, member, public_key, not_before, registered_seq) VALUES (?, ?, ?, ?, ?)",
@@ -207,6 +223,8 @@ class SqlStore:
             if row[0] is not None:
                 return False
             seq = self._admin_event(conn, event)
+            if event is not None:
+                at = self._last_leaf[1]  # the window closes when the log says it was ended
             self._run(
                 conn,
                 # the first end (retirement or revocation) is where the key's window closed

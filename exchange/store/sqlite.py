@@ -17,13 +17,14 @@ from pathlib import Path
 
 from client_sdk import merkle
 from client_sdk.envelope import open_envelope
-from client_sdk.log_entry import LogEntry
+from client_sdk.log_entry import LogEntry, leaf_expires
 from client_sdk.vocab import KIND_FEEDBACK, KIND_SUBMIT, TYPE_MEDIA_PDQ
 from exchange.errors import ConfigError, UnavailableError
 from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import QuotaLedger
 from exchange.store import schema
 from exchange.store.base import (
+    UNKNOWN_MEMBER,
     Category,
     EventFilter,
     EventRecord,
@@ -32,6 +33,7 @@ from exchange.store.base import (
     SignalRecord,
     Stats,
     SubmitOutcome,
+    leaf_submitter,
     pdq_ranked,
     resubmission,
 )
@@ -162,8 +164,15 @@ class SqliteStore(SqlStore):
         envelope: bytes,
         expires: int,
     ) -> int:
+        at = self._leaf_time(conn, seq, at)
         entry = LogEntry.for_envelope(
-            seq - 1, kind, at, expires, self._member_name(member), open_envelope(envelope).key_id, envelope
+            seq - 1,
+            kind,
+            at,
+            expires,
+            leaf_submitter(self._member_name(member), member),
+            open_envelope(envelope).key_id,
+            envelope,
         )
         leaf = entry.encode()
         conn.execute(
@@ -179,7 +188,7 @@ class SqliteStore(SqlStore):
     def _member_name(self, row: int) -> str:
         if row not in self._names:
             self._names.update(self._reader.execute("SELECT id, member_id FROM members"))
-        return self._names.get(row, "?")
+        return self._names.get(row, UNKNOWN_MEMBER)
 
     @staticmethod
     def _next_seq(conn: sqlite3.Connection) -> int:
@@ -304,12 +313,12 @@ class SqliteStore(SqlStore):
             where.append(f"(e.kind <> {KIND_FEEDBACK} OR s.submitter = ? OR e.member = ?)")
             args.extend((flt.reader, flt.reader))
         sql = (
-            "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope FROM events e"
+            "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope, e.leaf FROM events e"
             f" JOIN signals s ON s.id = e.signal WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT ?"
         )
         args.append(limit)
         with self._snapshot() as conn:
-            events = [EventRecord(*r) for r in conn.execute(sql, args)]
+            events = [EventRecord(*r[:5], leaf_expires(r[5])) for r in conn.execute(sql, args)]
             if len(events) < limit:
                 # Nothing visible up to the snapshot's end: resume from there.
                 cursor = max(seq, conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])

@@ -10,11 +10,15 @@ from pathlib import Path
 import pytest
 
 from client_sdk import Identifier, Signal, merkle
-from client_sdk._wire import log_pb2, signals_pb2
+from client_sdk._wire import admin_pb2, log_pb2, signals_pb2
 from client_sdk.credentials import Credentials
+from client_sdk.envelope import seal_body
 from client_sdk.errors import PermissionDeniedError, VerificationError
+from client_sdk.keys import SigningKey
 from client_sdk.log_entry import LogEntry
+from exchange.admin_client import AdminClient
 from exchange.cli import main
+from exchange.store.base import AdminEvent
 from tests.harness import Exchange, start_exchange
 
 pytestmark = pytest.mark.integration
@@ -276,3 +280,69 @@ def test_checkpoint_requests_cannot_grow_the_table(exchange: Exchange) -> None:
             assert a.checkpoint(min_size=size).size >= size
         elapsed = time.monotonic() - started
         assert _checkpoint_rows(exchange) - rows <= elapsed + 2
+
+
+def _rewrite_and_resign(tmp_path: Path, ex: Exchange, seq: int, envelope: bytes, leaf: bytes) -> Exchange:
+    """What a dishonest operator can do: rewrite an entry, rebuild the tree and sign it with the real log key."""
+    ex.running.stop(grace=1)
+    conn = sqlite3.connect(ex.db_path)
+    conn.execute("UPDATE events SET envelope = ?, leaf = ? WHERE seq = ?", (envelope, leaf, seq))
+    conn.execute("DELETE FROM log_hashes")
+    conn.execute("DELETE FROM checkpoints")
+    conn.commit()
+    conn.close()
+    ex = start_exchange(tmp_path)
+    ex.running.services.checkpointer.sign_now()
+    return ex
+
+
+def _entry(ex: Exchange, seq: int) -> tuple[bytes, LogEntry]:
+    conn = sqlite3.connect(ex.db_path)
+    raw, leaf = conn.execute("SELECT envelope, leaf FROM events WHERE seq = ?", (seq,)).fetchone()
+    conn.close()
+    return raw, LogEntry.decode(leaf)
+
+
+@pytest.mark.sqlite_only
+def test_a_backdated_entry_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Leaf times never go backwards: an entry dated before its predecessor is named, even re-signed."""
+    ex = start_exchange(tmp_path)
+    ex.clock.advance(100)  # the keys' windows opened 100 s before these entries
+    seqs = _fill(ex, 20)
+    raw, e = _entry(ex, seqs[10])
+    backdated = LogEntry(e.index, e.kind, e.time - 50, e.expires_at, e.submitter, e.key_id, e.envelope_sha256)
+    ex = _rewrite_and_resign(tmp_path, ex, seqs[10], raw, backdated.encode())
+    rc, report = audit(ex, capsys, tmp_path / "state")
+    ex.running.stop(grace=1)
+    assert rc == 1
+    [problem] = report["problems"]  # inside the key's window: only the order of times gives it away
+    assert problem["index"] == seqs[10] - 1 and "before the previous entry's" in problem["reason"]
+
+
+@pytest.mark.sqlite_only
+def test_an_admin_body_is_read_only_after_its_signature(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A forged admin change with garbage for a body is reported as a bad signature; the body is never parsed."""
+    ex = start_exchange(tmp_path)
+    _fill(ex, 3)
+    seq = ex.running.store.log_size()
+    with AdminClient.connect(ex.address, ex.creds("operator")) as op:
+        seq = op.change(create_group=admin_pb2.CreateGroup(name="forged")).seq
+    raw, e = _entry(ex, seq)
+    env = signals_pb2.Envelope.FromString(raw)
+    env.payload = b"\xff\xff\xff"  # does not parse as an AdminChange
+    forged = env.SerializeToString()
+    leaf = LogEntry.for_envelope(e.index, e.kind, e.time, e.expires_at, e.submitter, e.key_id, forged).encode()
+    ex = _rewrite_and_resign(tmp_path, ex, seq, forged, leaf)
+    rc, report = audit(ex, capsys, tmp_path / "state")
+    ex.running.stop(grace=1)
+    assert rc == 1
+    assert report["problems"] == [{"index": seq - 1, "reason": "admin change signature does not verify"}]
+
+
+def test_the_store_never_logs_an_entry_for_nobody(exchange: Exchange) -> None:
+    store = exchange.running.store
+    size = store.log_size()
+    envelope = seal_body(admin_pb2.AdminChange(submitter="nobody", created_at=1), SigningKey.generate())
+    with pytest.raises(RuntimeError, match="an entry naming no one is never written"):
+        store.set_category("x.nobody", 1, AdminEvent(999_999, envelope, int(time.time())))
+    assert store.log_size() == size and "x.nobody" not in store.categories()

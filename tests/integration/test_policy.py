@@ -55,6 +55,7 @@ EXPECTED_ROLES = {
     "Directory/WhoAmI": {"member", "operator", "auditor", "suspended"},
     "Log/GetCheckpoint": {"member", "operator", "auditor"},
     "Log/GetInclusionProof": {"member", "operator", "auditor"},
+    "Log/GetInclusionProofs": {"member", "operator", "auditor"},
     "Log/GetConsistencyProof": {"member", "operator", "auditor"},
     "Log/GetEntries": {"operator", "auditor"},
     **{
@@ -88,6 +89,9 @@ def _calls(channel: grpc.Channel) -> dict[str, object]:
         "Log/GetCheckpoint": lambda: lg.GetCheckpoint(log_pb2.GetCheckpointRequest(), timeout=t),
         "Log/GetInclusionProof": lambda: lg.GetInclusionProof(
             log_pb2.GetInclusionProofRequest(index=0, tree_size=1), timeout=t
+        ),
+        "Log/GetInclusionProofs": lambda: lg.GetInclusionProofs(
+            log_pb2.GetInclusionProofsRequest(indices=[0], tree_size=1), timeout=t
         ),
         "Log/GetConsistencyProof": lambda: lg.GetConsistencyProof(
             log_pb2.GetConsistencyProofRequest(size1=1, size2=1), timeout=t

@@ -53,9 +53,11 @@ def test_unknown_signer_fails_verification(
         list(client_b.pull())
 
 
-def test_envelope_signed_by_another_member_fails(
+def test_envelope_of_another_member_in_place_of_an_event_fails(
     exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient
 ) -> None:
+    """demo-b's genuine envelope served as event seq_a: its signature verifies (it is demo-b's), but the
+    signature log says what seq_a is, and ``prove`` checks every event against it."""
     seq_a = _submit(client_a)
     [rb] = client_b.submit([Signal(Identifier("domain", "other.example"), category="grooming")])
     conn = sqlite3.connect(exchange.db_path)
@@ -63,5 +65,36 @@ def test_envelope_signed_by_another_member_fails(
     conn.execute("UPDATE events SET envelope = ? WHERE seq = ?", (raw_b, seq_a))  # replay b's event as a's
     conn.commit()
     conn.close()
-    events = list(client_a.pull())  # the envelope itself is genuine: it verifies as demo-b's
-    assert events[0].submitter == "demo-b"
+    [replayed, original] = client_a.pull()  # each envelope alone is genuine: demo-b signed both
+    assert replayed.seq == seq_a and replayed.submitter == original.submitter == "demo-b"
+    with pytest.raises(VerificationError, match=f"event {seq_a} is not in the signature log as pulled"):
+        list(client_a.pull(prove=True))
+    with pytest.raises(VerificationError, match="not in the signature log"):
+        client_a.verify_inclusion(replayed)
+    client_a.verify_inclusion(original)
+
+
+def test_pulled_events_are_proven_in_the_log(client_a: ExchangeClient, client_b: ExchangeClient) -> None:
+    results = client_a.submit([Signal(Identifier("domain", f"p{i}.example"), category="grooming") for i in range(30)])
+    client_a.retract(results[0].signal_id, reason="mistake")
+    client_b.feedback(results[1].signal_id, "confirmed")
+    events = list(client_a.pull(prove=True))
+    assert [e.kind for e in events].count("submit") == 30 and len(events) == 32
+    for event in events[:3]:
+        checkpoint = client_a.verify_inclusion(event)
+        assert checkpoint.size >= event.seq and event.log_index == event.seq - 1
+    assert all(e.expires_at > e.received_at for e in events)
+
+
+def test_an_edited_receipt_time_is_caught_by_the_proof(
+    exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient
+) -> None:
+    """Fields outside the signed envelope (when it was received, when it expires) are committed to by the log."""
+    seq = _submit(client_a)
+    conn = sqlite3.connect(exchange.db_path)
+    conn.execute("UPDATE events SET received_at = received_at + 5 WHERE seq = ?", (seq,))
+    conn.commit()
+    conn.close()
+    [event] = client_b.pull()  # the signature covers the body only: this passes
+    with pytest.raises(VerificationError, match=f"event {seq} is not in the signature log"):
+        client_b.verify_inclusion(event)
