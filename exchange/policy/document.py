@@ -10,6 +10,7 @@
     submits_per_minute = 600000     # quotas; 0 allows nothing
     lookups_per_day = 100000000
     evaluations_per_day = 100000000
+    oprf_bulk_per_day = 0           # bulk evaluations, for a member's own match index
 
     [members.demo-b]                # per-member overrides, key by key
     read_categories = ["sextortion.*", "grooming"]
@@ -32,7 +33,7 @@ from exchange.errors import InvalidArgumentError
 
 TYPES = ("email", "phone", "username", "payment_handle", "url", "domain", "ip", "media_md5", "media_pdq")
 LIST_KEYS = ("submit_types", "submit_categories", "read_types", "read_categories")
-QUOTA_KEYS = ("submits_per_minute", "lookups_per_day", "evaluations_per_day")
+QUOTA_KEYS = ("submits_per_minute", "lookups_per_day", "evaluations_per_day", "oprf_bulk_per_day")
 MAX_QUOTA = 10**12
 
 
@@ -47,6 +48,7 @@ class Rules:
     submits_per_minute: int = 600_000
     lookups_per_day: int = 100_000_000
     evaluations_per_day: int = 100_000_000
+    oprf_bulk_per_day: int = 0  # granted by the operator to members that index their own user base
 
     def allows(self, key: str, value: str) -> bool:
         """Whether the list rule ``key`` admits ``value`` (``*``, exact, or ``prefix.*``)."""
