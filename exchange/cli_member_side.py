@@ -23,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from client_sdk import ExchangeClient
+from client_sdk import ExchangeClient, SignalExchangeError
 from client_sdk.credentials import Credentials
 from client_sdk.member import (
     DEFAULT_MAX_DISTANCE,
@@ -61,10 +61,9 @@ def _client(args: argparse.Namespace, creds: Credentials) -> ExchangeClient:
     return ExchangeClient.connect(args.server, credentials=creds)
 
 
-def _usage(message: str) -> SystemExit:
-    """An input error: one line on stderr, exit status 2."""
-    print(f"sigx: {message}", file=sys.stderr)
-    return SystemExit(2)
+def _usage(message: str) -> SignalExchangeError:
+    """An input error (``sigx`` prints it on one line and exits 2)."""
+    return SignalExchangeError(message)
 
 
 def _ts(t: int | None) -> str:

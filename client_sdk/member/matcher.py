@@ -138,9 +138,9 @@ class MatchRun:
         self._refreshed_at = 0.0
 
     def run(self, follow: bool = False) -> MatchReport:
-        """Send queued feedback, match everything after the cursor (then, with ``follow``, live events until the
-        client is closed), refresh the open items' counts and send feedback again. Raises ExchangeRpcError,
-        VerificationError, MatchIndexError."""
+        """Send queued feedback, match everything after the cursor, refresh the open items' counts and send
+        feedback again; with ``follow``, match live events (refreshing every minute) until the client is closed.
+        Raises ExchangeRpcError, VerificationError, MatchIndexError."""
         self._send_feedback()
         buffer: list[Event] = []
 
@@ -154,6 +154,7 @@ class MatchRun:
         if follow:
             for event in self.client.subscribe(self.index.cursor or None, on_cursor=flush):
                 buffer.append(event)
+            return self.report  # the subscription ends when the client is closed: nothing more to send
         else:
             last = self.index.cursor
             for event in self.client.pull(self.index.cursor or None):
