@@ -69,6 +69,18 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class Counts:
+    """What a look-up says of an item's signal now."""
+
+    item: int
+    feedback: dict[str, int]
+    corroboration: int
+    first_seen: int
+    last_seen: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewItem:
     """One item of the queue, as ``sigx review list/show`` prints it."""
 
@@ -254,16 +266,19 @@ class ReviewQueue:
                 withdrawn += 1
         return withdrawn
 
-    def update_counts(
-        self, item_id: int, feedback: dict[str, int], corroboration: int, seen: tuple[int, int], expires_at: int
-    ) -> None:
-        """Store the exchange's current feedback counts, corroboration, first/last seen and expiry of an item."""
+    def update_counts(self, counts: Sequence[Counts]) -> None:
+        """Store the exchange's current feedback counts, corroboration, first/last seen and expiry of items,
+        in one transaction."""
+        now = int(time.time())
         with self._index.transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "UPDATE items SET feedback = ?, corroboration = ?, first_seen = ?, last_seen = ?, expires_at = ?,"
                 " counted_at = ? WHERE id = ?",
-                (json.dumps(feedback, sort_keys=True), corroboration, seen[0], seen[1], expires_at, int(time.time()),
-                 item_id),
+                [
+                    (json.dumps(c.feedback, sort_keys=True), c.corroboration, c.first_seen, c.last_seen, c.expires_at,
+                     now, c.item)
+                    for c in counts
+                ],
             )  # fmt: skip
 
     @staticmethod
