@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from client_sdk.client import ExchangeClient
 from client_sdk.member.index import MatchIndex
 from client_sdk.member.media import DIHEDRAL
-from client_sdk.member.review import DECIDED, OPEN, Hit, ReviewItem, ReviewQueue, SendReport
+from client_sdk.member.review import DECIDED, OPEN, Counts, Hit, ReviewItem, ReviewQueue, SendReport
 from client_sdk.models import MEDIA_TYPES, TYPE_CODES, Event
 
 DEFAULT_MAX_DISTANCE = 31
@@ -201,21 +201,25 @@ class MatchRun:
         results = self.client.lookup(keys, max_distance=self.max_distance)
         matches = {key: result.matches for key, result in zip(keys, results, strict=True)}
         now = int(time.time())
+        counts: list[Counts] = []
+        gone: dict[int, str] = {}
         for item in items:
             found = matches[(item.type, item.value)]
             mine = next((m for m in found if m.signal_id == item.signal_id), None)
             if mine is not None:
                 corroboration = len({m.submitter for m in found})
-                self.queue.update_counts(
-                    item.id, mine.feedback, corroboration, (mine.first_seen, mine.last_seen), mine.expires_at
+                counts.append(
+                    Counts(item.id, mine.feedback, corroboration, mine.first_seen, mine.last_seen, mine.expires_at)
                 )
-                self.report.refreshed += 1
             elif item.status == OPEN:
                 expired = item.expires_at and item.expires_at <= now
-                reason = (
+                gone[item.signal_id] = (
                     "expired" if expired else "no longer active at the exchange (expired, retracted or not visible)"
                 )
-                self.report.withdrawn += self.queue.withdraw_signal(item.signal_id, reason)
+        self.queue.update_counts(counts)
+        self.report.refreshed += len(counts)
+        for signal_id, reason in gone.items():
+            self.report.withdrawn += self.queue.withdraw_signal(signal_id, reason)
 
     def _send_feedback(self) -> None:
         if self.queue.decisions(state="pending"):
