@@ -18,7 +18,7 @@ from client_sdk.member.review import DECIDED, OPEN, Counts, Hit, ReviewItem, Rev
 from client_sdk.models import MEDIA_TYPES, TYPE_CODES, Event
 
 DEFAULT_MAX_DISTANCE = 31
-PAGE = 1000  # events matched (and the cursor saved) per step
+PAGE = 5000  # events matched (and the cursor saved) per step when pulling
 REFRESH_SECONDS = 60.0  # with follow: how often open items' counts are refreshed
 
 
@@ -136,12 +136,14 @@ class MatchRun:
         self.on_step = on_step
         self.report = MatchReport(cursor=index.cursor)
         self._refreshed_at = 0.0
+        self._follow = False
 
     def run(self, follow: bool = False) -> MatchReport:
         """Send queued feedback, match everything after the cursor, refresh the open items' counts and send
         feedback again; with ``follow``, match live events (refreshing every minute) until the client is closed.
         Raises ExchangeRpcError, VerificationError, MatchIndexError."""
         self._send_feedback()
+        self._follow = follow
         buffer: list[Event] = []
 
         def flush(cursor: str) -> None:
@@ -176,7 +178,7 @@ class MatchRun:
             if event.kind == "retract":
                 why = f": {event.reason}" if event.reason else ""
                 report.withdrawn += self.queue.withdraw_signal(event.signal_id, f"retracted by {event.submitter}{why}")
-        if changed:
+        if changed and self._follow:  # live: counts at once; a pull refreshes every open item once at its end
             self.refresh([self.queue.item(i) for i in changed])
         if cursor and cursor != self.index.cursor:
             with self.index.transaction() as conn:
