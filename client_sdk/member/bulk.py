@@ -21,7 +21,7 @@ from client_sdk import oprf
 from client_sdk.client import ExchangeClient
 from client_sdk.errors import InvalidArgumentError, QuotaExceededError
 from client_sdk.member.accounts import AccountRow, BadRow, Row, guess_format, read_rows
-from client_sdk.member.errors import IndexQuotaError, MatchIndexError
+from client_sdk.member.errors import IndexQuotaError, MatchIndexError, unreadable
 from client_sdk.member.index import MatchIndex, SourceProgress
 
 BATCH = 1000
@@ -239,9 +239,5 @@ def index_file(
                 on_bad_row=on_bad_row,
                 on_progress=on_progress,
             )
-    except FileNotFoundError:
-        raise MatchIndexError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise MatchIndexError(f"{path}: is a directory, not an accounts file") from None
-    except PermissionError:
-        raise MatchIndexError(f"{path}: not readable (permission denied)") from None
+    except OSError as exc:
+        raise MatchIndexError(unreadable(path, exc)) from None

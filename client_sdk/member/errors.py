@@ -6,7 +6,20 @@ SDK's errors handles these too. Messages name the file, line or item at fault, n
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from client_sdk.errors import SignalExchangeError
+
+
+def unreadable(path: str | Path, exc: OSError) -> str:
+    """Why a file could not be read, in the words every member-side message uses."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: no such file"
+    if isinstance(exc, IsADirectoryError):
+        return f"{path}: is a directory"
+    if isinstance(exc, PermissionError):
+        return f"{path}: not readable (permission denied)"
+    return f"{path}: cannot be read ({exc.strerror or exc})"
 
 
 class MatchIndexError(SignalExchangeError):

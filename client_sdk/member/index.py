@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from client_sdk.credentials import Credentials
-from client_sdk.member.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, MatchIndexError
+from client_sdk.member.errors import (
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    MatchIndexError,
+    unreadable,
+)
 from client_sdk.member.media import PDQ_MIN_QUALITY
 from client_sdk.models import TYPE_NAMES
 
@@ -174,7 +180,7 @@ class MatchIndex:
                 with open(path, "rb") as fh:
                     header = fh.read(len(_SQLITE_HEADER))
             except OSError as exc:
-                raise MatchIndexError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+                raise MatchIndexError(unreadable(path, exc)) from None
             if header != _SQLITE_HEADER:
                 raise IndexCorruptError(f"{path} is not a match index (not a SQLite database); nothing was changed")
         try:

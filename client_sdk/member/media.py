@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client_sdk.member.errors import MediaError, MediaSupportError
+from client_sdk.member.errors import MediaError, MediaSupportError, unreadable
 
 #: Images are shrunk to fit this square before hashing (Image.thumbnail keeps the aspect ratio).
 PDQ_MAX_SIDE = 512
@@ -60,14 +60,12 @@ def _pixels(path: str | Path) -> Any:
         with image_module.open(path) as image:
             image.thumbnail((PDQ_MAX_SIDE, PDQ_MAX_SIDE))
             return numpy.asarray(image.convert("RGB"))
-    except FileNotFoundError:
-        raise MediaError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise MediaError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise MediaError(f"{path}: not readable (permission denied)") from None
     except image_module.UnidentifiedImageError:
         raise MediaError(f"{path}: not an image Pillow can read ({', '.join(IMAGE_FORMATS)}, …)") from None
+    except OSError as exc:
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise MediaError(unreadable(path, exc)) from None
+        raise MediaError(f"{path}: cannot decode the image ({type(exc).__name__}: {exc})") from None
     except Exception as exc:  # Pillow's decoders raise OSError, ValueError, SyntaxError, DecompressionBombError …
         raise MediaError(f"{path}: cannot decode the image ({type(exc).__name__}: {exc})") from None
 
@@ -98,12 +96,8 @@ def md5_file(path: str | Path) -> bytes:
         with open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 digest.update(chunk)
-    except FileNotFoundError:
-        raise MediaError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise MediaError(f"{path}: is a directory") from None
     except OSError as exc:
-        raise MediaError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise MediaError(unreadable(path, exc)) from None
     return digest.digest()
 
 
