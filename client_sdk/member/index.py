@@ -42,6 +42,8 @@ SCHEMA_VERSION = 1
 MEDIA_MD5, MEDIA_PDQ = 8, 9  # wire type codes, as stored in media.kind
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _IN_CHUNK = 500  # values per "IN (…)" query
+_CACHE_KIB = 64 * 1024  # SQLite page cache (grows only as far as it is used)
+_CHECKPOINT_PAGES = 20_000  # WAL frames (~80 MB) before SQLite copies them back into the file
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -194,6 +196,10 @@ class MatchIndex:
                 cls._check_format(conn, path)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # pseudonyms are random keys: each batch touches pages all over the tree. A larger page cache and
+            # rarer checkpoints write each page back once for many batches (half the CPU per row at 1M rows).
+            conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
             index = cls(conn, path)
         except sqlite3.DatabaseError as exc:
             conn.close()
