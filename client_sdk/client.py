@@ -273,15 +273,20 @@ class ExchangeClient:
         for start in range(0, len(inputs), BATCH):
             chunk = inputs[start : start + BATCH]
             blinds, blinded = self._oprf_client.blind(chunk)
-            resp = self._call(
-                self._oprf.Evaluate,
-                pseudonymizer_pb2.EvaluateRequest(blinded_elements=blinded, epoch=self.credentials.oprf_epoch),
-            )
-            if resp.epoch != self.credentials.oprf_epoch or len(resp.evaluated_elements) != len(chunk):
-                raise ProofError("the exchange answered for another key epoch or batch size")
-            outputs = self._oprf_client.finalize(chunk, blinds, blinded, list(resp.evaluated_elements), resp.proof)
-            out.extend(o[:32] for o in outputs)
+            evaluated, proof = self.evaluate(blinded)
+            out.extend(o[:32] for o in self._oprf_client.finalize(chunk, blinds, blinded, evaluated, proof))
         return out
+
+    def evaluate(self, blinded: Sequence[bytes], *, bulk: bool = False) -> tuple[list[bytes], bytes]:
+        """One Evaluate call on already-blinded elements: ``(evaluated elements, batch proof)``, unchecked
+        (the caller finalizes and verifies, as ``pseudonymise`` does). ``bulk`` charges the member's
+        oprf_bulk_per_day quota instead of evaluations_per_day. Raises QuotaExceededError, ProofError."""
+        epoch = self.credentials.oprf_epoch
+        request = pseudonymizer_pb2.EvaluateRequest(blinded_elements=blinded, epoch=epoch, bulk=bulk)
+        resp = self._call(self._oprf.Evaluate, request)
+        if resp.epoch != epoch or len(resp.evaluated_elements) != len(blinded):
+            raise ProofError("the exchange answered for another key epoch or batch size")
+        return list(resp.evaluated_elements), resp.proof
 
     def _values(self, identifiers: Sequence[Identifier]) -> list[bytes]:
         """Wire values: pseudonyms for identifiers, raw bytes for media hashes."""

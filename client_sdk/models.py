@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from client_sdk.log_entry import LogEntry
 from client_sdk.normalise import normalise
@@ -46,6 +47,21 @@ class Identifier:
     @property
     def is_media(self) -> bool:
         return self.type in MEDIA_TYPES
+
+    @classmethod
+    def from_image(cls, path: str | Path) -> Identifier:
+        """The ``media_pdq`` identifier of an image file (client_sdk.member.media's pipeline: Pillow, 512 px, RGB,
+        PDQ). Raises MediaError for a file that is not a readable image, MediaSupportError without the media extra."""
+        from client_sdk.member.media import pdq
+
+        return cls("media_pdq", pdq(path).hex)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Identifier:
+        """The ``media_md5`` identifier of a file's bytes. Raises MediaError if it cannot be read."""
+        from client_sdk.member.media import md5_file
+
+        return cls("media_md5", md5_file(path).hex())
 
 
 @dataclass(frozen=True, slots=True)

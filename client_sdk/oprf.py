@@ -4,8 +4,16 @@ Implements mode 0 (OPRF) and mode 1 (VOPRF, with one batched DLEQ proof per
 request) on libsodium's ristretto255 primitives, reached through ``pysodium``'s
 ctypes handle. Scalars and elements travel as their 32-byte encodings.
 
-Large batches split their per-element work (``k * B_i`` and the composite sum
-``d_i * C_i``) over a small thread pool: libsodium calls release the GIL.
+Large batches split their per-element work (blinding, ``k * B_i``, the composite
+sums ``d_i * C_i`` and unblinding) over a small thread pool: libsodium calls
+release the GIL. ``parallel=False`` keeps a batch on the calling thread, for
+callers that run several batches at once on their own threads.
+
+What a client pays per element is, beyond the RFC's hash-to-group and four
+scalar multiplications, two point additions and a few hashes: blinds are
+inverted together (Montgomery's trick, one libsodium inversion per batch),
+the composite sums are accumulated in place, and elements are checked by the
+scalar multiplications that use them rather than decoded once more.
 """
 
 from __future__ import annotations
@@ -86,13 +94,6 @@ def _scalar_op(fn: Callable[..., object], *args: bytes) -> bytes:
     return out.raw
 
 
-def _invert(scalar: bytes) -> bytes:
-    out = _buf()
-    if _c_invert(out, scalar) != 0:
-        raise OprfError("scalar is not invertible")
-    return out.raw
-
-
 def _random_scalar() -> bytes:
     out = _buf()
     _c_random(out)
@@ -138,9 +139,9 @@ def _get_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def _chunked(fn: Callable[[int, int], _T], n: int) -> list[_T]:
+def _chunked(fn: Callable[[int, int], _T], n: int, parallel: bool = True) -> list[_T]:
     """Run ``fn(lo, hi)`` over ``range(n)`` in contiguous chunks, in parallel when large."""
-    if n < PARALLEL_THRESHOLD or _WORKERS < 2:
+    if not parallel or n < PARALLEL_THRESHOLD or _WORKERS < 2:
         return [fn(0, n)]
     step = -(-n // _WORKERS)
     bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
@@ -150,6 +151,66 @@ def _chunked(fn: Callable[[int, int], _T], n: int) -> list[_T]:
     finally:
         wait(futures)
     return [first, *(f.result() for f in futures)]
+
+
+def _batch_invert(scalars: Sequence[bytes]) -> list[bytes]:
+    """The inverses of non-zero scalars with one libsodium inversion (Montgomery's trick), constant-time."""
+    n = len(scalars)
+    if n == 0:
+        return []
+    prefix = [scalars[0]]
+    acc = _buf()
+    acc.raw = scalars[0]
+    for i in range(1, n):
+        _c_smul(acc, acc, scalars[i])  # libsodium reads both operands before writing: aliasing is safe
+        prefix.append(acc.raw)
+    inv = _buf()
+    if _c_invert(inv, acc) != 0:
+        raise OprfError("scalar is not invertible")
+    out = [b""] * n
+    for i in range(n - 1, 0, -1):
+        tmp = _buf()
+        _c_smul(tmp, inv, prefix[i - 1])
+        out[i] = tmp.raw
+        _c_smul(inv, inv, scalars[i])
+    out[0] = inv.raw
+    return out
+
+
+def _length_checked(values: Sequence[object], what: str) -> list[bytes]:
+    """32-byte encodings, length-checked only: the scalar multiplications that use them reject bad points."""
+    out = []
+    for value in values:
+        if not isinstance(value, bytes):
+            value = _as_bytes(value, what)
+        if len(value) != ELEMENT_BYTES:
+            raise OprfError(f"{what} must be {ELEMENT_BYTES} bytes, got {len(value)}")
+        out.append(value)
+    return out
+
+
+class _Accumulator:
+    """A running sum of ristretto255 points kept in one libsodium buffer (no bytes object per term)."""
+
+    def __init__(self) -> None:
+        self._sum = _buf()
+        self._tmp = _buf()
+        self._empty = True
+
+    def add_product(self, scalar: bytes, element: bytes) -> bool:
+        """sum += scalar * element; False (nothing added) if the element is invalid or the product the identity."""
+        if self._empty:
+            if _c_mul(self._sum, scalar, element) != 0:
+                return False
+            self._empty = False
+            return True
+        if _c_mul(self._tmp, scalar, element) != 0:
+            return False
+        _c_add(self._sum, self._sum, self._tmp)  # both operands are valid encodings: cannot fail
+        return True
+
+    def value(self) -> bytes:
+        return _IDENTITY if self._empty else self._sum.raw
 
 
 def _sum(points: Sequence[bytes | None]) -> bytes:
@@ -184,10 +245,14 @@ class _Suite:
         h.update(b"\x00\x40\x00" + dst_prime)
         return hashlib.sha512(h.digest() + b"\x01" + dst_prime).digest()
 
+    def expand_group(self, msg: bytes) -> bytes:
+        """The 64 uniform bytes HashToGroup maps to a point."""
+        return self._expand_64(msg, self.group_dst)
+
     def hash_to_group(self, msg: bytes) -> bytes:
         """HashToGroup; the identity (InvalidInputError in the RFC) raises OprfError."""
         out = _buf()
-        _c_from_hash(out, self._expand_64(msg, self.group_dst))
+        _c_from_hash(out, self.expand_group(msg))
         if out.raw == _IDENTITY:
             raise OprfError("input hashes to the identity element")
         return out.raw
@@ -258,22 +323,31 @@ class OprfClient:
         elif mode == MODE_VOPRF:
             raise OprfError("VOPRF mode needs the server's public key")
 
-    def blind(self, inputs: Sequence[bytes], blinds: Sequence[bytes] | None = None) -> tuple[list[bytes], list[bytes]]:
-        """Blind each input: returns ``(blinds, blinded_elements)``; random blinds unless given."""
+    def blind(
+        self, inputs: Sequence[bytes], blinds: Sequence[bytes] | None = None, *, parallel: bool = True
+    ) -> tuple[list[bytes], list[bytes]]:
+        """Blind each input: returns ``(blinds, blinded_elements)``; random blinds unless given.
+
+        Raises OprfError for an input that is not bytes or hashes to the identity."""
+        data = [_as_bytes(x, "input") for x in inputs]
         if blinds is None:
-            scalars = [_random_scalar() for _ in inputs]
-        elif len(blinds) != len(inputs):
+            scalars = [_random_scalar() for _ in data]
+        elif len(blinds) != len(data):
             raise OprfError("need exactly one blind per input")
         else:
             scalars = [_check_scalar(b, "blind") for b in blinds]
-        blinded = []
-        for data, blind in zip(inputs, scalars, strict=True):
-            point = self._suite.hash_to_group(_as_bytes(data, "input"))
-            element = _mul(blind, point)
-            if element is None:
-                raise OprfError("blinding produced the identity element")
-            blinded.append(element)
-        return scalars, blinded
+        suite = self._suite
+
+        def work(lo: int, hi: int) -> list[bytes]:
+            point, out, blinded = _buf(), _buf(), []
+            for i in range(lo, hi):
+                _c_from_hash(point, suite.expand_group(data[i]))
+                if _c_mul(out, scalars[i], point) != 0:  # the identity (RFC 9497's InvalidInputError)
+                    raise OprfError("input hashes to the identity element")
+                blinded.append(out.raw)
+            return blinded
+
+        return scalars, [e for part in _chunked(work, len(data), parallel) for e in part]
 
     def finalize(
         self,
@@ -282,31 +356,33 @@ class OprfClient:
         blinded_elements: Sequence[bytes],
         evaluated_elements: Sequence[bytes],
         proof: bytes | None = None,
+        *,
+        parallel: bool = True,
     ) -> list[bytes]:
-        """Unblind the evaluations into 64-byte PRF outputs; mode 1 checks the proof first."""
+        """Unblind the evaluations into 64-byte PRF outputs; mode 1 checks the proof first.
+
+        Raises OprfError for malformed elements or blinds, ProofError when the proof does not verify."""
         n = len(inputs)
         if not len(blinds) == len(blinded_elements) == len(evaluated_elements) == n:
             raise OprfError("inputs, blinds and elements must have the same length")
         data = [_as_bytes(x, "input") for x in inputs]
         scalars = [_check_scalar(b, "blind") for b in blinds]
-        evaluated = [_check_element(e, "evaluated element") for e in evaluated_elements]
+        evaluated = _length_checked(evaluated_elements, "evaluated element")
         if self.mode == MODE_VOPRF:
-            blinded = [_check_element(e, "blinded element") for e in blinded_elements]
-            self._verify(blinded, evaluated, proof)
+            self._verify(_length_checked(blinded_elements, "blinded element"), evaluated, proof, parallel)
 
         def unblind(lo: int, hi: int) -> list[bytes]:
-            out = []
-            for i in range(lo, hi):
-                element = _mul(_invert(scalars[i]), evaluated[i])
-                if element is None:
-                    raise OprfError("unblinding produced the identity element")
-                out.append(_finalize_hash(data[i], element))
+            out, element = [], _buf()
+            for i, inverse in zip(range(lo, hi), _batch_invert(scalars[lo:hi]), strict=True):
+                if _c_mul(element, inverse, evaluated[i]) != 0:
+                    raise OprfError(f"evaluated element {i} is not a valid ristretto255 element")
+                out.append(_finalize_hash(data[i], element.raw))
             return out
 
-        return [o for part in _chunked(unblind, n) for o in part]
+        return [o for part in _chunked(unblind, n, parallel) for o in part]
 
-    def _verify(self, blinded: list[bytes], evaluated: list[bytes], proof: bytes | None) -> None:
-        """VerifyProof(G, pkS, C, D, proof) with ComputeComposites; raises ProofError."""
+    def _verify(self, blinded: list[bytes], evaluated: list[bytes], proof: bytes | None, parallel: bool) -> None:
+        """VerifyProof(G, pkS, C, D, proof) with ComputeComposites; raises ProofError (OprfError for bad elements)."""
         pk = self.server_public_key
         if pk is None or not blinded:
             raise ProofError("VOPRF needs at least one element")
@@ -318,14 +394,16 @@ class OprfClient:
         suite, prefix = self._suite, self._suite.composite_prefix(pk)
 
         def composites(lo: int, hi: int) -> tuple[bytes, bytes]:
-            m, z = [], []
+            m, z = _Accumulator(), _Accumulator()
             for i in range(lo, hi):
                 d = suite.composite_scalar(prefix, i, blinded[i], evaluated[i])
-                m.append(_mul(d, blinded[i]))
-                z.append(_mul(d, evaluated[i]))
-            return _sum(m), _sum(z)
+                if not m.add_product(d, blinded[i]):
+                    raise OprfError(f"blinded element {i} is not a valid ristretto255 element")
+                if not z.add_product(d, evaluated[i]):
+                    raise OprfError(f"evaluated element {i} is not a valid ristretto255 element")
+            return m.value(), z.value()
 
-        parts = _chunked(composites, len(blinded))
+        parts = _chunked(composites, len(blinded), parallel)
         m, z = _sum([p[0] for p in parts]), _sum([p[1] for p in parts])
         t2 = _sum([_mul_base(s), _mul(c, pk)])
         t3 = _sum([_mul(s, m), _mul(c, z)])
@@ -362,15 +440,14 @@ class OprfServer:
 
         def evaluate(lo: int, hi: int) -> tuple[list[bytes], bytes]:
             out: list[bytes] = []
-            terms: list[bytes | None] = []
+            m, element = _Accumulator(), _buf()
             for i in range(lo, hi):
-                element = _mul(k, blinded[i])  # fails on bad encodings and the identity
-                if element is None:
+                if _c_mul(element, k, blinded[i]) != 0:  # fails on bad encodings and the identity
                     raise OprfError(f"blinded element {i} is not a valid ristretto255 element")
-                out.append(element)
+                out.append(element.raw)
                 if verifiable:
-                    terms.append(_mul(suite.composite_scalar(prefix, i, blinded[i], element), blinded[i]))
-            return out, _sum(terms)
+                    m.add_product(suite.composite_scalar(prefix, i, blinded[i], out[-1]), blinded[i])
+            return out, m.value()
 
         parts = _chunked(evaluate, n)
         evaluated = [e for part in parts for e in part[0]]

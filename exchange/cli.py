@@ -29,6 +29,7 @@ from exchange import logs
 from exchange.admin_client import AdminClient
 from exchange.cli_admin import add_admin_parser
 from exchange.cli_audit import add_audit_parser
+from exchange.cli_member_side import add_member_side_parsers
 from exchange.config import Settings
 from exchange.errors import ExchangeError
 from exchange.progress import Progress
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_admin_parser(sub, _run_admin)
     add_audit_parser(sub)
+    add_member_side_parsers(sub)
     return parser
 
 

@@ -316,6 +316,8 @@ def stats(client: AdminClient, args: argparse.Namespace) -> None:
         ("submits_by_day", "submits by day"),
         ("lookups_by_member", f"look-ups by member ({s.counts_scope})"),
         ("quota_denials_by_member", f"quota denials by member ({s.counts_scope})"),
+        ("evaluations_by_member", f"OPRF evaluations by member ({s.counts_scope})"),
+        ("bulk_evaluations_by_member", f"bulk OPRF evaluations by member, for match indexes ({s.counts_scope})"),
     ):
         counts = getattr(s, field)
         parts.append(f"\n{title}:\n" + (_table([(c.key, c.value) for c in counts], ("", "")) if counts else "  -"))
@@ -438,7 +440,7 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
     p.add_argument("days", type=int)
     leaf(retention, "run", retention_run, "purge expired signals now")
 
-    leaf(topics, "stats", stats, "signals, events, feedback, look-ups and quota denials")
+    leaf(topics, "stats", stats, "signals, events, feedback, look-ups, OPRF use and quota denials")
 
     text = "copy a stopped SQLite exchange into an empty PostgreSQL database and verify it (no --as: offline)"
     p = topics.add_parser("migrate", help=text, description=text)

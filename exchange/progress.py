@@ -38,13 +38,21 @@ class Progress:
     def _write(self, end: str) -> None:
         rate = (self.done - self._start_done) / max(time.monotonic() - self._started, 1e-9)
         counts = " ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
+        eta = ""
         if self.total:
             filled = int(30 * min(self.done, self.total) / self.total)
             bar = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
+            if rate > 0 and self.done < self.total:
+                eta = f"  ETA {_duration((self.total - self.done) / rate)}"
         else:
             bar = f"{self.done}"
-        self._stream.write(f"{bar} {self._noun}  {rate:,.0f}/s  {counts}".rstrip() + end)
+        self._stream.write(f"{bar} {self._noun}  {rate:,.0f}/s{eta}  {counts}".rstrip() + end)
         self._stream.flush()
 
     def finish(self) -> None:
         self._write(end="\n")
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"

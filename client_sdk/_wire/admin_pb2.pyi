@@ -253,7 +253,7 @@ class Count(_message.Message):
     def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("signals_by_category", "signals_by_type", "signals_by_member", "events_by_kind", "feedback_by_verdict", "submits_by_day", "lookups_by_member", "quota_denials_by_member", "active_signals", "counts_scope")
+    __slots__ = ("signals_by_category", "signals_by_type", "signals_by_member", "events_by_kind", "feedback_by_verdict", "submits_by_day", "lookups_by_member", "quota_denials_by_member", "active_signals", "counts_scope", "evaluations_by_member", "bulk_evaluations_by_member")
     SIGNALS_BY_CATEGORY_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_BY_TYPE_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
@@ -264,6 +264,8 @@ class GetStatsResponse(_message.Message):
     QUOTA_DENIALS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_SIGNALS_FIELD_NUMBER: _ClassVar[int]
     COUNTS_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    EVALUATIONS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    BULK_EVALUATIONS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
     signals_by_category: _containers.RepeatedCompositeFieldContainer[Count]
     signals_by_type: _containers.RepeatedCompositeFieldContainer[Count]
     signals_by_member: _containers.RepeatedCompositeFieldContainer[Count]
@@ -274,4 +276,6 @@ class GetStatsResponse(_message.Message):
     quota_denials_by_member: _containers.RepeatedCompositeFieldContainer[Count]
     active_signals: int
     counts_scope: str
-    def __init__(self, signals_by_category: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_type: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., events_by_kind: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., feedback_by_verdict: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., lookups_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_denials_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., active_signals: _Optional[int] = ..., counts_scope: _Optional[str] = ...) -> None: ...
+    evaluations_by_member: _containers.RepeatedCompositeFieldContainer[Count]
+    bulk_evaluations_by_member: _containers.RepeatedCompositeFieldContainer[Count]
+    def __init__(self, signals_by_category: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_type: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., events_by_kind: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., feedback_by_verdict: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., lookups_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_denials_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., active_signals: _Optional[int] = ..., counts_scope: _Optional[str] = ..., evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., bulk_evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ...) -> None: ...

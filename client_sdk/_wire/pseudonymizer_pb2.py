@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&signal_exchange/v1/pseudonymizer.proto\x12\x12signal_exchange.v1\"\x15\n\x13GetPublicKeyRequest\"V\n\x14GetPublicKeyResponse\x12\r\n\x05suite\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\r\x12\r\n\x05\x65poch\x18\x03 \x01(\r\x12\x12\n\npublic_key\x18\x04 \x01(\x0c\":\n\x0f\x45valuateRequest\x12\x18\n\x10\x62linded_elements\x18\x01 \x03(\x0c\x12\r\n\x05\x65poch\x18\x02 \x01(\r\"L\n\x10\x45valuateResponse\x12\x1a\n\x12\x65valuated_elements\x18\x01 \x03(\x0c\x12\r\n\x05proof\x18\x02 \x01(\x0c\x12\r\n\x05\x65poch\x18\x03 \x01(\r2\xc9\x01\n\rPseudonymizer\x12\x61\n\x0cGetPublicKey\x12\'.signal_exchange.v1.GetPublicKeyRequest\x1a(.signal_exchange.v1.GetPublicKeyResponse\x12U\n\x08\x45valuate\x12#.signal_exchange.v1.EvaluateRequest\x1a$.signal_exchange.v1.EvaluateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&signal_exchange/v1/pseudonymizer.proto\x12\x12signal_exchange.v1\"\x15\n\x13GetPublicKeyRequest\"V\n\x14GetPublicKeyResponse\x12\r\n\x05suite\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\r\x12\r\n\x05\x65poch\x18\x03 \x01(\r\x12\x12\n\npublic_key\x18\x04 \x01(\x0c\"H\n\x0f\x45valuateRequest\x12\x18\n\x10\x62linded_elements\x18\x01 \x03(\x0c\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x0c\n\x04\x62ulk\x18\x03 \x01(\x08\"L\n\x10\x45valuateResponse\x12\x1a\n\x12\x65valuated_elements\x18\x01 \x03(\x0c\x12\r\n\x05proof\x18\x02 \x01(\x0c\x12\r\n\x05\x65poch\x18\x03 \x01(\r2\xc9\x01\n\rPseudonymizer\x12\x61\n\x0cGetPublicKey\x12\'.signal_exchange.v1.GetPublicKeyRequest\x1a(.signal_exchange.v1.GetPublicKeyResponse\x12U\n\x08\x45valuate\x12#.signal_exchange.v1.EvaluateRequest\x1a$.signal_exchange.v1.EvaluateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,9 +36,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPUBLICKEYRESPONSE']._serialized_start=85
   _globals['_GETPUBLICKEYRESPONSE']._serialized_end=171
   _globals['_EVALUATEREQUEST']._serialized_start=173
-  _globals['_EVALUATEREQUEST']._serialized_end=231
-  _globals['_EVALUATERESPONSE']._serialized_start=233
-  _globals['_EVALUATERESPONSE']._serialized_end=309
-  _globals['_PSEUDONYMIZER']._serialized_start=312
-  _globals['_PSEUDONYMIZER']._serialized_end=513
+  _globals['_EVALUATEREQUEST']._serialized_end=245
+  _globals['_EVALUATERESPONSE']._serialized_start=247
+  _globals['_EVALUATERESPONSE']._serialized_end=323
+  _globals['_PSEUDONYMIZER']._serialized_start=326
+  _globals['_PSEUDONYMIZER']._serialized_end=527
 # @@protoc_insertion_point(module_scope)

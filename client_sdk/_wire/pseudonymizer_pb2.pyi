@@ -23,12 +23,14 @@ class GetPublicKeyResponse(_message.Message):
     def __init__(self, suite: _Optional[str] = ..., mode: _Optional[int] = ..., epoch: _Optional[int] = ..., public_key: _Optional[bytes] = ...) -> None: ...
 
 class EvaluateRequest(_message.Message):
-    __slots__ = ("blinded_elements", "epoch")
+    __slots__ = ("blinded_elements", "epoch", "bulk")
     BLINDED_ELEMENTS_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BULK_FIELD_NUMBER: _ClassVar[int]
     blinded_elements: _containers.RepeatedScalarFieldContainer[bytes]
     epoch: int
-    def __init__(self, blinded_elements: _Optional[_Iterable[bytes]] = ..., epoch: _Optional[int] = ...) -> None: ...
+    bulk: bool
+    def __init__(self, blinded_elements: _Optional[_Iterable[bytes]] = ..., epoch: _Optional[int] = ..., bulk: _Optional[bool] = ...) -> None: ...
 
 class EvaluateResponse(_message.Message):
     __slots__ = ("evaluated_elements", "proof", "epoch")

@@ -11,6 +11,7 @@
     lookups_per_day = 100000        # what a small member needs; the operator raises them per member
     evaluations_per_day = 10000     # OPRF evaluations: each is a guess at an identifier, so kept low
     feedback_per_day = 10000
+    oprf_bulk_per_day = 0           # bulk evaluations, for a member's own match index (operator-granted)
 
     [members.demo-b]                # per-member overrides, key by key
     read_categories = ["sextortion.*", "grooming"]
@@ -33,7 +34,13 @@ from client_sdk.vocab import TYPES
 from exchange.errors import InvalidArgumentError, quoted
 
 LIST_KEYS = ("submit_types", "submit_categories", "read_types", "read_categories")
-QUOTA_KEYS = ("submits_per_minute", "lookups_per_day", "evaluations_per_day", "feedback_per_day")
+QUOTA_KEYS = (
+    "submits_per_minute",
+    "lookups_per_day",
+    "evaluations_per_day",
+    "oprf_bulk_per_day",
+    "feedback_per_day",
+)
 MAX_QUOTA = 10**12
 
 
@@ -49,6 +56,7 @@ class Rules:
     lookups_per_day: int = 100_000
     evaluations_per_day: int = 10_000
     feedback_per_day: int = 10_000
+    oprf_bulk_per_day: int = 0  # granted by the operator to members that index their own user base
 
     def allows(self, key: str, value: str) -> bool:
         """Whether the list rule ``key`` admits ``value`` (``*``, exact, or ``prefix.*``)."""

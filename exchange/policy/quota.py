@@ -1,4 +1,4 @@
-"""Per-member quotas over fixed windows: submits per minute, look-ups and evaluations per day.
+"""Per-member quotas over fixed windows: submits per minute, look-ups, evaluations and bulk evaluations per day.
 
 Admission is exact: a batch is admitted only if it fits in what is left of the
 window, so concurrent callers can never push a member over its quota.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from exchange.errors import QuotaExceededError
 
@@ -17,14 +17,18 @@ WINDOWS = {
     "submits_per_minute": 60,
     "lookups_per_day": 86_400,
     "evaluations_per_day": 86_400,
+    "oprf_bulk_per_day": 86_400,
     "feedback_per_day": 86_400,
 }
 _NOUN = {
     "submits_per_minute": "submits",
     "lookups_per_day": "look-ups",
     "evaluations_per_day": "OPRF evaluations",
+    "oprf_bulk_per_day": "bulk OPRF evaluations",
     "feedback_per_day": "feedback events",
 }
+#: The quotas whose admitted units ``sigx admin stats`` shows per member, by the UsageSummary field.
+COUNTED = {"lookups_per_day": "lookups", "evaluations_per_day": "evaluations", "oprf_bulk_per_day": "bulk_evaluations"}
 
 
 def exhausted(quota: str, limit: int, amount: int, used: int, now: float) -> QuotaExceededError:
@@ -41,11 +45,23 @@ def exhausted(quota: str, limit: int, amount: int, used: int, now: float) -> Quo
 
 @dataclass(frozen=True)
 class UsageSummary:
-    """Admitted look-ups and quota denials per member, and what they cover."""
+    """Admitted look-ups, OPRF evaluations (ordinary and bulk) and quota denials per member, and what they cover."""
 
     lookups: dict[str, int]
     denials: dict[str, int]
     scope: str
+    evaluations: dict[str, int] = field(default_factory=dict)
+    bulk_evaluations: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, admitted: Iterable[tuple[str, str, int]], denials: Mapping[str, int], scope: str) -> UsageSummary:
+        """From ``(member, quota, units admitted)`` rows: the COUNTED quotas, per member."""
+        per: dict[str, dict[str, int]] = {name: {} for name in COUNTED.values()}
+        for member, quota, units in admitted:
+            name = COUNTED.get(quota)
+            if name is not None and units:
+                per[name][member] = per[name].get(member, 0) + int(units)
+        return cls(denials=dict(denials), scope=scope, **per)
 
 
 class QuotaLedger:
@@ -87,10 +103,10 @@ class QuotaLedger:
                 self.totals[(member_id, quota)] = max(0, total - amount)
 
     def summary(self) -> UsageSummary:
-        """Look-ups admitted and quota denials per member, for ``sigx admin stats``."""
+        """Look-ups and OPRF evaluations admitted and quota denials per member, for ``sigx admin stats``."""
         with self._lock:
-            lookups = {m: n for (m, q), n in self.totals.items() if q == "lookups_per_day"}
-            return UsageSummary(lookups, dict(self.denials), "this exchange process, since it started")
+            admitted = [(m, q, n) for (m, q), n in self.totals.items()]
+            return UsageSummary.of(admitted, self.denials, "this exchange process, since it started")
 
     def used(self, member_id: str, quota: str) -> int:
         window = int(self._clock() // WINDOWS[quota])

@@ -140,6 +140,8 @@ def stats_response(stats: Stats, usage: UsageSummary) -> admin_pb2.GetStatsRespo
         submits_by_day=_counts(stats.submits_by_day),
         lookups_by_member=_counts(usage.lookups),
         quota_denials_by_member=_counts(usage.denials),
+        evaluations_by_member=_counts(usage.evaluations),
+        bulk_evaluations_by_member=_counts(usage.bulk_evaluations),
         active_signals=stats.active_signals,
         counts_scope=usage.scope,
     )

@@ -92,7 +92,9 @@ class PseudonymizerHandler(pseudonymizer_pb2_grpc.PseudonymizerServicer):
     def Evaluate(
         self, request: pseudonymizer_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> pseudonymizer_pb2.EvaluateResponse:
-        evaluated, proof, epoch = self._service.evaluate(current_caller(), request.blinded_elements, request.epoch)
+        evaluated, proof, epoch = self._service.evaluate(
+            current_caller(), request.blinded_elements, request.epoch, request.bulk
+        )
         return pseudonymizer_pb2.EvaluateResponse(evaluated_elements=evaluated, proof=proof, epoch=epoch)
 
 

@@ -19,9 +19,12 @@ class PseudonymizerService:
         self._settings = settings
         self._policy = policy
 
-    def evaluate(self, caller: Caller, blinded: Sequence[bytes], epoch: int) -> tuple[list[bytes], bytes, int]:
-        """(evaluated elements, batch proof, epoch); charges the caller's evaluations/day quota."""
+    def evaluate(
+        self, caller: Caller, blinded: Sequence[bytes], epoch: int, bulk: bool = False
+    ) -> tuple[list[bytes], bytes, int]:
+        """(evaluated elements, batch proof, epoch); charges the caller's evaluations_per_day quota, or with
+        ``bulk`` (a member indexing its own user base) its oprf_bulk_per_day quota. Raises QuotaExceededError."""
         if len(blinded) > self._settings.max_batch:
             raise BatchTooLargeError(f"{len(blinded)} elements exceed the maximum of {self._settings.max_batch}")
-        self._policy.charge(caller, "evaluations_per_day", len(blinded))
+        self._policy.charge(caller, "oprf_bulk_per_day" if bulk else "evaluations_per_day", len(blinded))
         return self.keyring.evaluate(blinded, epoch)

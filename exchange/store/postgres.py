@@ -211,20 +211,18 @@ class PgQuotaLedger(QuotaLedger):
             raise _unavailable(exc) from None
 
     def summary(self) -> UsageSummary:
-        """Look-ups admitted and quota denials per member, counted by every replica."""
-        lookups: dict[str, int] = {}
+        """Look-ups and OPRF evaluations admitted and quota denials per member, counted by every replica."""
         denials: dict[str, int] = {}
         try:
             with self._pool.connection() as conn:
                 rows = conn.execute("SELECT member, quota, admitted, denied FROM quota_totals").fetchall()
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from None
-        for member, quota, admitted, denied in rows:
-            if quota == "lookups_per_day" and admitted:
-                lookups[member] = int(admitted)
+        for member, _quota, _admitted, denied in rows:
             if denied:
                 denials[member] = denials.get(member, 0) + int(denied)
-        return UsageSummary(lookups, denials, "every replica, since the database was created")
+        admitted = [(member, quota, int(n)) for member, quota, n, _ in rows]
+        return UsageSummary.of(admitted, denials, "every replica, since the database was created")
 
     def _used_at(self, member_id: str, quota: str, window: int) -> int:
         with self._pool.connection() as conn:
