@@ -133,11 +133,13 @@ class ReaderService:
                 raise InvalidArgumentError(f"query {i}: unknown signal type {q.type}", reason="unknown_type")
             if len(q.value) != want:
                 raise InvalidArgumentError(f"query {i}: value must be {want} bytes", reason="bad_value")
-        self._policy.read_filter(caller, sorted({q.type for q in queries}))
+        flt = self._policy.read_filter(caller, sorted({q.type for q in queries}))
         with self._policy.charged(caller, "lookups_per_day", len(queries)):
-            return self._lookup(caller, queries, distance)
+            return self._lookup(caller, queries, distance, flt)
 
-    def _lookup(self, caller: Caller, queries: Sequence[Query], distance: int) -> list[list[MatchRecord]]:
+    def _lookup(
+        self, caller: Caller, queries: Sequence[Query], distance: int, flt: EventFilter
+    ) -> list[list[MatchRecord]]:
         now = int(self._clock())
         results: list[list[MatchRecord]] = [[] for _ in queries]
         by_type: dict[int, list[int]] = {}
@@ -146,14 +148,14 @@ class ReaderService:
         for type_, idxs in by_type.items():
             if type_ == TYPE_MEDIA_PDQ:
                 for i, matches in zip(
-                    idxs, self._store.lookup_pdq([queries[i].value for i in idxs], distance, now), strict=True
+                    idxs, self._store.lookup_pdq([queries[i].value for i in idxs], distance, now, flt), strict=True
                 ):
                     results[i] = matches
                 continue
             positions: dict[bytes, list[int]] = {}
             for i in idxs:
                 positions.setdefault(queries[i].value, []).append(i)
-            for match in self._store.lookup(type_, list(positions), now):
+            for match in self._store.lookup(type_, list(positions), now, flt):
                 for i in positions[match.signal.value]:
                     results[i].append(match)
         visible = self._policy.reader(caller)

@@ -191,6 +191,9 @@ class EventFilter:
     #: (everyone else sees counts, in look-ups). 0: no such restriction (auditors read the log instead).
     reader: int = 0
 
+    def admits_type(self, type_: int) -> bool:
+        return self.types is None or type_ in self.types
+
 
 def pdq_ranked(values: Sequence[bytes], stored: Sequence[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
     """For each query hash, (index into ``stored``, Hamming distance) within ``max_distance``, nearest first."""
@@ -266,8 +269,16 @@ class Store(Protocol):
 
     def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]: ...
     def max_seq(self) -> int: ...
-    def lookup(self, type_: int, values: Sequence[bytes], now: int) -> list[MatchRecord]: ...
-    def lookup_pdq(self, values: Sequence[bytes], max_distance: int, now: int) -> list[list[MatchRecord]]: ...
+    def lookup(self, type_: int, values: Sequence[bytes], now: int, flt: EventFilter) -> list[MatchRecord]:
+        """Active signals of ``type_`` whose value is one of ``values`` and that ``flt`` lets the reader see
+        (decided in the query: a value the reader may not see costs what an absent one costs)."""
+        ...
+
+    def lookup_pdq(
+        self, values: Sequence[bytes], max_distance: int, now: int, flt: EventFilter
+    ) -> list[list[MatchRecord]]:
+        """For each PDQ hash, the active PDQ signals ``flt`` admits within ``max_distance`` bits, nearest first."""
+        ...
     def purge_expired(self, now: int) -> int: ...
 
     # the signature log (entry i is event seq i + 1)

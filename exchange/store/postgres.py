@@ -70,11 +70,27 @@ _NO_FEEDBACK = (0, 0, 0, 0, 0)
 _CATALOG_TTL = 1.0  # seconds a replica trusts its cached category list (other replicas may change it)
 _CATCH_UP = 4096  # appends by other replicas replayed leaf by leaf; beyond that the tiles are reloaded
 
+# What a reader may see, decided in the query: (categories or NULL for all, the reader's groups).
+_VISIBLE = (
+    " AND (%(categories)s::bigint[] IS NULL OR s.category = ANY(%(categories)s::bigint[]))"
+    " AND (s.audience IS NULL OR s.audience = ANY(%(audiences)s::bigint[]))"
+)
 _LOOKUP = (
     f"SELECT {_SIGNAL_COLUMNS}, {_FEEDBACK_COUNTS} FROM signals s LEFT JOIN feedback f ON f.signal = s.id"
-    " WHERE s.value = ANY(%s::bytea[]) AND s.type = %s AND s.retracted = 0 AND s.expires_at > %s"
-    " GROUP BY s.id ORDER BY s.value, s.type, s.submitter, s.category"
+    " WHERE s.value = ANY(%(values)s::bytea[]) AND s.type = %(type)s AND s.retracted = 0 AND s.expires_at > %(now)s"
+    f"{_VISIBLE} GROUP BY s.id ORDER BY s.value, s.type, s.submitter, s.category"
 )
+_PDQ_ROWS = (
+    f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.type = %(type)s AND s.retracted = 0 AND s.expires_at > %(now)s"
+    f"{_VISIBLE} ORDER BY s.id"
+)
+
+
+def _visible_args(flt: EventFilter) -> dict[str, Any]:
+    return {
+        "categories": sorted(flt.categories) if flt.categories is not None else None,
+        "audiences": sorted(flt.audiences),
+    }
 _FIND_KEYS = (
     "SELECT k.value, k.type, k.submitter, k.category, s.id, s.retracted, s.expires_at"
     " FROM unnest(%s::bytea[], %s::int[], %s::bigint[], %s::bigint[]) AS k(value, type, submitter, category)"
@@ -549,22 +565,24 @@ class PostgresStore(SqlStore):
             for r, d in zip(rows, distances, strict=True)
         ]
 
-    def lookup(self, type_: int, values: Sequence[bytes], now: int) -> list[MatchRecord]:
-        """Active signals of ``type_`` whose value is one of ``values``."""
-        if not values:
+    def lookup(self, type_: int, values: Sequence[bytes], now: int, flt: EventFilter) -> list[MatchRecord]:
+        """Active signals of ``type_`` whose value is one of ``values`` and that ``flt`` admits."""
+        if not values or not flt.admits_type(type_):
             return []
+        params = {"values": list(values), "type": type_, "now": now, **_visible_args(flt)}
         with self._read() as conn:
-            rows = conn.execute(_LOOKUP, (list(values), type_, now), prepare=True).fetchall()
+            rows = conn.execute(_LOOKUP, params, prepare=True).fetchall()
             return self._matches(conn, rows, [0] * len(rows))
 
-    def lookup_pdq(self, values: Sequence[bytes], max_distance: int, now: int) -> list[list[MatchRecord]]:
-        """For each PDQ hash, active PDQ signals within ``max_distance`` bits (linear scan)."""
+    def lookup_pdq(
+        self, values: Sequence[bytes], max_distance: int, now: int, flt: EventFilter
+    ) -> list[list[MatchRecord]]:
+        """For each PDQ hash, the active PDQ signals ``flt`` admits within ``max_distance`` bits (linear scan)."""
+        if not flt.admits_type(TYPE_MEDIA_PDQ):
+            return [[] for _ in values]
         with self._snapshot() as conn:
-            rows = conn.execute(
-                f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.type = %s AND s.retracted = 0 AND s.expires_at > %s"
-                " ORDER BY s.id",
-                (TYPE_MEDIA_PDQ, now),
-            ).fetchall()
+            params = {"type": TYPE_MEDIA_PDQ, "now": now, **_visible_args(flt)}
+            rows = conn.execute(_PDQ_ROWS, params).fetchall()
             hits_per_query = pdq_ranked(values, [r[3] for r in rows], max_distance)
             wanted = sorted({int(rows[i][0]) for hits in hits_per_query for i, _ in hits})
             counts: dict[int, list[int]] = {}

@@ -46,6 +46,17 @@ _SIGNAL_COLUMNS = (
 _NO_FEEDBACK = (0, 0, 0, 0, 0)
 
 
+def _visible(flt: EventFilter) -> tuple[str, list[int]]:
+    """The SQL (and its arguments) that keeps only the signals whose category and audience ``flt`` admits."""
+    sql, args = "", []
+    if flt.categories is not None:
+        sql += f" AND s.category IN ({','.join('?' * len(flt.categories))})"
+        args += sorted(flt.categories)
+    sql += f" AND (s.audience IS NULL OR s.audience IN ({','.join('?' * len(flt.audiences))}))"
+    args += sorted(flt.audiences)
+    return sql, args
+
+
 def _unavailable(exc: sqlite3.OperationalError) -> UnavailableError:
     """A write the database refused (disk full, read-only, I/O error): nothing was written."""
     text = str(exc)
@@ -347,29 +358,37 @@ class SqliteStore(SqlStore):
             for r, d in zip(rows, distances, strict=True)
         ]
 
-    def lookup(self, type_: int, values: Sequence[bytes], now: int) -> list[MatchRecord]:
-        """Active signals of ``type_`` whose value is one of ``values``."""
+    def lookup(self, type_: int, values: Sequence[bytes], now: int, flt: EventFilter) -> list[MatchRecord]:
+        """Active signals of ``type_`` whose value is one of ``values`` and that ``flt`` admits."""
         rows: list[tuple] = []
+        if not flt.admits_type(type_):
+            return []
+        visible, args = _visible(flt)
         with self._snapshot() as conn:
             for start in range(0, len(values), 900):
                 chunk = list(values[start : start + 900])
                 rows.extend(
                     conn.execute(
                         f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.value IN ({','.join('?' * len(chunk))})"
-                        " AND s.type = ? AND s.retracted = 0 AND s.expires_at > ?",
-                        [*chunk, type_, now],
+                        f" AND s.type = ? AND s.retracted = 0 AND s.expires_at > ?{visible}",
+                        [*chunk, type_, now, *args],
                     )
                 )
             return self._matches(conn, rows, [0] * len(rows))
 
-    def lookup_pdq(self, values: Sequence[bytes], max_distance: int, now: int) -> list[list[MatchRecord]]:
-        """For each PDQ hash, active PDQ signals within ``max_distance`` bits (linear scan)."""
+    def lookup_pdq(
+        self, values: Sequence[bytes], max_distance: int, now: int, flt: EventFilter
+    ) -> list[list[MatchRecord]]:
+        """For each PDQ hash, the active PDQ signals ``flt`` admits within ``max_distance`` bits (linear scan)."""
+        if not flt.admits_type(TYPE_MEDIA_PDQ):
+            return [[] for _ in values]
+        visible, args = _visible(flt)
         with self._snapshot() as conn:
             rows = list(
                 conn.execute(
                     f"SELECT {_SIGNAL_COLUMNS} FROM signals s"
-                    " WHERE s.type = ? AND s.retracted = 0 AND s.expires_at > ?",
-                    (TYPE_MEDIA_PDQ, now),
+                    f" WHERE s.type = ? AND s.retracted = 0 AND s.expires_at > ?{visible}",
+                    (TYPE_MEDIA_PDQ, now, *args),
                 )
             )
             return [

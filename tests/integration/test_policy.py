@@ -349,3 +349,22 @@ def test_quota_holds_under_16_concurrent_clients(exchange: Exchange) -> None:
     assert len(accepted) == limit and len(set(accepted)) == limit  # exact: never over, never lost
     assert sum(looked) == limit
     assert len(denials) == 16 and all(0 < d <= 60 for d in denials)
+
+
+def test_invisible_signals_never_leave_the_store(exchange: Exchange) -> None:
+    """Visibility is decided in the look-up query itself, so a value in a group the caller is not in costs
+    what an absent value costs (bench/lookup_oracle.py measures it) and no invisible row is ever built."""
+    with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
+        op.change(create_group=admin_pb2.CreateGroup(name="closed"))
+        op.change(set_group_membership=admin_pb2.SetGroupMembership(group="closed", member_id="demo-a", member=True))
+    with exchange.client("demo-a") as a:
+        ident = Identifier("email", "hidden@example.com")
+        [value] = a.pseudonymise([ident])
+        a.submit([Signal(ident, category="grooming", audience="closed")])
+    store = exchange.running.store
+    policy = exchange.running.services.policy
+    outsider = policy.admit("demo-b", 10**10, "/signal_exchange.v1.Exchange/Lookup")
+    insider = policy.admit("demo-a", 10**10, "/signal_exchange.v1.Exchange/Lookup")
+    now = int(exchange.clock())
+    assert store.lookup(1, [value], now, policy.read_filter(outsider, [1])) == []
+    assert [m.signal.submitter for m in store.lookup(1, [value], now, policy.read_filter(insider, [1]))] == ["demo-a"]
