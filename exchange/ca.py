@@ -148,6 +148,9 @@ def parse_tls_public_key(der: bytes) -> ec.EllipticCurvePublicKey:
         raise ValueError(f"not a DER SubjectPublicKeyInfo: {exc}") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise ValueError("the TLS key must be EC P-256 (secp256r1)")
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_bytes(serialization.Encoding.DER, spki) != der:
+        raise ValueError("not the canonical DER encoding of the key (uncompressed point, nothing appended)")
     return key
 
 

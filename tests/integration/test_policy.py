@@ -30,7 +30,7 @@ from client_sdk._wire import (
     pseudonymizer_pb2_grpc,
 )
 from client_sdk.credentials import Credentials
-from client_sdk.errors import QuotaExceededError
+from client_sdk.errors import PermissionDeniedError, QuotaExceededError
 from exchange.admin_client import AdminClient
 from exchange.policy.engine import METHOD_ROLES
 from tests.harness import Exchange
@@ -251,9 +251,9 @@ def test_random_policies_match_reference(
         if kind in readable_kinds:
             assert b.lookup([ident])[0].found == visible
         else:
-            with pytest.raises(Exception) as exc:
+            with pytest.raises(PermissionDeniedError) as exc:
                 b.lookup([ident])
-            assert getattr(exc.value, "code", "") == "PERMISSION_DENIED"
+            assert exc.value.reason == "read_types"
 
 
 # -- live subscriptions follow policy changes ------------------------------------------------

@@ -108,7 +108,8 @@ def test_exchange_example_sets_and_comments_every_key(path: Path) -> None:
 def test_policy_example_parses() -> None:
     text = (EXAMPLES / "policy.toml").read_text()
     policy = document.parse(text, ["demo-a", "demo-b"], list(DEFAULT_TAXONOMY))
-    assert policy is not None
+    assert policy.members, "the example shows per-member overrides"
+    assert document.parse(policy.render(), ["demo-a", "demo-b"], list(DEFAULT_TAXONOMY)) == policy
 
 
 # -- compose.yaml and envoy.yaml ------------------------------------------------------------------
@@ -590,7 +591,8 @@ def test_runbook_toml_blocks_are_valid(block: str, tmp_path: Path) -> None:
         Settings.build(environ={}, config_file=path)
     else:
         members = list(data.get("members", {}))
-        assert document.parse(block, members, list(DEFAULT_TAXONOMY)) is not None
+        parsed = document.parse(block, members, list(DEFAULT_TAXONOMY))  # raises on any mistake in the block
+        assert set(parsed.members) == set(members)
 
 
 def test_runbook_yaml_blocks_load() -> None:
