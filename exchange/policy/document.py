@@ -10,6 +10,7 @@
     submits_per_minute = 600000     # quotas; 0 allows nothing
     lookups_per_day = 100000000
     evaluations_per_day = 100000000
+    max_streams = 16                # streaming calls (Subscribe, Pull, SubmitStream, …) open at once, per replica
 
     [members.demo-b]                # per-member overrides, key by key
     read_categories = ["sextortion.*", "grooming"]
@@ -33,6 +34,8 @@ from exchange.errors import InvalidArgumentError
 TYPES = ("email", "phone", "username", "payment_handle", "url", "domain", "ip", "media_md5", "media_pdq")
 LIST_KEYS = ("submit_types", "submit_categories", "read_types", "read_categories")
 QUOTA_KEYS = ("submits_per_minute", "lookups_per_day", "evaluations_per_day")
+LIMIT_KEYS = ("max_streams",)
+MAX_STREAMS = 100_000
 MAX_QUOTA = 10**12
 
 
@@ -47,6 +50,7 @@ class Rules:
     submits_per_minute: int = 600_000
     lookups_per_day: int = 100_000_000
     evaluations_per_day: int = 100_000_000
+    max_streams: int = 16
 
     def allows(self, key: str, value: str) -> bool:
         """Whether the list rule ``key`` admits ``value`` (``*``, exact, or ``prefix.*``)."""
@@ -110,6 +114,12 @@ def _rules_fields(where: str, table: Mapping[str, Any], categories: Iterable[str
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_QUOTA:
                 raise InvalidArgumentError(
                     f"policy {path}: expected a whole number from 0 to {MAX_QUOTA}", reason="policy_invalid"
+                )
+            out[key] = value
+        elif key in LIMIT_KEYS:
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_STREAMS:
+                raise InvalidArgumentError(
+                    f"policy {path}: expected a whole number from 0 to {MAX_STREAMS}", reason="policy_invalid"
                 )
             out[key] = value
         else:

@@ -21,12 +21,12 @@ from exchange.errors import (
     NotFoundError,
     UnavailableError,
 )
-from exchange.events import EventBus
 from exchange.identity import Caller
 from exchange.oprf_key import OprfKeyring
 from exchange.policy.engine import SUBMIT_STREAM, PolicyEngine
 from exchange.services.envelopes import EnvelopeOpener, bad_signature
 from exchange.store.base import VALUE_BYTES, KeyRecord, NewSignal, Store
+from exchange.wakeups import WakeupBus
 
 Clock = Callable[[], float]
 
@@ -63,7 +63,7 @@ class IngestService:
         store: Store,
         settings: Settings,
         keyring: OprfKeyring,
-        bus: EventBus,
+        bus: WakeupBus,
         clock: Clock,
         policy: PolicyEngine,
         opener: EnvelopeOpener,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from exchange.policy.quota import QuotaLedger
@@ -157,6 +157,48 @@ class EventFilter:
     categories: frozenset[int] | None = None
     audiences: frozenset[int] = frozenset()  # groups the reader belongs to (NULL audience is everyone)
 
+    def admits(self, event: LiveEvent) -> bool:
+        """``events_after``'s visibility rule, in memory: a signal's event of a wanted type and category,
+        shared with everyone or with a group of the reader's, whose envelope is still stored."""
+        if event.type is None:
+            return False
+        return (
+            (self.types is None or event.type in self.types)
+            and (self.categories is None or event.category in self.categories)
+            and (event.audience is None or event.audience in self.audiences)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """An event as the live fan-out reads it: with the attributes of its signal that visibility depends on.
+    ``type`` is None when no member may read it: an admin event, or one whose envelope or signal retention
+    purged (its envelope is then empty)."""
+
+    event: EventRecord
+    type: int | None
+    category: int | None
+    audience: int | None
+
+
+#: Every event after a seq with its signal's type, category and audience, for ``live_events`` (``?`` params).
+LIVE_EVENTS_SQL = (
+    "SELECT e.seq, e.kind, coalesce(e.signal, 0), e.received_at, e.envelope,"
+    " CASE WHEN e.envelope IS NULL THEN NULL ELSE s.type END, s.category, s.audience"
+    " FROM events e LEFT JOIN signals s ON s.id = e.signal WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
+)
+
+
+def live_event(row: Sequence[Any]) -> LiveEvent:
+    """A ``LIVE_EVENTS_SQL`` row as a LiveEvent."""
+    seq, kind, signal, received_at, envelope, type_, category, audience = row
+    return LiveEvent(
+        EventRecord(int(seq), int(kind), int(signal), int(received_at), b"" if envelope is None else bytes(envelope)),
+        None if type_ is None else int(type_),
+        None if category is None else int(category),
+        None if audience is None else int(audience),
+    )
+
 
 def pdq_ranked(values: Sequence[bytes], stored: Sequence[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
     """For each query hash, (index into ``stored``, Hamming distance) within ``max_distance``, nearest first."""
@@ -223,6 +265,16 @@ class Store(Protocol):
     ) -> int: ...
     def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> int: ...
     def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]: ...
+    def live_events(self, seq: int, limit: int) -> list[LiveEvent]:
+        """Every event after ``seq`` (at most ``limit``, in order, admin events included) with what
+        ``EventFilter.admits`` needs: the live fan-out reads each commit once for every stream."""
+        ...
+
+    def watch_commits(self, on_commit: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``on_commit(seq)`` when another process commits events (PostgreSQL replicas); returns a
+        function that stops watching. A store one process owns watches nothing."""
+        ...
+
     def max_seq(self) -> int: ...
     def lookup(self, type_: int, values: Sequence[bytes], now: int) -> list[MatchRecord]: ...
     def lookup_pdq(self, values: Sequence[bytes], max_distance: int, now: int) -> list[list[MatchRecord]]: ...
