@@ -35,6 +35,7 @@ from exchange.identity import Caller
 from exchange.metrics import Metrics
 from exchange.policy.engine import PolicyEngine
 from exchange.rpc.offload import Offload
+from exchange.rpc.streams import CURRENT_CALL, CallEnder
 from exchange.services.reader import FilterFn, Page, ReaderService, decode_cursor, encode_cursor
 from exchange.store.base import KIND_ADMIN, EventFilter, EventRecord, LiveEvent, Store
 
@@ -61,12 +62,17 @@ class _Live:
     queued: int = 0  # events in ``pages``
     error: ExchangeError | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    call: CallEnder | None = None
 
     def end(self, error: ExchangeError) -> None:
+        """End the stream with ``error`` now, even if it is blocked writing to a client that stopped reading."""
         self.error = error
         self.pages.clear()
         self.queued = 0
-        self.wake.set()
+        if self.call is not None:
+            self.call.end(error)  # cancels the call's task wherever it waits; the interceptor answers
+        else:
+            self.wake.set()
 
 
 class Fanout:
@@ -153,7 +159,7 @@ class Fanout:
             if seq >= self._head:
                 break
         key = (caller.member_id, caller.cert_issued, tuple(request[0]), tuple(request[1]))
-        live = _Live(caller, key, visibility, current, seq)
+        live = _Live(caller, key, visibility, current, seq, call=CURRENT_CALL.get())
         self._groups.setdefault(key, set()).add(live)
         try:
             yield self._render(Page([], encode_cursor(seq)))  # caught up: live from here

@@ -219,6 +219,11 @@ async def _start(
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            # Calls that arrived before the loop asked for them: past the soft limit gRPC refuses some at
+            # random. A burst of reconnecting subscribers is that many calls at once: allow every one the
+            # stream cap would admit.
+            ("grpc.server.max_pending_requests", settings.max_open_streams),
+            ("grpc.server.max_pending_requests_hard_limit", 2 * settings.max_open_streams),
         ],
         maximum_concurrent_rpcs=settings.max_open_streams + 64 * settings.workers,
     )

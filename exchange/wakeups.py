@@ -57,4 +57,3 @@ class WakeupBus:
         with self._lock:
             self._closed = True
             self._listeners.clear()
-

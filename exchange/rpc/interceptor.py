@@ -30,7 +30,7 @@ from exchange.metrics import Metrics
 from exchange.policy.engine import PolicyEngine
 from exchange.rpc.offload import Offload
 from exchange.rpc.status import status_for
-from exchange.rpc.streams import StreamRegistry
+from exchange.rpc.streams import CURRENT_CALL, CallEnder, StreamRegistry
 
 REASON_KEY = "sigx-reason"
 ERROR_DOMAIN = "signal-exchange.v1"
@@ -91,6 +91,25 @@ class ExchangeInterceptor(grpc.aio.ServerInterceptor):
         structlog.contextvars.bind_contextvars(request_id=_request_id(context), method=method)
         token = None
         counted = False
+        ender = CallEnder(asyncio.current_task()) if stream else None
+        CURRENT_CALL.set(ender)
+
+        def finish() -> None:
+            """The call's bookkeeping, once: before a status that a stalled client may never take is sent."""
+            nonlocal counted, token
+            if call.finished:
+                return
+            call.finished = True
+            if counted:
+                self._streams.release(call.member or "", method)
+            if token is not None:
+                with contextlib.suppress(ValueError):  # finished in another context
+                    reset_caller(token)
+            elapsed = time.perf_counter() - call.started
+            log.info("request_handled", code=call.code.name, ms=round(elapsed * 1000, 2))
+            if self._metrics is not None:
+                self._metrics.observe(method, call.code.name, elapsed)
+
         try:
             member_id, certificate = _certificate(context)
             call.member = member_id  # known from here on: every line of this call names it
@@ -102,22 +121,20 @@ class ExchangeInterceptor(grpc.aio.ServerInterceptor):
             caller = await self._offload(self.admit, member_id, certificate, method, held)
             token = set_caller(caller)
             yield call
-        except (asyncio.CancelledError, GeneratorExit):
-            call.code = grpc.StatusCode.CANCELLED
-            raise
+        except (asyncio.CancelledError, GeneratorExit) as exc:
+            if ender is None or ender.error is None or not isinstance(exc, asyncio.CancelledError):
+                call.code = grpc.StatusCode.CANCELLED
+                raise
+            # ended from outside (``CallEnder``), perhaps blocked on a client that stopped reading
+            call.code = status_for(ender.error)
+            finish()
+            await self._fail(context, method, call.member, ender.error)
         except Exception as exc:  # every failure is mapped here, and only here
             call.code = status_for(exc) if isinstance(exc, ExchangeError) else grpc.StatusCode.INTERNAL
+            finish()
             await self._fail(context, method, call.member, exc)
         finally:
-            if counted:
-                self._streams.release(call.member or "", method)
-            if token is not None:
-                with contextlib.suppress(ValueError):  # finished in another context
-                    reset_caller(token)
-            elapsed = time.perf_counter() - call.started
-            log.info("request_handled", code=call.code.name, ms=round(elapsed * 1000, 2))
-            if self._metrics is not None:
-                self._metrics.observe(method, call.code.name, elapsed)
+            finish()
 
     def _unary(self, method: str, fn: Behaviour) -> Behaviour:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -132,9 +149,10 @@ class ExchangeInterceptor(grpc.aio.ServerInterceptor):
         cancelled call closes it at once (its ``finally`` runs now, in this call's context)."""
 
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> None:
-            async with self._call(context, method, stream=True), contextlib.aclosing(
-                fn(_checked(request), context)
-            ) as responses:
+            async with (
+                self._call(context, method, stream=True),
+                contextlib.aclosing(fn(_checked(request), context)) as responses,
+            ):
                 async for response in responses:
                     await context.write(response)
 
@@ -221,6 +239,7 @@ class _Call:
     started: float
     member: str | None = None
     code: grpc.StatusCode = grpc.StatusCode.OK
+    finished: bool = False
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")

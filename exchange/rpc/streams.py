@@ -1,4 +1,5 @@
-"""Open streaming calls on this process: the global cap, per-member counts and their gauges.
+"""Open streaming calls on this process: the global cap, per-member counts and their gauges, and a way
+to end a call from outside it.
 
 Used on the event loop only (no lock): a reservation and its check happen in
 one step, so concurrent openers can never exceed a cap. The per-member cap
@@ -7,9 +8,11 @@ itself is the policy's ``max_streams`` (``PolicyEngine.admit_stream``).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from contextvars import ContextVar
 
-from exchange.errors import QuotaExceededError
+from exchange.errors import ExchangeError, QuotaExceededError
 from exchange.metrics import Metrics
 from exchange.policy.engine import STREAM_RETRY
 
@@ -53,3 +56,21 @@ class StreamRegistry:
     def held_by(self, member_id: str) -> int:
         """Streams ``member_id`` holds open now."""
         return self._by_member.get(member_id, 0)
+
+
+class CallEnder:
+    """Ends one streaming call with a domain error from outside it, even while it is blocked writing to a
+    client that stopped reading: its task is cancelled and the interceptor answers with ``error``."""
+
+    def __init__(self, task: asyncio.Task[object] | None) -> None:
+        self._task = task
+        self.error: ExchangeError | None = None
+
+    def end(self, error: ExchangeError) -> None:
+        if self.error is None and self._task is not None:
+            self.error = error
+            self._task.cancel()
+
+
+#: The streaming call being handled (set by the interceptor; None outside a streaming call).
+CURRENT_CALL: ContextVar[CallEnder | None] = ContextVar("sigx_stream_call", default=None)
