@@ -44,6 +44,7 @@ log = structlog.get_logger("exchange.fanout")
 HEARTBEAT = 15.0  # seconds of silence before a live stream gets an empty page with its cursor
 POLL = 1.0  # seconds between the fan-out's safety-net reads while streams are open
 RECHECK = 5.0  # seconds between re-admissions of every live stream (admin events trigger one at once)
+WAKE_SLICE = 64  # streams woken at a time; other calls' steps on the event loop run between slices
 
 Render = Callable[[Page], Any]
 Key = tuple[str, int, tuple[int, ...], tuple[str, ...]]
@@ -102,6 +103,7 @@ class Fanout:
         self._head = 0  # every event up to here has been handed out
         self._kick = asyncio.Event()
         self._woken_at: float | None = None
+        self._to_wake: list[_Live] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self.closed = False
@@ -243,6 +245,7 @@ class Fanout:
                     start = i + 1
                     await self._recheck()
             self._hand_out(events[start:])
+            await self._wake_queued()
             if len(events) < self._page:
                 break
         if woken is not None and self._metrics is not None:
@@ -286,7 +289,17 @@ class Fanout:
             return
         live.pages.append((message, count))
         live.queued += count
-        live.wake.set()
+        self._to_wake.append(live)
+
+    async def _wake_queued(self) -> None:
+        """Wake the streams that got pages, a slice at a time: a unary call's next step on the loop waits
+        for one slice of stream writes, not for all of them."""
+        waking, self._to_wake = self._to_wake, []
+        for start in range(0, len(waking), WAKE_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            for live in waking[start : start + WAKE_SLICE]:
+                live.wake.set()
 
     async def _recheck(self) -> None:
         """Admit every group of live streams again and rebuild its filter (policy and groups as they are now)."""

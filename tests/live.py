@@ -104,3 +104,71 @@ def rss_mib(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+# -- a paced mix of unary calls, run in a process of its own (the stream readers' loop shares no GIL with it)
+
+
+def unary_load(
+    address: str,
+    submitter: Path,
+    reader: Path,
+    seconds: float,
+    prefix: str,
+    audience: str = "",
+    submits_per_second: float = 2.0,
+    lookups_per_second: float = 10.0,
+) -> dict[str, list]:
+    """Paced submits (5 signals each; every third to ``audience``) and look-ups (5 identifiers each).
+
+    Returns the latencies per method and, for every accepted signal, (monotonic time sent, seq, audience).
+    """
+    import threading
+
+    from client_sdk import ExchangeClient, Identifier, Signal
+
+    out: dict[str, list] = {"Submit": [], "Lookup": [], "sent": []}
+    deadline = time.monotonic() + seconds
+
+    def paced(period: float, step: object) -> None:
+        next_at = time.monotonic()
+        i = 0
+        while time.monotonic() < deadline:
+            step(i)  # type: ignore[operator]
+            i += 1
+            next_at += period
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    with (
+        ExchangeClient.connect(address, credentials=submitter) as sub,
+        ExchangeClient.connect(address, credentials=reader) as look,
+    ):
+
+        def submit(i: int) -> None:
+            group = audience if audience and i % 3 == 0 else None
+            batch = [Signal(Identifier("domain", f"{prefix}{i}-{j}.example"), "grooming", group) for j in range(5)]
+            t0 = time.monotonic()
+            results = sub.submit(batch)
+            out["Submit"].append(time.monotonic() - t0)
+            out["sent"] += [(t0, r.seq, group or "") for r in results if r.status == "accepted"]
+
+        def lookup(i: int) -> None:
+            t0 = time.monotonic()
+            done = max(0, int(i * submits_per_second / lookups_per_second) - 1)  # a batch already submitted
+            look.lookup([Identifier("domain", f"{prefix}{done}-{j}.example") for j in range(5)])
+            out["Lookup"].append(time.monotonic() - t0)
+
+        threads = [
+            threading.Thread(target=paced, args=(1 / submits_per_second, submit)),
+            threading.Thread(target=paced, args=(1 / lookups_per_second, lookup)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")

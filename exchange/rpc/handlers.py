@@ -28,6 +28,7 @@ from client_sdk._wire import (
     pseudonymizer_pb2_grpc,
 )
 from client_sdk.oprf import MODE_VOPRF, SUITE
+from exchange.errors import UnavailableError
 from exchange.fanout import Fanout
 from exchange.identity import current_caller
 from exchange.rpc import convert
@@ -86,6 +87,7 @@ class ExchangeHandler(_OnPool, exchange_pb2_grpc.ExchangeServicer):
         self._ingest = ingest
         self._reader = reader
         self._live = live
+        self.stopping = False  # set on shutdown: client streams end after the batch in hand
 
     @on_pool
     def Submit(self, request: exchange_pb2.SubmitRequest, context: grpc.ServicerContext) -> exchange_pb2.SubmitResponse:
@@ -97,6 +99,11 @@ class ExchangeHandler(_OnPool, exchange_pb2_grpc.ExchangeServicer):
         feed = _Feed()
         results = (convert.submit_response(r) for r in self._ingest.submit_stream(current_caller(), feed))
         async for request in request_iterator:  # no thread is held while the client sends its next batch
+            if self.stopping:
+                raise UnavailableError(
+                    "the exchange is shutting down: every batch answered so far is stored; send the rest again",
+                    reason="shutting_down",
+                )
             feed.put(request.envelopes)
             yield await self._offload(next, results)
 
