@@ -71,9 +71,10 @@ class Settings:
     grace: float = 10.0  # seconds in-flight calls get on shutdown
     log_format: str = "auto"  # json, console, auto (console on a terminal)
     default_pdq_distance: int = 31
-    # Streaming calls open at once on this process, all members together. Each open stream costs about
-    # 10 KiB of server memory (bench/streams.py measures it), so 20,000 is ~200 MiB at most.
-    max_open_streams: int = 20_000
+    # Streaming calls open at once on this process, all members together. An open live stream costs about
+    # 35 KiB of server memory (bench/streams.py measures it: 2,000 streams on 40 connections), so 10,000
+    # is some 350 MiB; each member's own cap is the policy's max_streams.
+    max_open_streams: int = 10_000
     stream_backlog: int = 5_000  # events queued for one live stream whose client stopped reading, then it ends
     log_origin: str = ""  # checkpoint origin line; default derived from the log key
     checkpoint_interval: float = 10.0  # seconds between checkpoints (when the log grew)

@@ -44,7 +44,7 @@ log = structlog.get_logger("exchange.fanout")
 HEARTBEAT = 15.0  # seconds of silence before a live stream gets an empty page with its cursor
 POLL = 1.0  # seconds between the fan-out's safety-net reads while streams are open
 RECHECK = 5.0  # seconds between re-admissions of every live stream (admin events trigger one at once)
-WAKE_SLICE = 64  # streams woken at a time; other calls' steps on the event loop run between slices
+WAKE_SLICE = 16  # streams woken at a time; other calls' steps on the event loop run between slices
 
 Render = Callable[[Page], Any]
 Key = tuple[str, int, tuple[int, ...], tuple[str, ...]]

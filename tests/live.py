@@ -55,6 +55,7 @@ class Watcher:
     cursor: str = ""
     seqs: list[int] = field(default_factory=list)
     arrived: list[float] = field(default_factory=list)
+    pages: int = 0  # messages received
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     error: grpc.aio.AioRpcError | None = None
     _call: grpc.aio.UnaryStreamCall | None = None
@@ -64,6 +65,8 @@ class Watcher:
         try:
             async for page in self._call:
                 now = time.monotonic()
+                self.pages += 1
+                self.cursor = page.cursor
                 for event in page.events:
                     self.seqs.append(event.seq)
                     self.arrived.append(now)
@@ -74,6 +77,11 @@ class Watcher:
                 self.error = exc
         finally:
             self.caught_up.set()
+
+    @property
+    def open(self) -> bool:
+        """The call is still open (not ended by the server, not failed)."""
+        return self.error is None and self._call is not None and not self._call.done()
 
     def cancel(self) -> None:
         if self._call is not None:
