@@ -52,7 +52,11 @@ def configure(
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=True,
     )
-    foreign = [*shared, structlog.stdlib.add_logger_name, structlog.processors.format_exc_info]
+    foreign: list[structlog.typing.Processor] = [
+        *shared,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.format_exc_info,
+    ]
     handler = logging.StreamHandler(out)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=foreign))
     root = logging.getLogger()

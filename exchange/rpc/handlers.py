@@ -110,7 +110,7 @@ class ExchangeHandler(_OnPool, exchange_pb2_grpc.ExchangeServicer):
     async def Pull(
         self, request: exchange_pb2.PullRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[exchange_pb2.PullResponse]:
-        async for response in self._offload.iterate(await self._offload(self._pages, request)):
+        async for response in self._offload.stream(self._pages, request):
             yield response
 
     def _pages(self, request: exchange_pb2.PullRequest) -> Iterator[exchange_pb2.PullResponse]:
@@ -275,7 +275,7 @@ class LogHandler(_OnPool, log_pb2_grpc.LogServicer):
     async def GetEntries(
         self, request: log_pb2.GetEntriesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[log_pb2.GetEntriesResponse]:
-        async for response in self._offload.iterate(await self._offload(self._entries, request)):
+        async for response in self._offload.stream(self._entries, request):
             yield response
 
     def _entries(self, request: log_pb2.GetEntriesRequest) -> Iterator[log_pb2.GetEntriesResponse]:

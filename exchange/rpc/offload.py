@@ -30,6 +30,11 @@ class Offload:
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(self.executor, context.run, call)
 
+    async def stream(self, make: Callable[..., Iterator[T]], *args: Any) -> AsyncIterator[T]:
+        """``make(*args)`` on the pool (it may check its arguments and raise), then each of its items."""
+        async for item in self.iterate(await self(make, *args)):
+            yield item
+
     async def iterate(self, items: Iterator[T]) -> AsyncIterator[T]:
         """Each ``next(items)`` on the pool (a blocking generator, such as a paged read), one at a time,
         always in the same copied context."""
