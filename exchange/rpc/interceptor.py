@@ -1,10 +1,15 @@
-"""The one interceptor: authenticate, bind the caller, map errors, log one line per call.
+"""The one interceptor: authenticate, bind the caller, count streams, map errors, log one line per call.
 
 The member id comes from the client certificate's common name (verified by
-mutual TLS against the exchange's CA), never from the request. Domain errors
-become their gRPC status with a safe message and a ``sigx-reason`` trailer;
-anything else becomes INTERNAL with a generic message and the traceback only
-in the log.
+mutual TLS against the exchange's CA), never from the request; it is in the
+call's log context from then on, refused calls included. Admission (a store
+read) runs on the worker pool; a streaming call also takes a place under the
+process-wide ``max_open_streams`` and the member's ``max_streams``. Domain
+errors become their gRPC status with a safe message and a ``sigx-reason``
+trailer (and google.rpc details); anything else becomes INTERNAL with a generic
+message and the traceback only in the log. A streaming call can be ended from
+outside with a domain error (``CallEnder``), even while blocked on a client
+that stopped reading.
 """
 
 from __future__ import annotations

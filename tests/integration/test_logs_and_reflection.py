@@ -8,6 +8,7 @@ import json
 import socket
 import ssl
 import time
+import uuid
 from pathlib import Path
 
 import grpc
@@ -95,14 +96,15 @@ def test_the_v1_descriptor_served_matches_an_independent_v1_definition() -> None
 
 def test_refused_calls_are_logged_with_the_member(exchange: Exchange, server_log: Path) -> None:
     """A call the role check refuses still names who made it (the certificate is known by then)."""
+    request_id = f"role-check-{uuid.uuid4().hex[:8]}"
     c = Credentials.load(exchange.creds("demo-a"))
     tls = grpc.ssl_channel_credentials(c.ca_pem, c.tls_key_pem, c.cert_pem)
     with grpc.secure_channel(exchange.address, tls) as channel, pytest.raises(grpc.RpcError) as refused:
         admin_pb2_grpc.AdminStub(channel).GetStats(
-            admin_pb2.GetStatsRequest(), timeout=10, metadata=(("x-request-id", "role-check-1"),)
+            admin_pb2.GetStatsRequest(), timeout=10, metadata=(("x-request-id", request_id),)
         )
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    [line] = _lines_of(server_log, "role-check-1")
+    [line] = _lines_of(server_log, request_id)
     assert line["code"] == "PERMISSION_DENIED" and line.get("member") == "demo-a"
 
 
