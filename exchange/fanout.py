@@ -44,7 +44,8 @@ log = structlog.get_logger("exchange.fanout")
 HEARTBEAT = 15.0  # seconds of silence before a live stream gets an empty page with its cursor
 POLL = 1.0  # seconds between the fan-out's safety-net reads while streams are open
 RECHECK = 5.0  # seconds between re-admissions of every live stream (admin events trigger one at once)
-WAKE_SLICE = 16  # streams woken at a time; other calls' steps on the event loop run between slices
+WAKE_SLICE = 16  # streams written to at a time; other calls' steps on the event loop run between slices
+SLICE_WAIT = 0.05  # seconds a slice may take before the next one starts anyway (a client stopped reading)
 
 Render = Callable[[Page], Any]
 Key = tuple[str, int, tuple[int, ...], tuple[str, ...]]
@@ -64,6 +65,13 @@ class _Live:
     error: ExchangeError | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     call: CallEnder | None = None
+    slice: _Slice | None = None  # the fan-out slice waiting for this stream's write
+
+    def written(self) -> None:
+        """What was queued has gone out (or never will): the fan-out may move on."""
+        if self.slice is not None:
+            self.slice.finished()
+            self.slice = None
 
     def end(self, error: ExchangeError) -> None:
         """End the stream with ``error`` now, even if it is blocked writing to a client that stopped reading."""
@@ -74,6 +82,19 @@ class _Live:
             self.call.end(error)  # cancels the call's task wherever it waits; the interceptor answers
         else:
             self.wake.set()
+
+
+class _Slice:
+    """Streams woken together; done when each has written what was queued for it."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+        self.done = asyncio.Event()
+
+    def finished(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.done.set()
 
 
 class Fanout:
@@ -173,7 +194,9 @@ class Fanout:
                 if live.pages:
                     message, count = live.pages.popleft()
                     live.queued -= count
-                    yield message
+                    yield message  # resumes once the message is written
+                    if not live.pages:
+                        live.written()
                     continue
                 live.wake.clear()
                 try:
@@ -182,6 +205,7 @@ class Fanout:
                 except TimeoutError:
                     yield self._render(Page([], encode_cursor(live.seq)))
         finally:
+            live.written()
             self._leave(live)
 
     def _catch_up(self, caller: Caller, seq: int, visibility: FilterFn) -> tuple[Caller, EventFilter, Page, Any]:
@@ -292,14 +316,20 @@ class Fanout:
         self._to_wake.append(live)
 
     async def _wake_queued(self) -> None:
-        """Wake the streams that got pages, a slice at a time: a unary call's next step on the loop waits
-        for one slice of stream writes, not for all of them."""
+        """Wake the streams that got pages a slice at a time, the next slice once this one's writes are
+        done: the event loop never holds more than a slice of stream writes, so another call's next step
+        waits for a few of them, not for every stream's."""
         waking, self._to_wake = self._to_wake, []
         for start in range(0, len(waking), WAKE_SLICE):
-            if start:
-                await asyncio.sleep(0)
-            for live in waking[start : start + WAKE_SLICE]:
+            part = waking[start : start + WAKE_SLICE]
+            batch = _Slice(len(part))
+            for live in part:
+                live.written()  # (a slice that timed out no longer waits for it)
+                live.slice = batch
                 live.wake.set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SLICE_WAIT):
+                    await batch.done.wait()
 
     async def _recheck(self) -> None:
         """Admit every group of live streams again and rebuild its filter (policy and groups as they are now)."""
