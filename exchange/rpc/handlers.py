@@ -32,6 +32,7 @@ from exchange.errors import UnavailableError
 from exchange.fanout import Fanout
 from exchange.identity import current_caller
 from exchange.rpc import convert
+from exchange.rpc.interceptor import run_admitted
 from exchange.rpc.offload import Offload
 from exchange.services.admin import AdminQueries, AdminService
 from exchange.services.directory import DirectoryService
@@ -52,12 +53,12 @@ class _OnPool:
 
 
 def on_pool(method: Callable[[H, Any, Any], R]) -> Callable[[H, Any, Any], Awaitable[R]]:
-    """Make a blocking unary servicer method a coroutine that runs it on the worker pool
-    (in a copy of the call's context: ``current_caller()`` works there)."""
+    """Make a blocking unary servicer method a coroutine that runs it on the worker pool, after the
+    call's admission (in a copy of the call's context: ``current_caller()`` works there)."""
 
     @functools.wraps(method)
     async def run(self: H, request: Any, context: Any) -> R:
-        return await self._offload(method, self, request, context)
+        return await self._offload(run_admitted, method, self, request, context)
 
     return run
 

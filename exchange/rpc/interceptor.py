@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import structlog
@@ -45,6 +47,20 @@ _OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 log = structlog.get_logger("exchange.rpc")
 
 Behaviour = Callable[[Any, grpc.aio.ServicerContext], Any]
+T = TypeVar("T")
+
+#: A unary call's admission, left by the interceptor for the handler's trip to the worker pool
+#: (``run_admitted``). A handler that never runs it finds no caller: ``current_caller()`` refuses.
+PENDING_ADMISSION: ContextVar[Callable[[], Caller] | None] = ContextVar("sigx_admission", default=None)
+
+
+def run_admitted(fn: Callable[..., T], *args: Any) -> T:
+    """On the worker pool: admit the call (binding its caller; raises the denial), then ``fn(*args)``."""
+    admit = PENDING_ADMISSION.get()
+    if admit is not None:
+        PENDING_ADMISSION.set(None)
+        set_caller(admit())
+    return fn(*args)
 
 
 class ExchangeInterceptor(grpc.aio.ServerInterceptor):
@@ -119,12 +135,12 @@ class ExchangeInterceptor(grpc.aio.ServerInterceptor):
             member_id, certificate = _certificate(context)
             call.member = member_id  # known from here on: every line of this call names it
             structlog.contextvars.bind_contextvars(member=member_id)
-            held = None
             if stream:
                 held = self._streams.reserve(member_id, method)
                 counted = True
-            caller = await self._offload(self.admit, member_id, certificate, method, held)
-            token = set_caller(caller)
+                token = set_caller(await self._offload(self.admit, member_id, certificate, method, held))
+            else:  # admitted on the pool with the handler's own work: one trip there, not two
+                PENDING_ADMISSION.set(functools.partial(self.admit, member_id, certificate, method, None))
             yield call
         except (asyncio.CancelledError, GeneratorExit) as exc:
             if ender is None or ender.error is None or not isinstance(exc, asyncio.CancelledError):
