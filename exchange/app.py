@@ -10,7 +10,6 @@ from functools import cache
 from client_sdk.keys import SigningKey
 from exchange.ca import CertificateAuthority
 from exchange.config import Settings
-from exchange.events import EventBus
 from exchange.log.checkpoints import Checkpointer, log_origin
 from exchange.oprf_key import OprfKeyring
 from exchange.paths import DataDir
@@ -24,6 +23,7 @@ from exchange.services.log import LogService
 from exchange.services.pseudonymizer import PseudonymizerService
 from exchange.services.reader import ReaderService
 from exchange.store.base import Store
+from exchange.wakeups import WakeupBus
 
 Clock = Callable[[], float]
 
@@ -33,7 +33,7 @@ class Services:
     """Everything the RPC layer calls into."""
 
     store: Store
-    bus: EventBus
+    bus: WakeupBus
     policy: PolicyEngine
     ingest: IngestService
     reader: ReaderService
@@ -62,7 +62,7 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
     """Wire the services of one exchange over ``store`` (nothing is started)."""
     paths = DataDir(settings.data_dir)
     keyring = keyring or OprfKeyring.load(paths.oprf_key)
-    bus = EventBus(store.max_seq())
+    bus = WakeupBus(store.max_seq())
     policy = PolicyEngine(store, store.quota_ledger(clock))
     verify_pool = ThreadPoolExecutor(settings.verify_threads, thread_name_prefix="sigx-verify")
     opener = EnvelopeOpener(store, settings, clock, verify_pool)
@@ -81,7 +81,7 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
         bus=bus,
         policy=policy,
         ingest=IngestService(store, settings, keyring, bus, clock, policy, opener),
-        reader=ReaderService(store, settings, bus, clock, policy),
+        reader=ReaderService(store, settings, clock, policy),
         admin=AdminService(store, opener, policy, ca),
         queries=AdminQueries(store, policy, retention.run_once),
         directory=DirectoryService(store, log),

@@ -55,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.check_config:
         print(json.dumps(settings.describe(), indent=2) if args.json else "configuration OK")
         return 0
-    logs.configure(settings.log_format)
+    logs.configure(settings.log_format, capture_native=True)
 
     def ready(running: RunningExchange) -> None:
         host = settings.listen_host

@@ -8,7 +8,8 @@ validated at start; errors name the key.
 TOML layout (every key optional)::
 
     [server]    data_dir, listen, database, workers, grace, log_format, metrics_listen, tls_names, taxii_listen
-    [limits]    max_batch, max_message_bytes, pull_page, max_clock_skew, default_pdq_distance
+    [limits]    max_batch, max_message_bytes, pull_page, max_clock_skew, default_pdq_distance,
+                max_open_streams, stream_backlog
     [log]       origin, checkpoint_interval
     [retention] interval
     [crypto]    verify_threads
@@ -45,6 +46,8 @@ TOML_KEYS: dict[tuple[str, str], str] = {
     ("limits", "pull_page"): "pull_page",
     ("limits", "max_clock_skew"): "max_clock_skew",
     ("limits", "default_pdq_distance"): "default_pdq_distance",
+    ("limits", "max_open_streams"): "max_open_streams",
+    ("limits", "stream_backlog"): "stream_backlog",
     ("log", "origin"): "log_origin",
     ("log", "checkpoint_interval"): "checkpoint_interval",
     ("retention", "interval"): "retention_interval",
@@ -65,11 +68,16 @@ class Settings:
     pull_page: int = 1000  # events per PullResponse message
     max_clock_skew: int = 300  # seconds an envelope's created_at may lie in the future
     retention_interval: float = 3600.0  # seconds between retention runs
-    workers: int = 64  # gRPC handler threads (each Subscribe holds one)
+    workers: int = 16  # threads for blocking work (SQL, OPRF) behind the event loop; open streams hold none
     verify_threads: int = 2  # Ed25519 verification pool
     grace: float = 10.0  # seconds in-flight calls get on shutdown
     log_format: str = "auto"  # json, console, auto (console on a terminal)
     default_pdq_distance: int = 31
+    # Streaming calls open at once on this process, all members together. An open live stream costs about
+    # 35 KiB of server memory (bench/streams.py measures it: 2,000 streams on 40 connections), so 10,000
+    # is some 350 MiB; each member's own cap is the policy's max_streams.
+    max_open_streams: int = 10_000
+    stream_backlog: int = 5_000  # events queued for one live stream whose client stopped reading, then it ends
     log_origin: str = ""  # checkpoint origin line; default derived from the log key
     checkpoint_interval: float = 10.0  # seconds between checkpoints (when the log grew)
     tls_names: tuple[str, ...] = ()  # extra names in the server certificate (what members dial)
@@ -109,7 +117,15 @@ class Settings:
             _check_address("metrics_listen", self.metrics_listen)
         if self.taxii_listen:
             _check_address("taxii_listen", self.taxii_listen)
-        for name in ("max_batch", "max_message_bytes", "pull_page", "workers", "verify_threads"):
+        for name in (
+            "max_batch",
+            "max_message_bytes",
+            "pull_page",
+            "workers",
+            "verify_threads",
+            "max_open_streams",
+            "stream_backlog",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}: must be a whole number of at least 1, got {value!r}")

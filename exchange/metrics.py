@@ -1,8 +1,11 @@
 """Prometheus metrics, served on their own HTTP port (``--metrics-listen``).
 
 Per request: count by method and status code, latency histogram by method.
-Scraped from state: log size (= events stored), quota denials, OPRF
-evaluations and the server certificate's expiry. No label ever carries an identifier, pseudonym or token.
+Streams: open streaming calls by method and by member, the fan-out's lag from a
+commit's wake-up to its events being queued on every live stream, and live
+streams cut off because their client stopped reading. Scraped from state: log
+size (= events stored), quota denials, OPRF evaluations and the server
+certificate's expiry. No label ever carries an identifier, pseudonym or token.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -33,9 +36,33 @@ class Metrics:
             "sigx_request_seconds", "gRPC request latency", ["method"], buckets=_BUCKETS, registry=self.registry
         )
 
+        self.open_streams = Gauge(
+            "sigx_open_streams", "streaming calls open now, by method", ["method"], registry=self.registry
+        )
+        self.member_streams = Gauge(
+            "sigx_member_streams", "streaming calls open now, by member", ["member"], registry=self.registry
+        )
+        self.fanout_lag = Histogram(
+            "sigx_fanout_lag_seconds",
+            "from a commit's wake-up to its events being queued on every live stream",
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.streams_cut = Counter(
+            "sigx_streams_cut", "live streams ended because their client stopped reading", registry=self.registry
+        )
+
     def observe(self, method: str, code: str, seconds: float) -> None:
         self.requests.labels(method, code).inc()
         self.latency.labels(method).observe(seconds)
+
+    def stream_opened(self, member: str, method: str) -> None:
+        self.open_streams.labels(method).inc()
+        self.member_streams.labels(member).inc()
+
+    def stream_closed(self, member: str, method: str) -> None:
+        self.open_streams.labels(method).dec()
+        self.member_streams.labels(member).dec()
 
     def watch(self, store: Store, policy: PolicyEngine, cert_expiry: Callable[[], float]) -> None:
         """Export gauges and counters read at scrape time from the store, the quota ledger and the

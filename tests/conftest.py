@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+
+# The in-process servers run gRPC's asyncio stack, whose threads gRPC's fork handlers cannot pause: a test
+# that forks (a subprocess started with ``user=``, which cannot use vfork) would run them in the child.
+# Children here always exec at once, so they need no fork handlers at all. Set before grpc is imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 from collections.abc import Iterator
 from pathlib import Path
 

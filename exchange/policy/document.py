@@ -12,6 +12,7 @@
     evaluations_per_day = 10000     # OPRF evaluations: each is a guess at an identifier, so kept low
     feedback_per_day = 10000
     oprf_bulk_per_day = 0           # bulk evaluations, for a member's own match index (operator-granted)
+    max_streams = 16                # streaming calls (Subscribe, Pull, SubmitStream, …) open at once, per replica
 
     [members.demo-b]                # per-member overrides, key by key
     read_categories = ["sextortion.*", "grooming"]
@@ -41,6 +42,8 @@ QUOTA_KEYS = (
     "oprf_bulk_per_day",
     "feedback_per_day",
 )
+LIMIT_KEYS = ("max_streams",)
+MAX_STREAMS = 100_000
 MAX_QUOTA = 10**12
 
 
@@ -57,6 +60,7 @@ class Rules:
     evaluations_per_day: int = 10_000
     feedback_per_day: int = 10_000
     oprf_bulk_per_day: int = 0  # granted by the operator to members that index their own user base
+    max_streams: int = 16
 
     def allows(self, key: str, value: str) -> bool:
         """Whether the list rule ``key`` admits ``value`` (``*``, exact, or ``prefix.*``)."""
@@ -122,6 +126,12 @@ def _rules_fields(where: str, table: Mapping[str, Any], categories: Iterable[str
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_QUOTA:
                 raise InvalidArgumentError(
                     f"policy {path}: expected a whole number from 0 to {MAX_QUOTA}", reason="policy_invalid"
+                )
+            out[key] = value
+        elif key in LIMIT_KEYS:
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_STREAMS:
+                raise InvalidArgumentError(
+                    f"policy {path}: expected a whole number from 0 to {MAX_STREAMS}", reason="policy_invalid"
                 )
             out[key] = value
         else:

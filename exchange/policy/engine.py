@@ -20,6 +20,7 @@ from exchange.errors import (
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
+    QuotaExceededError,
     UnauthenticatedError,
     UnavailableError,
     quoted,
@@ -61,6 +62,7 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
 SUSPENDED_MAY_CALL = frozenset({f"{_PKG}Directory/WhoAmI"})
 # The streams that may run for long: each asks ``readmit`` again as it goes.
 PULL, SUBSCRIBE, SUBMIT_STREAM = (f"{_PKG}Exchange/{m}" for m in ("Pull", "Subscribe", "SubmitStream"))
+STREAM_RETRY = 5.0  # seconds a caller refused a stream is told to wait
 
 
 class PolicyEngine:
@@ -115,6 +117,18 @@ class PolicyEngine:
         caller = Caller(member, cert_issued)
         self.authorize(caller, method)
         return caller
+
+    def admit_stream(self, caller: Caller, already_open: int) -> None:
+        """May the caller open one more streaming call while it holds ``already_open`` on this replica?
+        Raises QuotaExceededError (RESOURCE_EXHAUSTED) naming the ``max_streams`` limit."""
+        limit = self.rules(caller).max_streams
+        if already_open >= limit:
+            raise QuotaExceededError(
+                f"max_streams={limit} reached: {caller.member_id} already has {already_open} streams open on this"
+                " replica; close one, or ask the operator to raise max_streams",
+                retry_after=STREAM_RETRY,
+                reason="max_streams",
+            )
 
     def readmit(self, caller: Caller, method: str) -> Caller:
         """``admit`` again for a call in progress: a member suspended, removed or whose certificate was

@@ -1,8 +1,17 @@
-"""Thin gRPC servicers: convert, call a service, convert back."""
+"""Thin gRPC servicers: convert, call a service, convert back.
+
+The servicers are async, on the server's event loop; the services are synchronous.
+A unary method is written as a plain function and marked ``@on_pool``: it runs,
+conversions included, on the bounded worker pool (``Offload``). Streaming
+methods are async generators that take each blocking step (a page, a batch) to
+the pool, so an open stream holds no thread between messages.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import grpc
 
@@ -19,8 +28,12 @@ from client_sdk._wire import (
     pseudonymizer_pb2_grpc,
 )
 from client_sdk.oprf import MODE_VOPRF, SUITE
+from exchange.errors import UnavailableError
+from exchange.fanout import Fanout
 from exchange.identity import current_caller
 from exchange.rpc import convert
+from exchange.rpc.interceptor import run_admitted
+from exchange.rpc.offload import Offload
 from exchange.services.admin import AdminQueries, AdminService
 from exchange.services.directory import DirectoryService
 from exchange.services.ingest import IngestService
@@ -28,48 +41,106 @@ from exchange.services.log import LogService
 from exchange.services.pseudonymizer import PseudonymizerService
 from exchange.services.reader import ReaderService
 
+H = TypeVar("H", bound="_OnPool")
+R = TypeVar("R")
 
-class ExchangeHandler(exchange_pb2_grpc.ExchangeServicer):
-    def __init__(self, ingest: IngestService, reader: ReaderService) -> None:
+
+class _OnPool:
+    """A servicer whose ``@on_pool`` methods run on ``offload``'s worker pool."""
+
+    def __init__(self, offload: Offload) -> None:
+        self._offload = offload
+
+
+def on_pool(method: Callable[[H, Any, Any], R]) -> Callable[[H, Any, Any], Awaitable[R]]:
+    """Make a blocking unary servicer method a coroutine that runs it on the worker pool, after the
+    call's admission (in a copy of the call's context: ``current_caller()`` works there)."""
+
+    @functools.wraps(method)
+    async def run(self: H, request: Any, context: Any) -> R:
+        return await self._offload(run_admitted, method, self, request, context)
+
+    return run
+
+
+class _Feed:
+    """The next client message, handed from the event loop to a synchronous generator on the pool."""
+
+    def __init__(self) -> None:
+        self._item: Any = None
+
+    def put(self, item: Any) -> None:
+        self._item = item
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> Any:
+        item, self._item = self._item, None
+        if item is None:
+            raise StopIteration
+        return item
+
+
+class ExchangeHandler(_OnPool, exchange_pb2_grpc.ExchangeServicer):
+    def __init__(self, offload: Offload, ingest: IngestService, reader: ReaderService, live: Fanout) -> None:
+        super().__init__(offload)
         self._ingest = ingest
         self._reader = reader
+        self._live = live
+        self.stopping = False  # set on shutdown: client streams end after the batch in hand
 
+    @on_pool
     def Submit(self, request: exchange_pb2.SubmitRequest, context: grpc.ServicerContext) -> exchange_pb2.SubmitResponse:
         return convert.submit_response(self._ingest.submit(current_caller(), request.envelopes))
 
-    def SubmitStream(
-        self, request_iterator: Iterator[exchange_pb2.SubmitRequest], context: grpc.ServicerContext
-    ) -> Iterator[exchange_pb2.SubmitResponse]:
-        batches = (request.envelopes for request in request_iterator)
-        for results in self._ingest.submit_stream(current_caller(), batches):
-            yield convert.submit_response(results)
+    async def SubmitStream(
+        self, request_iterator: AsyncIterator[exchange_pb2.SubmitRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[exchange_pb2.SubmitResponse]:
+        feed = _Feed()
+        results = (convert.submit_response(r) for r in self._ingest.submit_stream(current_caller(), feed))
+        async for request in request_iterator:  # no thread is held while the client sends its next batch
+            if self.stopping:
+                raise UnavailableError(
+                    "the exchange is shutting down: every batch answered so far is stored; send the rest again",
+                    reason="shutting_down",
+                )
+            feed.put(request.envelopes)
+            yield await self._offload(next, results)
 
-    def Pull(
-        self, request: exchange_pb2.PullRequest, context: grpc.ServicerContext
-    ) -> Iterator[exchange_pb2.PullResponse]:
+    async def Pull(
+        self, request: exchange_pb2.PullRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[exchange_pb2.PullResponse]:
+        async for response in self._offload.stream(self._pages, request):
+            yield response
+
+    def _pages(self, request: exchange_pb2.PullRequest) -> Iterator[exchange_pb2.PullResponse]:
         caller = current_caller()
         flt = self._reader.visibility(caller, request.types, request.categories)
-        for page in self._reader.pull(caller, request.cursor, request.limit, flt):
-            yield convert.pull_response(page)
+        return (convert.pull_response(page) for page in self._reader.pull(caller, request.cursor, request.limit, flt))
 
-    def Subscribe(
-        self, request: exchange_pb2.PullRequest, context: grpc.ServicerContext
-    ) -> Iterator[exchange_pb2.PullResponse]:
+    async def Subscribe(
+        self, request: exchange_pb2.PullRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[exchange_pb2.PullResponse]:
         caller = current_caller()
-        flt = self._reader.visibility(caller, request.types, request.categories)
-        for page in self._reader.subscribe(caller, request.cursor, flt, context.is_active):
-            yield convert.pull_response(page)
+        wanted = (list(request.types), list(request.categories))
+        flt = await self._offload(self._reader.visibility, caller, *wanted)
+        async for response in self._live.stream(caller, request.cursor, flt, wanted):
+            yield response
 
+    @on_pool
     def Lookup(self, request: exchange_pb2.LookupRequest, context: grpc.ServicerContext) -> exchange_pb2.LookupResponse:
         distance = request.max_distance if request.HasField("max_distance") else None
         return convert.lookup_response(self._reader.lookup(current_caller(), convert.queries(request), distance))
 
+    @on_pool
     def Retract(
         self, request: exchange_pb2.RetractRequest, context: grpc.ServicerContext
     ) -> exchange_pb2.RetractResponse:
         seq = self._ingest.retract(current_caller(), request.envelope)
         return exchange_pb2.RetractResponse(seq=seq, log_index=seq - 1)
 
+    @on_pool
     def Feedback(
         self, request: exchange_pb2.FeedbackRequest, context: grpc.ServicerContext
     ) -> exchange_pb2.FeedbackResponse:
@@ -77,10 +148,12 @@ class ExchangeHandler(exchange_pb2_grpc.ExchangeServicer):
         return exchange_pb2.FeedbackResponse(seq=outcome.seq, log_index=outcome.seq - 1, unchanged=not outcome.changed)
 
 
-class PseudonymizerHandler(pseudonymizer_pb2_grpc.PseudonymizerServicer):
-    def __init__(self, service: PseudonymizerService) -> None:
+class PseudonymizerHandler(_OnPool, pseudonymizer_pb2_grpc.PseudonymizerServicer):
+    def __init__(self, offload: Offload, service: PseudonymizerService) -> None:
+        super().__init__(offload)
         self._service = service
 
+    @on_pool
     def GetPublicKey(
         self, request: pseudonymizer_pb2.GetPublicKeyRequest, context: grpc.ServicerContext
     ) -> pseudonymizer_pb2.GetPublicKeyResponse:
@@ -89,6 +162,7 @@ class PseudonymizerHandler(pseudonymizer_pb2_grpc.PseudonymizerServicer):
             suite=SUITE, mode=MODE_VOPRF, epoch=keyring.current_epoch, public_key=keyring.public_key()
         )
 
+    @on_pool
     def Evaluate(
         self, request: pseudonymizer_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> pseudonymizer_pb2.EvaluateResponse:
@@ -98,15 +172,18 @@ class PseudonymizerHandler(pseudonymizer_pb2_grpc.PseudonymizerServicer):
         return pseudonymizer_pb2.EvaluateResponse(evaluated_elements=evaluated, proof=proof, epoch=epoch)
 
 
-class DirectoryHandler(directory_pb2_grpc.DirectoryServicer):
-    def __init__(self, directory: DirectoryService) -> None:
+class DirectoryHandler(_OnPool, directory_pb2_grpc.DirectoryServicer):
+    def __init__(self, offload: Offload, directory: DirectoryService) -> None:
+        super().__init__(offload)
         self._directory = directory
 
+    @on_pool
     def ListMembers(
         self, request: directory_pb2.ListMembersRequest, context: grpc.ServicerContext
     ) -> directory_pb2.ListMembersResponse:
         return directory_pb2.ListMembersResponse(members=[convert.member(m) for m in self._directory.members()])
 
+    @on_pool
     def ListSigningKeys(
         self, request: directory_pb2.ListSigningKeysRequest, context: grpc.ServicerContext
     ) -> directory_pb2.ListSigningKeysResponse:
@@ -115,6 +192,7 @@ class DirectoryHandler(directory_pb2_grpc.DirectoryServicer):
         keys = self._directory.signing_keys(request.member_id or None)
         return directory_pb2.ListSigningKeysResponse(keys=[convert.signing_key(k) for k in keys])
 
+    @on_pool
     def WhoAmI(
         self, request: directory_pb2.WhoAmIRequest, context: grpc.ServicerContext
     ) -> directory_pb2.WhoAmIResponse:
@@ -124,64 +202,76 @@ class DirectoryHandler(directory_pb2_grpc.DirectoryServicer):
         )
 
 
-class AdminHandler(admin_pb2_grpc.AdminServicer):
-    def __init__(self, changes: AdminService, queries: AdminQueries) -> None:
+class AdminHandler(_OnPool, admin_pb2_grpc.AdminServicer):
+    def __init__(self, offload: Offload, changes: AdminService, queries: AdminQueries) -> None:
+        super().__init__(offload)
         self._changes = changes
         self._queries = queries
 
+    @on_pool
     def ApplyChange(
         self, request: admin_pb2.ApplyChangeRequest, context: grpc.ServicerContext
     ) -> admin_pb2.ApplyChangeResponse:
         return convert.change_response(self._changes.apply(current_caller(), request.envelope, request.dry_run))
 
+    @on_pool
     def GetMember(
         self, request: admin_pb2.GetMemberRequest, context: grpc.ServicerContext
     ) -> admin_pb2.GetMemberResponse:
         return admin_pb2.GetMemberResponse(member=convert.member_detail(self._queries.member(request.member_id)))
 
+    @on_pool
     def GetPolicy(
         self, request: admin_pb2.GetPolicyRequest, context: grpc.ServicerContext
     ) -> admin_pb2.GetPolicyResponse:
         version, document = self._queries.policy()
         return admin_pb2.GetPolicyResponse(document=document, version=version)
 
+    @on_pool
     def ListGroups(
         self, request: admin_pb2.ListGroupsRequest, context: grpc.ServicerContext
     ) -> admin_pb2.ListGroupsResponse:
         groups = [admin_pb2.Group(name=g.name, members=g.members) for g in self._queries.groups()]
         return admin_pb2.ListGroupsResponse(groups=groups)
 
+    @on_pool
     def ListCategories(
         self, request: admin_pb2.ListCategoriesRequest, context: grpc.ServicerContext
     ) -> admin_pb2.ListCategoriesResponse:
         cats = [admin_pb2.Category(name=c.name, retention_days=c.retention_days) for c in self._queries.categories()]
         return admin_pb2.ListCategoriesResponse(categories=cats)
 
+    @on_pool
     def RunRetention(
         self, request: admin_pb2.RunRetentionRequest, context: grpc.ServicerContext
     ) -> admin_pb2.RunRetentionResponse:
         return admin_pb2.RunRetentionResponse(purged=self._queries.run_retention())
 
+    @on_pool
     def GetStats(self, request: admin_pb2.GetStatsRequest, context: grpc.ServicerContext) -> admin_pb2.GetStatsResponse:
         return convert.stats_response(*self._queries.stats())
 
 
-class LogHandler(log_pb2_grpc.LogServicer):
-    def __init__(self, log: LogService, max_batch: int) -> None:
+class LogHandler(_OnPool, log_pb2_grpc.LogServicer):
+    def __init__(self, offload: Offload, log: LogService, max_batch: int) -> None:
+        super().__init__(offload)
         self._log = log
         self._max_batch = max_batch
 
+    @on_pool
     def GetCheckpoint(
         self, request: log_pb2.GetCheckpointRequest, context: grpc.ServicerContext
     ) -> log_pb2.GetCheckpointResponse:
         return log_pb2.GetCheckpointResponse(note=self._log.checkpoint(request.min_size))
 
+    @on_pool
     def GetInclusionProof(
         self, request: log_pb2.GetInclusionProofRequest, context: grpc.ServicerContext
     ) -> log_pb2.GetInclusionProofResponse:
         proof, leaf = self._log.inclusion(current_caller(), request.index, request.tree_size)
         return log_pb2.GetInclusionProofResponse(proof=proof, leaf=leaf)
 
+    @on_pool
     def GetInclusionProofs(
         self, request: log_pb2.GetInclusionProofsRequest, context: grpc.ServicerContext
     ) -> log_pb2.GetInclusionProofsResponse:
@@ -191,13 +281,17 @@ class LogHandler(log_pb2_grpc.LogServicer):
             out.proofs.add(index=index, proof=proof)
         return out
 
+    @on_pool
     def GetConsistencyProof(
         self, request: log_pb2.GetConsistencyProofRequest, context: grpc.ServicerContext
     ) -> log_pb2.GetConsistencyProofResponse:
         return log_pb2.GetConsistencyProofResponse(proof=self._log.consistency(request.size1, request.size2))
 
-    def GetEntries(
-        self, request: log_pb2.GetEntriesRequest, context: grpc.ServicerContext
-    ) -> Iterator[log_pb2.GetEntriesResponse]:
-        for page in self._log.entries(request.start, request.end):
-            yield convert.entries_response(page)
+    async def GetEntries(
+        self, request: log_pb2.GetEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[log_pb2.GetEntriesResponse]:
+        async for response in self._offload.stream(self._entries, request):
+            yield response
+
+    def _entries(self, request: log_pb2.GetEntriesRequest) -> Iterator[log_pb2.GetEntriesResponse]:
+        return (convert.entries_response(page) for page in self._log.entries(request.start, request.end))

@@ -23,12 +23,12 @@ from exchange.errors import (
     UnavailableError,
     quoted,
 )
-from exchange.events import EventBus
 from exchange.identity import Caller
 from exchange.oprf_key import OprfKeyring
 from exchange.policy.engine import SUBMIT_STREAM, PolicyEngine
 from exchange.services.envelopes import EnvelopeOpener, bad_signature
 from exchange.store.base import MAX_ID, FeedbackOutcome, KeyRecord, NewSignal, SignalRecord, Store
+from exchange.wakeups import WakeupBus
 
 Clock = Callable[[], float]
 
@@ -64,7 +64,7 @@ class IngestService:
         store: Store,
         settings: Settings,
         keyring: OprfKeyring,
-        bus: EventBus,
+        bus: WakeupBus,
         clock: Clock,
         policy: PolicyEngine,
         opener: EnvelopeOpener,

@@ -10,7 +10,6 @@ from client_sdk.positions import encode_cursor
 from client_sdk.vocab import TYPE_MEDIA_PDQ, VALUE_BYTES
 from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError, quoted
-from exchange.events import EventBus
 from exchange.identity import Caller
 from exchange.policy.engine import PULL, SUBSCRIBE, PolicyEngine
 from exchange.store.base import MAX_ID, EventFilter, EventRecord, MatchRecord, Store
@@ -43,12 +42,11 @@ class Query:
 
 
 class ReaderService:
-    """Pull, Subscribe and Lookup."""
+    """Pull, Lookup, and the blocking steps of Subscribe (``exchange.fanout`` runs the live part)."""
 
-    def __init__(self, store: Store, settings: Settings, bus: EventBus, clock: Clock, policy: PolicyEngine) -> None:
+    def __init__(self, store: Store, settings: Settings, clock: Clock, policy: PolicyEngine) -> None:
         self._store = store
         self._settings = settings
-        self._bus = bus
         self._clock = clock
         self._policy = policy
 
@@ -71,11 +69,6 @@ class ReaderService:
         self._policy.read_filter(caller, wanted_types, wanted_cats)
         return lambda: self._policy.read_filter(caller, wanted_types, wanted_cats)
 
-    def can_see(self, caller: Caller, signal_id: int) -> bool:
-        """Whether the caller may see (and so give feedback on) a signal."""
-        signal = self._store.get_signal(signal_id)
-        return signal is not None and self._policy.can_read(caller, signal)
-
     def pull(self, caller: Caller, cursor: str, limit: int, flt: FilterFn) -> Iterator[Page]:
         """Pages of visible events after ``cursor``, up to ``limit`` events (0: all), then stop."""
         seq = decode_cursor(cursor)
@@ -94,31 +87,17 @@ class ReaderService:
                 return
             caller = self._policy.readmit(caller, PULL)  # suspended or revoked since: no more pages
 
-    def subscribe(
-        self, caller: Caller, cursor: str, flt: FilterFn, alive: Callable[[], bool], heartbeat: float = 15.0
-    ) -> Iterator[Page]:
-        """Everything after ``cursor``, then new events as they commit, while ``alive()``.
+    def catch_up(self, caller: Caller, seq: int, flt: FilterFn) -> tuple[Caller, EventFilter, Page]:
+        """One page of a subscription's catch-up: the caller admitted again, the filter in force now, and the
+        visible events after ``seq`` (a short page's cursor is the end of the log as read)."""
+        caller, current = self.recheck(caller, flt)
+        events, seq = self._store.events_after(seq, self._settings.pull_page, current)
+        return caller, current, Page(events, encode_cursor(seq))
 
-        An empty page marks the end of the catch-up, and another follows every
-        ``heartbeat`` seconds of silence so the client keeps an up-to-date cursor.
-        Waits also poll the store, so events committed by another process are seen too.
-        """
-        seq = decode_cursor(cursor)
-        idle = 0.0
-        caught_up = False
-        while alive() and not self._bus.closed:
-            caller = self._policy.readmit(caller, SUBSCRIBE)  # suspended or revoked since: the stream ends
-            events, seq = self._store.events_after(seq, self._settings.pull_page, flt())
-            if events:
-                idle = 0.0
-                yield Page(events, encode_cursor(seq))
-                continue
-            if idle >= heartbeat or not caught_up:
-                idle = 0.0
-                caught_up = True
-                yield Page([], encode_cursor(seq))  # caught up, or still alive
-            if not self._bus.wait_beyond(seq, 1.0):
-                idle += 1.0
+    def recheck(self, caller: Caller, flt: FilterFn) -> tuple[Caller, EventFilter]:
+        """A live subscription's caller admitted again (suspended, removed or revoked since: raises) and what
+        it may see now (policy and group changes apply to streams already open)."""
+        return self._policy.readmit(caller, SUBSCRIBE), flt()
 
     def lookup(self, caller: Caller, queries: Sequence[Query], max_distance: int | None) -> list[list[MatchRecord]]:
         """For each query, the active signals the caller may see that match it."""

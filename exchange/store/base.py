@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from client_sdk.keys import window_admits
+from client_sdk.log_entry import leaf_expires
+from client_sdk.vocab import KIND_FEEDBACK
 
 if TYPE_CHECKING:
     from exchange.policy.quota import QuotaLedger
@@ -194,6 +196,66 @@ class EventFilter:
     def admits_type(self, type_: int) -> bool:
         return self.types is None or type_ in self.types
 
+    def admits(self, event: LiveEvent) -> bool:
+        """``events_after``'s visibility rule, in memory: a signal's event of a wanted type and category,
+        shared with everyone or with a group of the reader's, whose envelope is still stored."""
+        if event.type is None:
+            return False
+        return (
+            (self.types is None or event.type in self.types)
+            and (self.categories is None or event.category in self.categories)
+            and (event.audience is None or event.audience in self.audiences)
+            and (
+                not self.reader
+                or event.event.kind != KIND_FEEDBACK
+                or self.reader in (event.signal_submitter, event.member)
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """An event as the live fan-out reads it: with the attributes of its signal that visibility depends on.
+    ``type`` is None when no member may read it: an admin event, or one whose envelope or signal retention
+    purged (its envelope is then empty)."""
+
+    event: EventRecord
+    type: int | None
+    category: int | None
+    audience: int | None
+    signal_submitter: int = 0  # member rows: who may see a FEEDBACK event (EventFilter.reader)
+    member: int = 0
+
+
+#: Every event after a seq with its signal's type, category, audience and submitter and the event's leaf, for
+#: ``live_events`` (``?`` params).
+LIVE_EVENTS_SQL = (
+    "SELECT e.seq, e.kind, coalesce(e.signal, 0), e.received_at, e.envelope,"
+    " CASE WHEN e.envelope IS NULL THEN NULL ELSE s.type END, s.category, s.audience, e.leaf,"
+    " coalesce(s.submitter, 0), e.member"
+    " FROM events e LEFT JOIN signals s ON s.id = e.signal WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
+)
+
+
+def live_event(row: Sequence[Any]) -> LiveEvent:
+    """A ``LIVE_EVENTS_SQL`` row as a LiveEvent."""
+    seq, kind, signal, received_at, envelope, type_, category, audience, leaf, submitter, member = row
+    return LiveEvent(
+        EventRecord(
+            int(seq),
+            int(kind),
+            int(signal),
+            int(received_at),
+            b"" if envelope is None else bytes(envelope),
+            leaf_expires(bytes(leaf)),
+        ),
+        None if type_ is None else int(type_),
+        None if category is None else int(category),
+        None if audience is None else int(audience),
+        int(submitter),
+        int(member),
+    )
+
 
 def pdq_ranked(values: Sequence[bytes], stored: Sequence[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
     """For each query hash, (index into ``stored``, Hamming distance) within ``max_distance``, nearest first."""
@@ -268,6 +330,16 @@ class Store(Protocol):
         ...
 
     def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]: ...
+    def live_events(self, seq: int, limit: int) -> list[LiveEvent]:
+        """Every event after ``seq`` (at most ``limit``, in order, admin events included) with what
+        ``EventFilter.admits`` needs: the live fan-out reads each commit once for every stream."""
+        ...
+
+    def watch_commits(self, on_commit: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``on_commit(seq)`` when another process commits events (PostgreSQL replicas); returns a
+        function that stops watching. A store one process owns watches nothing."""
+        ...
+
     def max_seq(self) -> int: ...
     def lookup(self, type_: int, values: Sequence[bytes], now: int, flt: EventFilter) -> list[MatchRecord]:
         """Active signals of ``type_`` whose value is one of ``values`` and that ``flt`` lets the reader see

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import structlog
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from client_sdk import merkle
@@ -43,21 +44,25 @@ from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import WINDOWS, QuotaLedger, UsageSummary, exhausted
 from exchange.store import pg_schema
 from exchange.store.base import (
+    LIVE_EVENTS_SQL,
     UNKNOWN_MEMBER,
     Category,
     EventFilter,
     EventRecord,
+    LiveEvent,
     MatchRecord,
     NewSignal,
     SignalRecord,
     Stats,
     SubmitOutcome,
     leaf_submitter,
+    live_event,
     pdq_ranked,
     resubmission,
 )
 from exchange.store.sql import REVIVE, SqlStore
 
+_log = structlog.get_logger("exchange.store")
 Conn = psycopg.Connection[Any]
 Clock = Callable[[], float]
 
@@ -69,6 +74,7 @@ _FEEDBACK_COUNTS = ", ".join(f"count(f.verdict) FILTER (WHERE f.verdict = {v})" 
 _NO_FEEDBACK = (0, 0, 0, 0, 0)
 _CATALOG_TTL = 1.0  # seconds a replica trusts its cached category list (other replicas may change it)
 _CATCH_UP = 4096  # appends by other replicas replayed leaf by leaf; beyond that the tiles are reloaded
+COMMITS_CHANNEL = "sigx_commits"  # NOTIFY payload: the log size (= newest seq) a write committed
 
 # What a reader may see, decided in the query: (categories or NULL for all, the reader's groups).
 _VISIBLE = (
@@ -314,6 +320,8 @@ class PostgresStore(SqlStore):
                     if self._tree.size != size:
                         self._tree = self._catch_up(conn, size)
                     yield conn
+                    if self._tree.size > size:  # delivered at commit to every listening replica
+                        conn.execute("SELECT pg_notify(%s, %s)", (COMMITS_CHANNEL, str(self._tree.size)), prepare=True)
             except BaseException as exc:
                 self._tree = saved
                 if isinstance(exc, _UNAVAILABLE):
@@ -559,6 +567,19 @@ class PostgresStore(SqlStore):
         cursor = max(seq, top) if len(events) < limit else events[-1].seq
         return events, cursor
 
+    def live_events(self, seq: int, limit: int) -> list[LiveEvent]:
+        """Every event after ``seq`` with its signal's type, category and audience (the live fan-out's read)."""
+        with self._read() as conn:
+            rows = conn.execute(self._sql(LIVE_EVENTS_SQL), (seq, limit), prepare=True).fetchall()
+        return [live_event(r) for r in rows]
+
+    def watch_commits(self, on_commit: Callable[[int], None]) -> Callable[[], None]:
+        """LISTEN on a dedicated connection for every replica's commits (this one's included); reconnects
+        after a failure and then reports the current log size, so nothing committed meanwhile is missed."""
+        watcher = _CommitWatcher(self._dsn, on_commit)
+        watcher.start()
+        return watcher.stop
+
     def _matches(self, conn: Conn, rows: Sequence[Sequence[Any]], distances: Sequence[int]) -> list[MatchRecord]:
         return [
             MatchRecord(self._signal_from_row(r, conn), tuple(int(n) for n in r[12:17]), d)  # type: ignore[arg-type]
@@ -605,6 +626,37 @@ class PostgresStore(SqlStore):
                 ]
                 for hits in hits_per_query
             ]
+
+
+class _CommitWatcher(threading.Thread):
+    """One LISTEN connection per process: other replicas' commits wake this one's live streams."""
+
+    def __init__(self, dsn: str, on_commit: Callable[[int], None]) -> None:
+        super().__init__(name="sigx-pg-listen", daemon=True)
+        self._dsn = dsn
+        self._on_commit = on_commit
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._dsn, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(f"LISTEN {COMMITS_CHANNEL}")
+                    row = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+                    self._on_commit(int(row[0]) if row else 0)  # whatever committed while not listening
+                    backoff = 0.5
+                    while not self._stopping.is_set():
+                        for note in conn.notifies(timeout=0.5, stop_after=64):
+                            self._on_commit(int(note.payload))
+            except (psycopg.Error, ValueError) as exc:
+                _log.warning("commit_listener_lost", error=type(exc).__name__, retry_in=backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
 
 
 # -- sigx admin migrate: SQLite -> PostgreSQL ----------------------------------------------

@@ -24,16 +24,19 @@ from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import QuotaLedger
 from exchange.store import schema
 from exchange.store.base import (
+    LIVE_EVENTS_SQL,
     UNKNOWN_MEMBER,
     Category,
     EventFilter,
     EventRecord,
+    LiveEvent,
     MatchRecord,
     NewSignal,
     SignalRecord,
     Stats,
     SubmitOutcome,
     leaf_submitter,
+    live_event,
     pdq_ranked,
     resubmission,
 )
@@ -336,6 +339,15 @@ class SqliteStore(SqlStore):
             else:
                 cursor = events[-1].seq
         return events, cursor
+
+    def live_events(self, seq: int, limit: int) -> list[LiveEvent]:
+        """Every event after ``seq`` with its signal's type, category and audience (the live fan-out's read)."""
+        with self._read() as conn:
+            return [live_event(r) for r in conn.execute(LIVE_EVENTS_SQL, (seq, limit))]
+
+    def watch_commits(self, on_commit: Callable[[int], None]) -> Callable[[], None]:
+        """Nothing to watch: one process owns a SQLite file and publishes its own commits."""
+        return lambda: None
 
     def _feedback_counts(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, list[int]]:
         counts: dict[int, list[int]] = {}
