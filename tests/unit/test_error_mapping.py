@@ -1,4 +1,5 @@
-"""Every domain error maps to a precise gRPC code, and the SDK has a twin for it."""
+"""Every domain error maps to a precise gRPC code, and the SDK has a twin for it. Which code each error gets,
+with its reason, is checked end to end by tests/integration/test_error_round_trip.py."""
 
 from __future__ import annotations
 
@@ -11,18 +12,6 @@ import client_sdk.errors as sdk_errors
 from exchange import errors
 from exchange.rpc.status import STATUS_TABLE, status_for
 
-EXPECTED = {
-    errors.InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.BatchTooLargeError: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
-    errors.PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
-    errors.NotFoundError: grpc.StatusCode.NOT_FOUND,
-    errors.FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.QuotaExceededError: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    errors.UnavailableError: grpc.StatusCode.UNAVAILABLE,
-    errors.ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
-}
-
 
 def _domain_errors() -> list[type[errors.ExchangeError]]:
     return [
@@ -34,11 +23,9 @@ def _domain_errors() -> list[type[errors.ExchangeError]]:
 
 @pytest.mark.parametrize("cls", _domain_errors(), ids=lambda c: c.__name__)
 def test_every_error_class_is_mapped(cls: type[errors.ExchangeError]) -> None:
-    assert cls in EXPECTED, f"{cls.__name__} has no expected status in this test"
     error = cls("m", retry_after=1.0) if cls is errors.QuotaExceededError else cls("m")
     code = status_for(error)
-    assert code == EXPECTED[cls]
-    assert code not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)
+    assert code not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.OK)
     twin = sdk_errors.RPC_ERRORS.get(code.name)
     assert twin is not None and issubclass(twin, sdk_errors.ExchangeRpcError), f"no SDK twin for {code.name}"
 
