@@ -142,9 +142,8 @@ def _run_load(replicas: str, server: ServerProcess, tmp_path: Path, capsys: pyte
     assert not errors, errors[:10]
     assert accepted and all(n == 1 for n in accepted.values())
 
-    known = max(
-        [*accepted, *feedback_seqs, *(s for _, seqs in pulled.values() for s in seqs), *sum(live_seen.values(), [])]
-    )
+    streams = [*(seqs for _, seqs in pulled.values()), *live_seen.values()]
+    known = max([*accepted, *feedback_seqs, *(seq for seqs in streams for seq in seqs)])
     visible = _visible_in_log(server, known)
     submitted = [seq for seq in visible["demo-a"] if seq in accepted]
     assert sorted(submitted) == sorted(accepted)  # every acknowledged signal once
