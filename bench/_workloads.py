@@ -21,8 +21,8 @@ from pathlib import Path
 import grpc
 
 from client_sdk import ExchangeClient, envelope, keys, oprf
-from client_sdk._wire import signals_pb2
 from client_sdk.credentials import Credentials
+from client_sdk.wire import signals_pb2
 
 CATEGORY = "sextortion.financial"
 SIGNAL_TYPE_EMAIL = 1

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _workloads import ServerProcess
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk._wire import admin_pb2
-from exchange.admin_client import AdminClient
+from client_sdk.admin import AdminClient
+from client_sdk.wire import admin_pb2
 
 
 def main() -> None:

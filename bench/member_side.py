@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _workloads as wl
 
 from client_sdk import envelope, oprf
-from client_sdk._wire import admin_pb2, exchange_pb2, signals_pb2
+from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
 from client_sdk.member import Matcher, MatchIndex, MatchRun
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2, exchange_pb2, signals_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"index_fraction_of_ceiling": 0.75, "match_fraction_of_pull": 0.80, "match_step": 100_000.0, "rss_mib": 200}

@@ -45,10 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _workloads as wl
 
 from client_sdk import Identifier
-from client_sdk._wire import exchange_pb2, exchange_pb2_grpc, pseudonymizer_pb2, pseudonymizer_pb2_grpc
 from client_sdk.client import oprf_input
 from client_sdk.credentials import Credentials
 from client_sdk.oprf import MODE_VOPRF, OprfClient
+from client_sdk.wire import exchange_pb2, exchange_pb2_grpc, pseudonymizer_pb2, pseudonymizer_pb2_grpc
 
 BATCH = 1000
 MARK = 100_000  # the "100k stored" checkpoint
@@ -419,8 +419,8 @@ def voprf_raw(bench: Bench, threads: int, seconds: float) -> dict[str, Any]:
 
 def audit_verify(address: str, creds_dir: Path, state: Path) -> dict[str, Any]:
     """``sigx audit verify``'s engine over the whole log, as an auditor would run it (first run, no state)."""
-    from exchange.audit.sources import RemoteSource
-    from exchange.audit.verifier import Auditor
+    from client_sdk.audit.sources import RemoteSource
+    from client_sdk.audit.verifier import Auditor
 
     source = RemoteSource(address, creds_dir)
     try:

@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from client_sdk._wire import exchange_pb2_grpc  # noqa: E402
 from client_sdk.credentials import Credentials  # noqa: E402
+from client_sdk.wire import exchange_pb2_grpc  # noqa: E402
 from tests.harness_process import ServerProcess  # noqa: E402
 from tests.live import Watcher, add_members, aio_channel, percentile, rss_mib, stop, unary_load, watch  # noqa: E402
 

@@ -22,17 +22,6 @@ import grpc
 
 from client_sdk import envelope as env
 from client_sdk import keys, merkle, oprf
-from client_sdk._wire import (
-    directory_pb2,
-    directory_pb2_grpc,
-    exchange_pb2,
-    exchange_pb2_grpc,
-    log_pb2,
-    log_pb2_grpc,
-    pseudonymizer_pb2,
-    pseudonymizer_pb2_grpc,
-    signals_pb2,
-)
 from client_sdk.credentials import Credentials
 from client_sdk.errors import (
     InvalidIdentifierError,
@@ -74,6 +63,17 @@ from client_sdk.vocab import (
     canonical_type,
     canonical_verdict,
     type_name,
+)
+from client_sdk.wire import (
+    directory_pb2,
+    directory_pb2_grpc,
+    exchange_pb2,
+    exchange_pb2_grpc,
+    log_pb2,
+    log_pb2_grpc,
+    pseudonymizer_pb2,
+    pseudonymizer_pb2_grpc,
+    signals_pb2,
 )
 
 T = TypeVar("T")

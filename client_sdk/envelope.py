@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError, Message
 
 from client_sdk import keys, vocab
-from client_sdk._wire import admin_pb2, signals_pb2
 from client_sdk.errors import VerificationError
+from client_sdk.wire import admin_pb2, signals_pb2
 
 # DSSE payload types: short, versioned names (stored with every envelope, so every byte counts).
 PAYLOAD_SIGNAL = "sigx.signal/v1"

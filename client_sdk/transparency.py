@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from client_sdk import merkle
-from client_sdk._wire import directory_pb2
 from client_sdk.envelope import PAYLOAD_ADMIN, EnvelopeError, OpenedEnvelope, open_envelope
 from client_sdk.errors import VerificationError
 from client_sdk.keys import key_id_for, verify, window_admits
@@ -33,6 +32,7 @@ from client_sdk.log_entry import EntryError, LogEntry
 from client_sdk.note import Checkpoint, NoteError, open_checkpoint
 from client_sdk.positions import seq_at
 from client_sdk.vocab import KIND_ADMIN
+from client_sdk.wire import directory_pb2
 
 
 class KeyTransparencyError(VerificationError):

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from client_sdk._wire import exchange_pb2, signals_pb2
 from client_sdk.errors import InvalidIdentifierError
+from client_sdk.wire import exchange_pb2, signals_pb2
 
 
 def _table(enum: Any, prefix: str) -> dict[str, int]:

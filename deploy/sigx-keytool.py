@@ -34,10 +34,10 @@ from client_sdk.credentials import MEMBER_FILE, Credentials
 from client_sdk.errors import SignalExchangeError
 from client_sdk.keys import SigningKey
 from client_sdk.secure_files import write_file
-from exchange.ca import CertificateAuthority
+from exchange.datadir.paths import DataDir
 from exchange.errors import ExchangeError
-from exchange.oprf_key import OprfKeyring
-from exchange.paths import DataDir
+from exchange.pki.ca import CertificateAuthority
+from exchange.pki.oprf_keyring import OprfKeyring
 
 #: Names the first start puts in the server certificate; always kept, so local tools keep working.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from functools import cache
 
 from client_sdk.keys import SigningKey
-from exchange.ca import CertificateAuthority
 from exchange.config import Settings
-from exchange.log.checkpoints import Checkpointer, log_origin
-from exchange.oprf_key import OprfKeyring
-from exchange.paths import DataDir
+from exchange.datadir.paths import DataDir
+from exchange.live.wakeups import WakeupBus
+from exchange.pki.ca import CertificateAuthority
+from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.policy.engine import PolicyEngine
-from exchange.retention import RetentionTask
 from exchange.services.admin import AdminQueries, AdminService
 from exchange.services.directory import DirectoryService
 from exchange.services.envelopes import EnvelopeOpener
@@ -22,8 +21,9 @@ from exchange.services.ingest import IngestService
 from exchange.services.log import LogService
 from exchange.services.pseudonymizer import PseudonymizerService
 from exchange.services.reader import ReaderService
+from exchange.services.retention import RetentionTask
+from exchange.signature_log.checkpoints import Checkpointer, log_origin
 from exchange.store.base import Store
-from exchange.wakeups import WakeupBus
 
 Clock = Callable[[], float]
 

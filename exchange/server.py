@@ -30,7 +30,7 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from client_sdk._wire import (
+from client_sdk.wire import (
     admin_pb2,
     admin_pb2_grpc,
     directory_pb2,
@@ -44,13 +44,13 @@ from client_sdk._wire import (
 )
 from exchange import app
 from exchange.app import Services
-from exchange.bootstrap import ensure_initialised, record_address
 from exchange.config import Settings
+from exchange.datadir.bootstrap import ensure_initialised, record_address
+from exchange.datadir.paths import DataDir
 from exchange.errors import ConfigError
-from exchange.fanout import Fanout
-from exchange.metrics import Metrics
-from exchange.paths import DataDir
-from exchange.retention import RetentionTask
+from exchange.live.fanout import Fanout
+from exchange.observability.metrics import Metrics
+from exchange.pki.server_tls import ServerTls
 from exchange.rpc import convert, reflection
 from exchange.rpc.handlers import (
     AdminHandler,
@@ -62,9 +62,9 @@ from exchange.rpc.handlers import (
 from exchange.rpc.interceptor import ExchangeInterceptor
 from exchange.rpc.offload import Offload
 from exchange.rpc.streams import StreamRegistry
+from exchange.services.retention import RetentionTask
 from exchange.store import open_store
 from exchange.store.base import Store
-from exchange.tls import ServerTls
 
 log = structlog.get_logger("exchange.server")
 T = TypeVar("T")
@@ -170,6 +170,7 @@ class RunningExchange:
         await self.health.servicer.enter_graceful_shutdown()
         for task in self._background:
             task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)  # done before the pools shut down
         for unwatch in self._unwatch:
             unwatch()
         self.fanout.close()  # live subscriptions end now: their clients resume elsewhere from their cursor

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange import logs
+from exchange.observability import logs
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import grpc
 
-from client_sdk._wire import admin_pb2, exchange_pb2, exchange_pb2_grpc
+from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2, exchange_pb2, exchange_pb2_grpc
 from exchange.cli import main
 
 _OPTIONS = [("grpc.max_receive_message_length", 16 * 1024 * 1024), ("grpc.use_local_subchannel_pool", 1)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from client_sdk._wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2
 from client_sdk.vocab import SUBMIT_STATUS_CODES, TYPE_NAMES, VERDICT_NAMES
+from client_sdk.wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2
 from exchange.policy.quota import UsageSummary
 from exchange.rpc.status import status_for
 from exchange.services.admin import ChangeResult, MemberDetail

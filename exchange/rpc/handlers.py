@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import grpc
 
-from client_sdk._wire import (
+from client_sdk.oprf import MODE_VOPRF, SUITE
+from client_sdk.wire import (
     admin_pb2,
     admin_pb2_grpc,
     directory_pb2,
@@ -27,10 +28,9 @@ from client_sdk._wire import (
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
 )
-from client_sdk.oprf import MODE_VOPRF, SUITE
 from exchange.errors import UnavailableError
-from exchange.fanout import Fanout
 from exchange.identity import current_caller
+from exchange.live.fanout import Fanout
 from exchange.rpc import convert
 from exchange.rpc.interceptor import run_admitted
 from exchange.rpc.offload import Offload

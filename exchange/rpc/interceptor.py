@@ -30,10 +30,10 @@ import structlog
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from exchange.ca import issued_at
 from exchange.errors import ExchangeError, InvalidArgumentError, UnauthenticatedError
 from exchange.identity import Caller, reset_caller, set_caller
-from exchange.metrics import Metrics
+from exchange.observability.metrics import Metrics
+from exchange.pki.ca import issued_at
 from exchange.policy.engine import PolicyEngine
 from exchange.rpc.offload import Offload
 from exchange.rpc.status import status_for

@@ -13,7 +13,7 @@ from collections import Counter
 from contextvars import ContextVar
 
 from exchange.errors import ExchangeError, QuotaExceededError
-from exchange.metrics import Metrics
+from exchange.observability.metrics import Metrics
 from exchange.policy.engine import STREAM_RETRY
 
 

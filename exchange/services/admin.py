@@ -14,12 +14,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from client_sdk._wire import admin_pb2
 from client_sdk.envelope import PAYLOAD_ADMIN
 from client_sdk.keys import is_valid_public_key, key_id_for
-from exchange.ca import CertificateAuthority, IssuedCert, issued_at, not_after, parse_tls_public_key
+from client_sdk.wire import admin_pb2
 from exchange.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, quoted
 from exchange.identity import Caller
+from exchange.pki.ca import CertificateAuthority, IssuedCert, issued_at, not_after, parse_tls_public_key
 from exchange.policy import document as policy_doc
 from exchange.policy.engine import PolicyEngine
 from exchange.policy.quota import UsageSummary

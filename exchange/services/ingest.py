@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from client_sdk._wire import signals_pb2
 from client_sdk.envelope import PAYLOAD_FEEDBACK, PAYLOAD_RETRACT, PAYLOAD_SIGNAL, OpenedEnvelope
 from client_sdk.vocab import MEDIA_CODES, QUALIFIED_CODES, VALUE_BYTES, VERDICT_NAMES
+from client_sdk.wire import signals_pb2
 from exchange.config import Settings
 from exchange.errors import (
     BatchTooLargeError,
@@ -24,11 +24,11 @@ from exchange.errors import (
     quoted,
 )
 from exchange.identity import Caller
-from exchange.oprf_key import OprfKeyring
+from exchange.live.wakeups import WakeupBus
+from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.policy.engine import SUBMIT_STREAM, PolicyEngine
 from exchange.services.envelopes import EnvelopeOpener, bad_signature
 from exchange.store.base import MAX_ID, FeedbackOutcome, KeyRecord, NewSignal, SignalRecord, Store
-from exchange.wakeups import WakeupBus
 
 Clock = Callable[[], float]
 

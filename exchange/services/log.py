@@ -11,8 +11,8 @@ from client_sdk.log_entry import LogEntry
 from client_sdk.note import Checkpoint
 from exchange.errors import BatchTooLargeError, InvalidArgumentError
 from exchange.identity import Caller
-from exchange.log.checkpoints import Checkpointer
 from exchange.policy.engine import PolicyEngine
+from exchange.signature_log.checkpoints import Checkpointer
 from exchange.store.base import Store
 
 PAGE = 1000

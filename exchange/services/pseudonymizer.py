@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from exchange.config import Settings
 from exchange.errors import BatchTooLargeError
 from exchange.identity import Caller
-from exchange.oprf_key import OprfKeyring
+from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.policy.engine import PolicyEngine
 
 

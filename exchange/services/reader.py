@@ -42,7 +42,7 @@ class Query:
 
 
 class ReaderService:
-    """Pull, Lookup, and the blocking steps of Subscribe (``exchange.fanout`` runs the live part)."""
+    """Pull, Lookup, and the blocking steps of Subscribe (``exchange.live.fanout`` runs the live part)."""
 
     def __init__(self, store: Store, settings: Settings, clock: Clock, policy: PolicyEngine) -> None:
         self._store = store

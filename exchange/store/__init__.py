@@ -16,8 +16,8 @@ __all__ = ["SqliteStore", "Store", "open_store"]
 def open_store(settings: Settings) -> Store:
     """The store the settings name: SQLite in the data directory unless ``database`` is set."""
     if settings.database:
+        from exchange.datadir.paths import DataDir
         from exchange.errors import ConfigError
-        from exchange.paths import DataDir
         from exchange.store.postgres import PostgresStore
 
         store = PostgresStore(settings.database)

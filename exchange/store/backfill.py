@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from client_sdk._wire import admin_pb2
 from client_sdk.envelope import EnvelopeError, open_envelope
 from client_sdk.keys import key_id_for
+from client_sdk.wire import admin_pb2
 
 
 def key_log_positions(admin_events: Iterable[tuple[int, bytes | None]]) -> dict[str, tuple[int, int]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import psycopg
 
 from exchange.store.backfill import key_log_positions
-from exchange.store.schema import DEFAULT_TAXONOMY
+from exchange.store.sqlite_schema import DEFAULT_TAXONOMY
 
 # pg_advisory_xact_lock keys: one for schema migrations, one for the log's single writer.
 MIGRATION_LOCK = 0x5349_4758_0001  # "SIGX" 1

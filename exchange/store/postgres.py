@@ -40,8 +40,8 @@ from exchange.errors import (
     FailedPreconditionError,
     UnavailableError,
 )
-from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import WINDOWS, QuotaLedger, UsageSummary, exhausted
+from exchange.signature_log.tree import TreeBuilder
 from exchange.store import pg_schema
 from exchange.store.base import (
     LIVE_EVENTS_SQL,

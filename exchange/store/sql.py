@@ -17,7 +17,7 @@ from client_sdk import merkle
 from client_sdk.log_entry import leaf_time
 from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT
 from exchange.errors import FailedPreconditionError, NotFoundError, quoted
-from exchange.log.tree import TILE_HEIGHT, TreeBuilder
+from exchange.signature_log.tree import TILE_HEIGHT, TreeBuilder
 from exchange.store.base import (
     MEMBER_COLUMNS,
     RETRACTED_BY_OPERATOR,

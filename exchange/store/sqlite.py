@@ -20,9 +20,9 @@ from client_sdk.envelope import open_envelope
 from client_sdk.log_entry import LogEntry, leaf_expires
 from client_sdk.vocab import KIND_FEEDBACK, KIND_SUBMIT, TYPE_MEDIA_PDQ
 from exchange.errors import ConfigError, UnavailableError
-from exchange.log.tree import TreeBuilder
 from exchange.policy.quota import QuotaLedger
-from exchange.store import schema
+from exchange.signature_log.tree import TreeBuilder
+from exchange.store import sqlite_schema as schema
 from exchange.store.base import (
     LIVE_EVENTS_SQL,
     UNKNOWN_MEMBER,

@@ -45,8 +45,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from client_sdk.stix import StixMapper
 from exchange.app import Services
 from exchange.config import Settings
+from exchange.datadir.paths import DataDir
 from exchange.errors import ConfigError
-from exchange.paths import DataDir
 from exchange.taxii.app import TaxiiContext, build_app
 
 log = structlog.get_logger("exchange.taxii")

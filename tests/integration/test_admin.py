@@ -183,8 +183,8 @@ def test_key_rotation_and_revocation(exchange: Exchange, capsys: pytest.CaptureF
         assert after.status == "accepted"
         events = list(b.pull())  # both verify: the old key inside its window, the new one after
         assert [(e.seq, e.key_id) for e in events] == [(before.seq, old_key.key_id), (after.seq, rotated["new_key_id"])]  # type: ignore[index]
-        from client_sdk._wire import signals_pb2
         from client_sdk.envelope import seal_body
+        from client_sdk.wire import signals_pb2
 
         stale = seal_body(
             signals_pb2.SignalBody(

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk._wire import admin_pb2
+from client_sdk.admin import AdminClient
+from client_sdk.audit.sources import RemoteSource
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import open_envelope
 from client_sdk.errors import (
@@ -37,12 +38,11 @@ from client_sdk.errors import (
 )
 from client_sdk.log_entry import LogEntry
 from client_sdk.secure_files import write_private_file
-from exchange.admin_client import AdminClient
-from exchange.audit.sources import RemoteSource
-from exchange.bootstrap import admin_change
-from exchange.ca import CertificateAuthority, private_key_pem
+from client_sdk.wire import admin_pb2
 from exchange.cli import main
-from exchange.paths import DataDir
+from exchange.datadir.bootstrap import admin_change
+from exchange.datadir.paths import DataDir
+from exchange.pki.ca import CertificateAuthority, private_key_pem
 from exchange.store.base import AdminEvent
 from tests.harness import Exchange, start_exchange
 

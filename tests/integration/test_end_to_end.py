@@ -9,12 +9,12 @@ import grpc
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk._wire import admin_pb2, exchange_pb2, exchange_pb2_grpc, signals_pb2
+from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import seal_body
 from client_sdk.errors import FailedPreconditionError, NotFoundError, QuotaExceededError
 from client_sdk.vocab import VERDICT_CODES
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2, exchange_pb2, exchange_pb2_grpc, signals_pb2
 from tests.harness import Exchange
 
 pytestmark = pytest.mark.integration

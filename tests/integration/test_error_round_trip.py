@@ -11,10 +11,10 @@ import pytest
 
 import client_sdk.errors as sdk
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk._wire import admin_pb2, exchange_pb2, signals_pb2
+from client_sdk.admin import AdminClient
 from client_sdk.envelope import seal_body
 from client_sdk.keys import SigningKey
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2, exchange_pb2, signals_pb2
 from exchange.rpc.status import STATUS_TABLE
 from tests.harness import Exchange
 

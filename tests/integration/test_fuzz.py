@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client_sdk._wire import exchange_pb2, log_pb2, pseudonymizer_pb2, signals_pb2
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import seal_body
+from client_sdk.wire import exchange_pb2, log_pb2, pseudonymizer_pb2, signals_pb2
 from tests.harness import Exchange
 
 pytestmark = pytest.mark.integration

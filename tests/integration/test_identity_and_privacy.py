@@ -12,10 +12,10 @@ import grpc
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk._wire import directory_pb2, directory_pb2_grpc
 from client_sdk.credentials import Credentials
-from exchange.bootstrap import DataDir
-from exchange.ca import CertificateAuthority
+from client_sdk.wire import directory_pb2, directory_pb2_grpc
+from exchange.datadir.bootstrap import DataDir
+from exchange.pki.ca import CertificateAuthority
 from tests.harness import Exchange
 from tests.harness_process import ServerProcess
 

@@ -22,14 +22,14 @@ import grpc
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal, SignalExchangeError
-from client_sdk._wire import admin_pb2, log_pb2, log_pb2_grpc, signals_pb2
+from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import open_envelope
 from client_sdk.errors import QuotaExceededError
 from client_sdk.log_entry import LogEntry
 from client_sdk.note import Checkpoint
 from client_sdk.vocab import KIND_FEEDBACK, KIND_RETRACT, KIND_SUBMIT
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2, log_pb2, log_pb2_grpc, signals_pb2
 from exchange.cli import main
 from tests.harness import postgres_database
 from tests.harness_process import ServerProcess

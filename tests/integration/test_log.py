@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from client_sdk import Identifier, Signal, merkle
-from client_sdk._wire import admin_pb2, log_pb2, signals_pb2
+from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import seal_body
 from client_sdk.errors import PermissionDeniedError, VerificationError
 from client_sdk.keys import SigningKey
 from client_sdk.log_entry import LogEntry
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2, log_pb2, signals_pb2
 from exchange.cli import main
 from exchange.store.base import AdminEvent
 from tests.harness import Exchange, start_exchange

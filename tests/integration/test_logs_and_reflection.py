@@ -17,8 +17,8 @@ from google.protobuf import descriptor_pb2
 from grpclib.client import Channel
 from grpclib.reflection.v1 import reflection_grpc, reflection_pb2
 
-from client_sdk._wire import admin_pb2, admin_pb2_grpc
 from client_sdk.credentials import Credentials
+from client_sdk.wire import admin_pb2, admin_pb2_grpc
 from exchange.rpc.reflection import V1_FILE, v1_file
 from tests.harness import Exchange
 from tests.harness_process import ServerProcess

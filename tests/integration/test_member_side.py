@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from client_sdk import Identifier, Signal
-from client_sdk._wire import admin_pb2
+from client_sdk.admin import AdminClient
 from client_sdk.member import MatchIndex
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2
 from exchange.cli import main
 from tests.harness import Exchange
 

@@ -13,10 +13,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from client_sdk import ExchangeClient, Identifier, Signal, SignalExchangeError
-from client_sdk._wire import admin_pb2, directory_pb2
+from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
 from client_sdk.errors import UnavailableError
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2, directory_pb2
 from exchange.errors import UnavailableError as ServerUnavailable
 from tests.harness import Exchange, start_exchange
 from tests.harness_process import ServerProcess

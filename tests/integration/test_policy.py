@@ -17,7 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk._wire import (
+from client_sdk.admin import AdminClient
+from client_sdk.credentials import Credentials
+from client_sdk.errors import PermissionDeniedError, QuotaExceededError
+from client_sdk.wire import (
     admin_pb2,
     admin_pb2_grpc,
     directory_pb2,
@@ -29,9 +32,6 @@ from client_sdk._wire import (
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
 )
-from client_sdk.credentials import Credentials
-from client_sdk.errors import PermissionDeniedError, QuotaExceededError
-from exchange.admin_client import AdminClient
 from exchange.policy.engine import METHOD_ROLES
 from tests.harness import Exchange
 

@@ -22,9 +22,9 @@ import psycopg
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk._wire import admin_pb2
+from client_sdk.admin import AdminClient
 from client_sdk.errors import QuotaExceededError
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2
 from exchange.cli import main
 from exchange.store.pg_schema import TABLES
 from tests.harness import Clock, Exchange, postgres_database, start_exchange

@@ -9,12 +9,12 @@ import grpc
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk._wire import admin_pb2, exchange_pb2, signals_pb2
+from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import PAYLOAD_RETRACT, PAYLOAD_SIGNAL, seal, seal_body
 from client_sdk.errors import InvalidArgumentError
 from client_sdk.keys import SigningKey
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2, exchange_pb2, signals_pb2
 from tests.harness import Exchange
 
 pytestmark = pytest.mark.integration

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from client_sdk import ExchangeClient
-from client_sdk._wire import exchange_pb2_grpc
 from client_sdk.credentials import Credentials
+from client_sdk.wire import exchange_pb2_grpc
 from exchange.cli import main
 from tests.harness import postgres_database
 from tests.harness_process import ServerProcess

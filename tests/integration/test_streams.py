@@ -15,9 +15,9 @@ import grpc
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk._wire import admin_pb2, exchange_pb2, exchange_pb2_grpc
+from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
-from exchange.admin_client import AdminClient
+from client_sdk.wire import admin_pb2, exchange_pb2, exchange_pb2_grpc
 from tests.harness import Exchange
 from tests.harness_process import ServerProcess
 from tests.live import Watcher, aio_channel, rss_mib, stop, watch

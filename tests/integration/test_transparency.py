@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal, VerificationError, merkle
-from client_sdk._wire import signals_pb2
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import seal
 from client_sdk.keys import SigningKey
 from client_sdk.note import Checkpoint, sign_checkpoint
 from client_sdk.transparency import CheckpointTracker, KeyTransparencyError, LogPin
+from client_sdk.wire import signals_pb2
 from exchange.cli import main
 from tests.harness import Exchange
 

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal, VerificationError
-from client_sdk._wire import signals_pb2
+from client_sdk.wire import signals_pb2
 from tests.harness import Exchange
 
 # These tests edit envelopes in the SQLite file behind the server's back: SQLite store only.

@@ -13,7 +13,7 @@ from taxii2client.v21 import Server, as_pages
 
 from client_sdk import Identifier, Signal
 from client_sdk import envelope as env
-from client_sdk._wire import signals_pb2
+from client_sdk.wire import signals_pb2
 from tests.harness import start_exchange
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from client_sdk import envelope, keys
-from client_sdk._wire import signals_pb2
 from client_sdk.errors import VerificationError
+from client_sdk.wire import signals_pb2
 
 PROPS = settings(max_examples=100, deadline=None)
 KEYS = [keys.SigningKey.generate() for _ in range(3)]

@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client_sdk._wire import signals_pb2
 from client_sdk.envelope import seal_body
 from client_sdk.keys import SigningKey
+from client_sdk.wire import signals_pb2
 from exchange.errors import ExchangeError
 from exchange.store.base import AdminEvent, EventFilter, NewSignal
 from exchange.store.sqlite import SqliteStore

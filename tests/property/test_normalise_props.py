@@ -10,9 +10,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from client_sdk._unicode import DEFAULT_IGNORABLE_RANGES
 from client_sdk.errors import InvalidIdentifierError
 from client_sdk.normalise import KINDS, normalise
+from client_sdk.normalise._unicode import DEFAULT_IGNORABLE_RANGES
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange.ca import parse_tls_public_key
+from exchange.pki.ca import parse_tls_public_key
 
 PROPS = settings(max_examples=200, deadline=None)
 DER = serialization.Encoding.DER

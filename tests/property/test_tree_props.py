@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from client_sdk import merkle
-from exchange.log.tree import TILE_HEIGHT, TreeBuilder
+from exchange.signature_log.tree import TILE_HEIGHT, TreeBuilder
 
 
 def _leaves(n: int) -> list[bytes]:

@@ -31,14 +31,14 @@ from cryptography import x509
 from client_sdk.credentials import Credentials
 from client_sdk.keys import SigningKey
 from exchange import app
-from exchange.bootstrap import ensure_initialised
 from exchange.cli import build_parser
 from exchange.config import TOML_KEYS, Settings
-from exchange.oprf_key import OprfKeyring
-from exchange.paths import DataDir
+from exchange.datadir.bootstrap import ensure_initialised
+from exchange.datadir.paths import DataDir
+from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.policy import document
 from exchange.store import open_store
-from exchange.store.schema import DEFAULT_TAXONOMY
+from exchange.store.sqlite_schema import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_pri
 from google.protobuf.message import Message
 
 from client_sdk import envelope, keys, secure_files
-from client_sdk._wire import signals_pb2
 from client_sdk.envelope import EnvelopeError
 from client_sdk.errors import CredentialsError, VerificationError
+from client_sdk.wire import signals_pb2
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from client_sdk._unicode import DEFAULT_IGNORABLE_RANGES, is_default_ignorable, strip_default_ignorable
 from client_sdk.errors import InvalidIdentifierError
 from client_sdk.normalise import KINDS, normalise
+from client_sdk.normalise._unicode import DEFAULT_IGNORABLE_RANGES, is_default_ignorable, strip_default_ignorable
 
 ACCEPT = [
     # ----- email

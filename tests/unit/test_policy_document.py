@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from exchange.errors import InvalidArgumentError
 from exchange.policy.document import TYPES, PolicyDocument, Rules, diff, parse
-from exchange.store.schema import DEFAULT_TAXONOMY
+from exchange.store.sqlite_schema import DEFAULT_TAXONOMY
 
 MEMBERS = ["demo-a", "demo-b"]
 CATS = list(DEFAULT_TAXONOMY)

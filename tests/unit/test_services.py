@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from client_sdk._wire import signals_pb2
 from client_sdk.envelope import seal_body
 from client_sdk.keys import SigningKey
 from client_sdk.secure_files import write_private_file
+from client_sdk.wire import signals_pb2
 from exchange import app
 from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError
 from exchange.identity import Caller
-from exchange.oprf_key import OprfKeyring
+from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.services.reader import decode_cursor, encode_cursor
 from exchange.store.sqlite import SqliteStore
 

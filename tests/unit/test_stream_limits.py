@@ -7,12 +7,12 @@ import pytest
 
 from exchange.errors import InvalidArgumentError, QuotaExceededError
 from exchange.identity import Caller
+from exchange.live.wakeups import WakeupBus
 from exchange.policy.document import MAX_STREAMS, Rules, parse
 from exchange.policy.engine import PolicyEngine
 from exchange.policy.quota import QuotaLedger
 from exchange.rpc.streams import StreamRegistry
 from exchange.store.sqlite import SqliteStore
-from exchange.wakeups import WakeupBus
 
 
 def test_bus_tells_listeners_until_they_stop() -> None:

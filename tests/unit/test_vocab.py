@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from client_sdk import Identifier, InvalidIdentifierError, vocab
-from client_sdk._wire import exchange_pb2, signals_pb2
 from client_sdk.client import oprf_input
 from client_sdk.log_entry import KINDS
+from client_sdk.wire import exchange_pb2, signals_pb2
 
 
 def test_tables_follow_the_proto_enums() -> None:

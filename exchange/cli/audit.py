@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from client_sdk.audit.sources import DirectorySource, RemoteSource, export
+from client_sdk.audit.verifier import Auditor, Problem, Report
 from client_sdk.credentials import Credentials
-from exchange.audit.sources import DirectorySource, RemoteSource, export
-from exchange.audit.verifier import Auditor, Problem, Report
-from exchange.progress import Progress
+from exchange.cli.progress import Progress
 
 
 def _print_report(report: Report, as_json: bool) -> None:

@@ -24,8 +24,8 @@ from urllib.parse import unquote
 import idna
 import phonenumbers
 
-from client_sdk._unicode import first_default_ignorable, strip_default_ignorable
 from client_sdk.errors import InvalidIdentifierError
+from client_sdk.normalise._unicode import first_default_ignorable, strip_default_ignorable
 from client_sdk.vocab import TYPES, canonical_type
 
 KINDS: tuple[str, ...] = TYPES

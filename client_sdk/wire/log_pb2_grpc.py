@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from client_sdk._wire import log_pb2 as signal__exchange_dot_v1_dot_log__pb2
+from client_sdk.wire import log_pb2 as signal__exchange_dot_v1_dot_log__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

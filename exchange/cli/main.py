@@ -22,17 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from client_sdk import ExchangeClient, Identifier, SignalExchangeError, stix
+from client_sdk.admin import AdminClient
 from client_sdk.files import parse_lines
 from client_sdk.models import Accepted, Event, LookupResult
 from client_sdk.vocab import VERDICTS
-from exchange import logs
-from exchange.admin_client import AdminClient
-from exchange.cli_admin import add_admin_parser
-from exchange.cli_audit import add_audit_parser
-from exchange.cli_member_side import add_member_side_parsers
+from exchange.cli.admin import add_admin_parser
+from exchange.cli.audit import add_audit_parser
+from exchange.cli.member_side import add_member_side_parsers
+from exchange.cli.progress import Progress
 from exchange.config import Settings
 from exchange.errors import ExchangeError
-from exchange.progress import Progress
+from exchange.observability import logs
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -38,7 +38,7 @@ from client_sdk.member.bulk import count_lines, source_key
 from client_sdk.member.media import PDQ_MIN_QUALITY
 from client_sdk.member.review import STATUSES, SendReport
 from client_sdk.vocab import VERDICTS
-from exchange.progress import Progress
+from exchange.cli.progress import Progress
 
 Handler = Callable[[argparse.Namespace], int]
 

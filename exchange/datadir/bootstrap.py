@@ -13,21 +13,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from client_sdk import credentials as creds
-from client_sdk._wire import admin_pb2
 from client_sdk.envelope import seal_body
 from client_sdk.keys import SigningKey
 from client_sdk.secure_files import make_private_dir, write_private_file
+from client_sdk.wire import admin_pb2
 from exchange import app
-from exchange.ca import CertificateAuthority
 from exchange.config import Settings
+from exchange.datadir.paths import DataDir
 from exchange.errors import ConfigError
 from exchange.identity import Caller
-from exchange.log.checkpoints import log_origin
-from exchange.oprf_key import OprfKeyring
-from exchange.paths import DataDir
+from exchange.pki.ca import CertificateAuthority
+from exchange.pki.oprf_keyring import OprfKeyring
+from exchange.pki.server_tls import server_hosts
+from exchange.signature_log.checkpoints import log_origin
 from exchange.store import open_store
 from exchange.store.base import AdminEvent
-from exchange.tls import server_hosts
 
 OPERATOR = ("operator", "operator", "operator")
 DEMO_ACCOUNTS = (

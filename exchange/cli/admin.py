@@ -18,13 +18,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf.json_format import MessageToDict
 
-from client_sdk._wire import admin_pb2
+from client_sdk.admin import AdminClient
 from client_sdk.credentials import CERT_FILE, SIGNING_KEY_FILE, TLS_KEY_FILE, Credentials, write_credentials
 from client_sdk.errors import DeadlineExceededError, UnavailableError
 from client_sdk.keys import SigningKey
 from client_sdk.secure_files import write_private_file
-from exchange.admin_client import AdminClient
-from exchange.ca import not_after, private_key_pem
+from client_sdk.wire import admin_pb2
+from exchange.pki.ca import not_after, private_key_pem
 
 Handler = Callable[[AdminClient, argparse.Namespace], Any]
 
@@ -329,7 +329,7 @@ def stats(client: AdminClient, args: argparse.Namespace) -> None:
 
 def migrate(args: argparse.Namespace) -> int:
     """``sigx admin migrate``: copy a stopped SQLite exchange into an empty PostgreSQL database, then verify it."""
-    from exchange.paths import DataDir
+    from exchange.datadir.paths import DataDir
     from exchange.store.postgres import migrate_from_sqlite
 
     if not args.to.startswith(("postgresql://", "postgres://")):

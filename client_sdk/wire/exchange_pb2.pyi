@@ -1,4 +1,4 @@
-from client_sdk._wire import signals_pb2 as _signals_pb2
+from client_sdk.wire import signals_pb2 as _signals_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor

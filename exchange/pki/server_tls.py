@@ -23,10 +23,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from client_sdk.errors import CredentialsError
 from client_sdk.secure_files import check_private_file
 from exchange.config import Settings
+from exchange.datadir.paths import DataDir
 from exchange.errors import ConfigError
-from exchange.paths import DataDir
 
-log = structlog.get_logger("exchange.tls")
+log = structlog.get_logger("exchange.pki.server_tls")
 _BAD_FILES = (OSError, ValueError, TypeError, UnsupportedAlgorithm, CredentialsError)
 
 

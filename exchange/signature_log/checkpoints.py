@@ -16,7 +16,7 @@ from exchange.config import Settings
 from exchange.periodic import PeriodicTask
 from exchange.store.base import Store
 
-log = structlog.get_logger("exchange.log")
+log = structlog.get_logger("exchange.signature_log")
 
 
 def log_origin(settings: Settings, key: SigningKey) -> str:

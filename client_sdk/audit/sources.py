@@ -9,10 +9,10 @@ from typing import Protocol
 import grpc
 
 from client_sdk import merkle
-from client_sdk._wire import log_pb2, log_pb2_grpc
+from client_sdk.audit.tiles import TILE_WIDTH, bundle, tile_path, unbundle
 from client_sdk.credentials import Credentials
 from client_sdk.errors import from_rpc_error
-from exchange.audit.tiles import TILE_WIDTH, bundle, tile_path, unbundle
+from client_sdk.wire import log_pb2, log_pb2_grpc
 
 Entry = tuple[int, bytes, bytes]  # index, leaf record, envelope (b"" once purged)
 

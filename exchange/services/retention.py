@@ -9,7 +9,7 @@ import structlog
 from exchange.periodic import PeriodicTask
 from exchange.store.base import Store
 
-log = structlog.get_logger("exchange.retention")
+log = structlog.get_logger("exchange.services.retention")
 
 
 class RetentionTask(PeriodicTask):

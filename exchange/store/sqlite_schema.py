@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from client_sdk._wire import signals_pb2
 from client_sdk.log_entry import LogEntry
+from client_sdk.wire import signals_pb2
 from exchange.store.backfill import key_log_positions
 
 # The default taxonomy (operators extend it): category -> maximum lifetime in days.

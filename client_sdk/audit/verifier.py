@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from client_sdk import keys, merkle
+from client_sdk.audit.sources import LogSource
+from client_sdk.audit.state import AuditState, KeyWindow, LeafHashes, SavedCheckpoint
 from client_sdk.envelope import PAYLOAD_ADMIN, PAYLOAD_KINDS, EnvelopeError, OpenedEnvelope, open_envelope
 from client_sdk.errors import VerificationError
 from client_sdk.log_entry import KINDS, EntryError, LogEntry
 from client_sdk.note import Checkpoint, open_note
 from client_sdk.positions import seq_at
 from client_sdk.vocab import KIND_ADMIN
-from exchange.audit.sources import LogSource
-from exchange.audit.state import AuditState, KeyWindow, LeafHashes, SavedCheckpoint
 
 
 @dataclass

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 import grpc
 
-from client_sdk._wire import admin_pb2, admin_pb2_grpc, directory_pb2, directory_pb2_grpc
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import seal_body
 from client_sdk.errors import from_rpc_error
+from client_sdk.wire import admin_pb2, admin_pb2_grpc, directory_pb2, directory_pb2_grpc
 
 T = TypeVar("T")
 

@@ -33,14 +33,14 @@ from client_sdk.vocab import KIND_ADMIN
 from exchange.config import Settings
 from exchange.errors import ExchangeError, QuotaExceededError, UnavailableError
 from exchange.identity import Caller
-from exchange.metrics import Metrics
+from exchange.observability.metrics import Metrics
 from exchange.policy.engine import PolicyEngine
 from exchange.rpc.offload import Offload
 from exchange.rpc.streams import CURRENT_CALL, CallEnder
 from exchange.services.reader import FilterFn, Page, ReaderService, decode_cursor, encode_cursor
 from exchange.store.base import EventFilter, EventRecord, LiveEvent, Store
 
-log = structlog.get_logger("exchange.fanout")
+log = structlog.get_logger("exchange.live.fanout")
 
 HEARTBEAT = 15.0  # seconds of silence before a live stream gets an empty page with its cursor
 POLL = 1.0  # seconds between the fan-out's safety-net reads while streams are open
