@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from client_sdk.client.connection import open_channel
 from client_sdk.credentials import Credentials
 from client_sdk.envelope import seal_body
 from client_sdk.errors import from_rpc_error
@@ -30,8 +31,7 @@ class AdminClient:
     @classmethod
     def connect(cls, address: str | None, credentials: str | Path | Credentials) -> AdminClient:
         creds = credentials if isinstance(credentials, Credentials) else Credentials.load(credentials)
-        tls = grpc.ssl_channel_credentials(creds.ca_pem, creds.tls_key_pem, creds.cert_pem)
-        return cls(grpc.secure_channel(address or creds.address, tls), creds)
+        return cls(open_channel(address or creds.address, creds), creds)
 
     def close(self) -> None:
         self._channel.close()

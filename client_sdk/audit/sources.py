@@ -10,6 +10,7 @@ import grpc
 
 from client_sdk import merkle
 from client_sdk.audit.tiles import TILE_WIDTH, bundle, tile_path, unbundle
+from client_sdk.client.connection import open_channel
 from client_sdk.credentials import Credentials
 from client_sdk.errors import from_rpc_error
 from client_sdk.wire import log_pb2, log_pb2_grpc
@@ -29,9 +30,8 @@ class RemoteSource:
     def __init__(self, address: str | None, credentials: str | Path | Credentials) -> None:
         creds = credentials if isinstance(credentials, Credentials) else Credentials.load(credentials)
         self.credentials = creds
-        tls = grpc.ssl_channel_credentials(creds.ca_pem, creds.tls_key_pem, creds.cert_pem)
         options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
-        self._channel = grpc.secure_channel(address or creds.address, tls, options=options)
+        self._channel = open_channel(address or creds.address, creds, options)
         self._stub = log_pb2_grpc.LogStub(self._channel)
 
     def close(self) -> None:

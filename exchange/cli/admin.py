@@ -330,7 +330,7 @@ def stats(client: AdminClient, args: argparse.Namespace) -> None:
 def migrate(args: argparse.Namespace) -> int:
     """``sigx admin migrate``: copy a stopped SQLite exchange into an empty PostgreSQL database, then verify it."""
     from exchange.datadir.paths import DataDir
-    from exchange.store.postgres import migrate_from_sqlite
+    from exchange.store.pg_migrate import migrate_from_sqlite
 
     if not args.to.startswith(("postgresql://", "postgres://")):
         raise SystemExit("sigx: --to: expected a postgresql:// URL")

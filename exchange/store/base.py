@@ -351,6 +351,7 @@ class Store(Protocol):
     ) -> list[list[MatchRecord]]:
         """For each PDQ hash, the active PDQ signals ``flt`` admits within ``max_distance`` bits, nearest first."""
         ...
+
     def purge_expired(self, now: int) -> int: ...
 
     # the signature log (entry i is event seq i + 1)

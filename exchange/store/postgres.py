@@ -18,12 +18,10 @@ replicas; admission is one atomic upsert.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -33,14 +31,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from client_sdk import merkle
 from client_sdk.envelope import open_envelope
 from client_sdk.log_entry import LogEntry, leaf_expires
-from client_sdk.note import Checkpoint, parse_note
 from client_sdk.vocab import KIND_FEEDBACK, KIND_SUBMIT, TYPE_MEDIA_PDQ
-from exchange.errors import (
-    ConfigError,
-    FailedPreconditionError,
-    UnavailableError,
-)
-from exchange.policy.quota import WINDOWS, QuotaLedger, UsageSummary, exhausted
 from exchange.signature_log.tree import TreeBuilder
 from exchange.store import pg_schema
 from exchange.store.base import (
@@ -60,11 +51,11 @@ from exchange.store.base import (
     pdq_ranked,
     resubmission,
 )
+from exchange.store.pg_errors import UNAVAILABLE, Clock, Conn, connect_error, unavailable
+from exchange.store.pg_quota import PgQuotaLedger
 from exchange.store.sql import REVIVE, SqlStore
 
 _log = structlog.get_logger("exchange.store")
-Conn = psycopg.Connection[Any]
-Clock = Callable[[], float]
 
 _SIGNAL_COLUMNS = (
     "s.id, s.submitter, s.type, s.value, s.category, s.qualifier, s.confidence,"
@@ -97,6 +88,8 @@ def _visible_args(flt: EventFilter) -> dict[str, Any]:
         "categories": sorted(flt.categories) if flt.categories is not None else None,
         "audiences": sorted(flt.audiences),
     }
+
+
 _FIND_KEYS = (
     "SELECT k.value, k.type, k.submitter, k.category, s.id, s.retracted, s.expires_at"
     " FROM unnest(%s::bytea[], %s::int[], %s::bigint[], %s::bigint[]) AS k(value, type, submitter, category)"
@@ -108,22 +101,6 @@ _INSERT_EVENT = (
 )
 _PLACEHOLDERS: dict[str, str] = {}
 _INSERT_HASH = "INSERT INTO log_hashes (level, idx, hash) VALUES (%s, %s, %s)"
-_CHARGE = (  # admit into the window if it fits and, if it did, count it in the totals: one statement
-    "WITH c AS (INSERT INTO quota_usage AS q (member, quota, win, used)"
-    " VALUES (%(member)s, %(quota)s, %(win)s, %(n)s)"
-    " ON CONFLICT (member, quota) DO UPDATE"
-    " SET used = CASE WHEN q.win >= excluded.win THEN q.used + excluded.used ELSE excluded.used END,"
-    " win = greatest(q.win, excluded.win)"
-    " WHERE (CASE WHEN q.win >= excluded.win THEN q.used ELSE 0 END) + excluded.used <= %(limit)s"
-    " RETURNING used),"
-    " t AS (INSERT INTO quota_totals AS t (member, quota, admitted) SELECT %(member)s, %(quota)s, %(n)s FROM c"
-    " ON CONFLICT (member, quota) DO UPDATE SET admitted = t.admitted + excluded.admitted)"
-    " SELECT used FROM c"
-)
-_DENIED = (
-    "INSERT INTO quota_totals AS t (member, quota, denied) VALUES (%s, %s, 1)"
-    " ON CONFLICT (member, quota) DO UPDATE SET denied = t.denied + 1"
-)
 
 
 def _copy(conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -156,108 +133,6 @@ def _events_sql(types: bool, categories: bool) -> str:
 _EVENTS_SQL = {(t, c): _events_sql(t, c) for t in (False, True) for c in (False, True)}
 
 
-def _unavailable(exc: Exception) -> UnavailableError:
-    """The database refused or could not be reached (disk full, read-only, down): nothing was written."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, psycopg.errors.DiskFull):
-        reason = "store_full"
-    elif isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
-        reason = "store_read_only"
-    else:
-        reason = "store_unavailable"
-    return UnavailableError(f"the database cannot take this request now ({text})", reason=reason)
-
-
-_UNAVAILABLE = (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction, PoolTimeout)
-
-
-def _connect_error(exc: Exception) -> ConfigError:
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return ConfigError(f"database: cannot connect to PostgreSQL: {detail}")
-
-
-class PgQuotaLedger(QuotaLedger):
-    """Quota use kept in PostgreSQL, so every replica charges the same counters.
-
-    Admission is exact across processes: one upsert adds ``amount`` only if it
-    fits in what is left of the window (``RETURNING`` nothing means refused).
-    ``denials`` and ``totals`` count this process's decisions since start (its
-    metrics); ``quota_totals`` counts every replica's, for ``summary``.
-    """
-
-    def __init__(self, pool: ConnectionPool, clock: Clock) -> None:
-        super().__init__(clock)
-        self._pool = pool
-
-    def charge(self, member_id: str, quota: str, amount: int, limit: int) -> int:
-        """Admit ``amount`` units or raise QuotaExceededError with the seconds until the window resets."""
-        now = self._clock()
-        window = int(now // WINDOWS[quota])
-        row = None
-        try:
-            if amount <= limit:
-                params = {"member": member_id, "quota": quota, "win": window, "n": amount, "limit": limit}
-                with self._pool.connection() as conn:
-                    row = conn.execute(_CHARGE, params, prepare=True).fetchone()
-            used = 0
-            if row is None:
-                with self._pool.connection() as conn:
-                    conn.execute(_DENIED, (member_id, quota), prepare=True)
-                used = self._used_at(member_id, quota, window)
-        except _UNAVAILABLE as exc:
-            raise _unavailable(exc) from None
-        if row is None:
-            with self._lock:
-                self.denials[member_id] = self.denials.get(member_id, 0) + 1
-            raise exhausted(quota, limit, amount, used, now)
-        with self._lock:
-            self.totals[(member_id, quota)] = self.totals.get((member_id, quota), 0) + amount
-        return window
-
-    def refund(self, member_id: str, quota: str, amount: int, window: int) -> None:
-        """Give back units charged in ``window`` (by any replica: the row is shared)."""
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                refunded = conn.execute(
-                    "UPDATE quota_usage SET used = greatest(used - %s, 0)"
-                    " WHERE member = %s AND quota = %s AND win = %s",
-                    (amount, member_id, quota, window),
-                ).rowcount
-                if refunded:
-                    conn.execute(
-                        "UPDATE quota_totals SET admitted = greatest(admitted - %s, 0)"
-                        " WHERE member = %s AND quota = %s",
-                        (amount, member_id, quota),
-                    )
-        except _UNAVAILABLE as exc:
-            raise _unavailable(exc) from None
-
-    def summary(self) -> UsageSummary:
-        """Look-ups and OPRF evaluations admitted and quota denials per member, counted by every replica."""
-        denials: dict[str, int] = {}
-        try:
-            with self._pool.connection() as conn:
-                rows = conn.execute("SELECT member, quota, admitted, denied FROM quota_totals").fetchall()
-        except _UNAVAILABLE as exc:
-            raise _unavailable(exc) from None
-        for member, _quota, _admitted, denied in rows:
-            if denied:
-                denials[member] = denials.get(member, 0) + int(denied)
-        admitted = [(member, quota, int(n)) for member, quota, n, _ in rows]
-        return UsageSummary.of(admitted, denials, "every replica, since the database was created")
-
-    def _used_at(self, member_id: str, quota: str, window: int) -> int:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT win, used FROM quota_usage WHERE member = %s AND quota = %s", (member_id, quota)
-            ).fetchone()
-        return int(row[1]) if row is not None and row[0] >= window else 0
-
-    def used(self, member_id: str, quota: str) -> int:
-        """Units charged in the current window (by every replica)."""
-        return self._used_at(member_id, quota, int(self._clock() // WINDOWS[quota]))
-
-
 class PostgresStore(SqlStore):
     """``Store`` on a PostgreSQL database (``postgresql://…``), safe to share between processes."""
 
@@ -269,7 +144,7 @@ class PostgresStore(SqlStore):
             with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
                 pg_schema.migrate(conn)
         except psycopg.OperationalError as exc:
-            raise _connect_error(exc) from None
+            raise connect_error(exc) from None
         self._pool = ConnectionPool(
             dsn, min_size=1, max_size=pool_size, kwargs={"autocommit": True}, open=False, name="sigx"
         )
@@ -277,7 +152,7 @@ class PostgresStore(SqlStore):
             self._pool.open(wait=True, timeout=30)
         except PoolTimeout as exc:
             self._pool.close()
-            raise _connect_error(exc) from None
+            raise connect_error(exc) from None
         self._wlock = threading.Lock()
         self._names: dict[int, str] = {}
         self._categories: dict[str, Category] = {}
@@ -305,8 +180,8 @@ class PostgresStore(SqlStore):
         try:
             with self._pool.connection() as conn:
                 yield conn
-        except _UNAVAILABLE as exc:
-            raise _unavailable(exc) from None
+        except UNAVAILABLE as exc:
+            raise unavailable(exc) from None
 
     @contextmanager
     def _write(self) -> Iterator[Conn]:
@@ -324,8 +199,8 @@ class PostgresStore(SqlStore):
                         conn.execute("SELECT pg_notify(%s, %s)", (COMMITS_CHANNEL, str(self._tree.size)), prepare=True)
             except BaseException as exc:
                 self._tree = saved
-                if isinstance(exc, _UNAVAILABLE):
-                    raise _unavailable(exc) from None
+                if isinstance(exc, UNAVAILABLE):
+                    raise unavailable(exc) from None
                 raise
 
     @contextmanager
@@ -657,96 +532,3 @@ class _CommitWatcher(threading.Thread):
                 _log.warning("commit_listener_lost", error=type(exc).__name__, retry_in=backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
-
-
-# -- sigx admin migrate: SQLite -> PostgreSQL ----------------------------------------------
-
-Report = Callable[[str], None]
-
-
-def migrate_from_sqlite(db_path: Path, dsn: str, report: Report, batch: int = 5000) -> dict[str, int]:
-    """Copy a stopped SQLite exchange into an empty PostgreSQL database, then verify it; rows copied per table.
-
-    Every table is copied verbatim in one transaction (all or nothing): seqs,
-    leaves, tile hashes, checkpoints and policy versions included. Afterwards the
-    row counts are compared and the migrated log's root at every saved checkpoint
-    size must equal the root in that checkpoint; any difference raises ``RuntimeError``.
-    """
-    from exchange.store.sqlite import SqliteStore
-
-    if not db_path.exists():
-        raise ConfigError(f"no SQLite database at {db_path}")
-    source_store = SqliteStore(db_path)  # brings the file to the newest schema and completes its tile hashes
-    source_store.close()
-    source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    counts: dict[str, int] = {}
-    try:
-        try:
-            target = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
-        except psycopg.OperationalError as exc:
-            raise _connect_error(exc) from None
-        with target:
-            pg_schema.migrate(target)
-            with target.transaction():
-                target.execute("SELECT pg_advisory_xact_lock(%s)", (pg_schema.WRITE_LOCK,))
-                for table in ("members", "events", "signals", "policies", "checkpoints", "groups"):
-                    row = target.execute(f"SELECT count(*) FROM {table}").fetchone()
-                    if row and row[0]:
-                        raise FailedPreconditionError(
-                            f"the target database is not empty ({table} has {row[0]} rows); migrate into a new one",
-                            reason="target_not_empty",
-                        )
-                target.execute("DELETE FROM categories")  # the default taxonomy; the source has its own
-                for table, columns in pg_schema.TABLES.items():
-                    counts[table] = _copy_table(source, target, table, columns, report, batch)
-            report("copied; verifying")
-            _verify(source, dsn, counts, report)
-    finally:
-        source.close()
-    return counts
-
-
-def _copy_table(
-    source: sqlite3.Connection, target: Conn, table: str, columns: tuple[str, ...], report: Report, batch: int
-) -> int:
-    total = source.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    names = ", ".join(columns)
-    done = 0
-    with target.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        rows = source.execute(f"SELECT {names} FROM {table}")
-        while chunk := rows.fetchmany(batch):
-            for row in chunk:
-                copy.write_row(row)
-            done += len(chunk)
-            report(f"{table}: {done}/{total}")
-    if done == 0:
-        report(f"{table}: 0/0")
-    return done
-
-
-def _verify(source: sqlite3.Connection, dsn: str, counts: dict[str, int], report: Report) -> None:
-    store = PostgresStore(dsn, pool_size=2)
-    try:
-        with store._read() as conn:
-            for table in pg_schema.TABLES:
-                row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
-                have = int(row[0]) if row else 0
-                if have != counts[table]:
-                    raise RuntimeError(f"{table}: {counts[table]} rows copied but {have} in PostgreSQL")
-            checkpoints = conn.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
-        for size, note in checkpoints:
-            text, _ = parse_note(note)
-            checkpoint = Checkpoint.from_text(text)
-            if checkpoint.size != size:
-                raise RuntimeError(f"the checkpoint saved for size {size} is for size {checkpoint.size}")
-            want = checkpoint.root
-            got = merkle.range_hash(0, size, store.subtree_hash) if size else merkle.EMPTY_ROOT
-            if got != want:
-                raise RuntimeError(f"the migrated log's root at size {size} differs from its checkpoint")
-        size = store.log_size()
-        source_size = source.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        if size != source_size:
-            raise RuntimeError(f"the migrated log has {size} entries, the source {source_size}")
-        report(f"verified: {len(checkpoints)} checkpoint root(s) match, log of {size} entries")
-    finally:
-        store.close()

@@ -1,0 +1,152 @@
+"""``ExchangeClient``: normalise, pseudonymise, sign, push, pull and look up.
+
+One method per RPC, plain dataclasses in and out, and one private ``_call``
+that turns ``grpc.RpcError`` into the SDK's error tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+
+from client_sdk import envelope as env
+from client_sdk.client.connection import BATCH, DEFAULT_RETRY, Connection, RetryPolicy, open_channel
+from client_sdk.client.log_checks import _Directory
+from client_sdk.client.pseudonymising import oprf_input
+from client_sdk.client.pulling import Pulling
+from client_sdk.client.submitting import Submitting
+from client_sdk.credentials import Credentials
+from client_sdk.models import (
+    Accepted,
+    Identifier,
+    LookupResult,
+    Match,
+    MemberInfo,
+)
+from client_sdk.transparency import (
+    CheckpointTracker,
+    LogPin,
+)
+from client_sdk.vocab import (
+    TYPE_CODES,
+    VERDICT_CODES,
+    canonical_type,
+    canonical_verdict,
+    type_name,
+)
+from client_sdk.wire import (
+    directory_pb2,
+    exchange_pb2,
+    signals_pb2,
+)
+
+__all__ = ["BATCH", "Connection", "ExchangeClient", "RetryPolicy", "open_channel", "oprf_input"]
+
+
+class ExchangeClient(Submitting, Pulling):
+    """A member's connection to the exchange. Use as a context manager."""
+
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        credentials: Credentials,
+        *,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
+    ) -> None:
+        super().__init__(channel, credentials, timeout=timeout, retry=retry)
+        pin = LogPin(credentials.log_public_key, credentials.log_origin, credentials.log_key_name)
+        self._checkpoints = CheckpointTracker(pin, self._consistency)
+        self._directory = _Directory(self._fetch_keys, self._checkpoints)
+
+    @classmethod
+    def connect(
+        cls,
+        address: str | None = None,
+        credentials: str | Path | Credentials = "",
+        *,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
+    ) -> ExchangeClient:
+        """Open a mutual-TLS channel to ``address`` (default: the one in the credentials).
+
+        ``address`` may list replicas (``ipv4:127.0.0.1:7443,127.0.0.1:7444``): calls are spread
+        round-robin and fail over. ``retry=None`` turns retries off.
+        """
+        creds = credentials if isinstance(credentials, Credentials) else Credentials.load(credentials)
+        return cls(open_channel(address or creds.address, creds), creds, timeout=timeout, retry=retry)
+
+    def lookup(
+        self, queries: Sequence[Identifier | tuple[str, bytes]], *, max_distance: int | None = None
+    ) -> list[LookupResult]:
+        """Active visible signals matching each identifier (pseudonymised first) or (type, value) pair."""
+        idents = [q for q in queries if isinstance(q, Identifier)]
+        values = iter(self._values(idents))
+        wire = []
+        for q in queries:
+            if isinstance(q, Identifier):
+                wire.append(exchange_pb2.LookupQuery(type=q.code, value=next(values)))
+            else:
+                wire.append(exchange_pb2.LookupQuery(type=TYPE_CODES[canonical_type(q[0])], value=q[1]))
+        out: list[LookupResult] = []
+        for start in range(0, len(wire), BATCH):
+            chunk = wire[start : start + BATCH]
+            request = exchange_pb2.LookupRequest(queries=chunk)
+            if max_distance is not None:
+                request.max_distance = max_distance
+            resp = self._call(self._exchange.Lookup, request)
+            for q, result in zip(queries[start : start + BATCH], resp.results, strict=True):
+                out.append(LookupResult(q if isinstance(q, Identifier) else q[1], [_match(m) for m in result.matches]))
+        return out
+
+    def retract(self, signal_id: int, reason: str = "") -> Accepted:
+        """Retract one of this member's signals; returns the event's seq and log receipt."""
+        body = signals_pb2.RetractBody(
+            submitter=self.member_id, signal_id=signal_id, reason=reason, created_at=int(time.time())
+        )
+        sealed = env.seal_body(body, self.credentials.signing_key)
+        resp = self._call(self._exchange.Retract, exchange_pb2.RetractRequest(envelope=sealed), idempotent=False)
+        return Accepted(resp.seq, resp.log_index, hashlib.sha256(sealed).digest())
+
+    def feedback(self, signal_id: int, verdict: str) -> Accepted:
+        """Signed feedback on another member's signal: confirmed, actioned, false_positive, not_found, duplicate."""
+        code = VERDICT_CODES[canonical_verdict(verdict)]
+        body = signals_pb2.FeedbackBody(
+            submitter=self.member_id, signal_id=signal_id, verdict=code, created_at=int(time.time())
+        )
+        sealed = env.seal_body(body, self.credentials.signing_key)
+        resp = self._call(self._exchange.Feedback, exchange_pb2.FeedbackRequest(envelope=sealed))
+        digest = b"" if resp.unchanged else hashlib.sha256(sealed).digest()
+        return Accepted(resp.seq, resp.log_index, digest, unchanged=resp.unchanged)
+
+    def members(self) -> list[MemberInfo]:
+        """The programme's members."""
+        resp = self._call(self._directory_stub.ListMembers, directory_pb2.ListMembersRequest())
+        return [MemberInfo(m.member_id, m.display_name, m.role, m.status) for m in resp.members]
+
+    def who_am_i(self) -> MemberInfo:
+        """This member's own entry and groups (the one call a suspended member may still make)."""
+        resp = self._call(self._directory_stub.WhoAmI, directory_pb2.WhoAmIRequest())
+        m = resp.member
+        return MemberInfo(m.member_id, m.display_name, m.role, m.status, tuple(resp.groups))
+
+
+def _match(m: exchange_pb2.Match) -> Match:
+    fb = m.feedback
+    return Match(
+        signal_id=m.signal_id,
+        submitter=m.submitter,
+        type=type_name(m.type),
+        category=m.category,
+        qualifier=m.qualifier,
+        confidence=m.confidence,
+        first_seen=m.first_seen,
+        last_seen=m.last_seen,
+        expires_at=m.expires_at,
+        feedback={name: getattr(fb, name) for name in VERDICT_CODES},
+        distance=m.distance,
+    )

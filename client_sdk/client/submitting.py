@@ -1,0 +1,220 @@
+"""Submitting: sealing signals as signed envelopes, in batches or as a resumable bulk stream."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import grpc
+
+from client_sdk import envelope as env
+from client_sdk.client.connection import BATCH
+from client_sdk.client.pseudonymising import Pseudonymising
+from client_sdk.errors import (
+    InvalidIdentifierError,
+    SignalExchangeError,
+    UnavailableError,
+    VerificationError,
+    from_rpc_error,
+)
+from client_sdk.models import (
+    Signal,
+    SubmitResult,
+)
+from client_sdk.vocab import (
+    QUALIFIER_FIELD,
+    SUBMIT_STATUS_CODES,
+    SUBMIT_STATUS_NAMES,
+)
+from client_sdk.wire import (
+    exchange_pb2,
+    signals_pb2,
+)
+
+ACCEPTED = SUBMIT_STATUS_CODES["accepted"]
+
+
+_CODE_NAMES = {status.value[0]: status.name for status in grpc.StatusCode}
+
+
+class _Prepared:
+    """A batch ready to send: its envelopes, and the results already known locally."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.envelopes: list[bytes] = []
+        self.local: dict[int, SubmitResult] = {}
+
+    def merge(self, sent: list[SubmitResult]) -> list[SubmitResult]:
+        """Interleave the exchange's results with the local rejections, in input order."""
+        remote = iter(sent)
+        return [self.local[i] if i in self.local else next(remote) for i in range(self.size)]
+
+
+class Submitting(Pseudonymising):
+    def _seal_signals(self, signals: Sequence[Signal]) -> _Prepared:
+        """Normalise, pseudonymise and sign; identifiers that fail normalisation become local rejections."""
+        prepared = _Prepared(len(signals))
+        valid: list[tuple[int, Signal, str]] = []
+        for i, sig in enumerate(signals):
+            try:
+                valid.append((i, sig, sig.identifier.normalised()))
+            except InvalidIdentifierError as exc:
+                prepared.local[i] = SubmitResult(
+                    "rejected", reason=str(exc), code="INVALID_ARGUMENT", tag="invalid_identifier"
+                )
+        values = self._values([sig.identifier for _, sig, _ in valid])
+        now = int(time.time())
+        for (_, sig, normalised), value in zip(valid, values, strict=True):
+            ident = sig.identifier
+            body = signals_pb2.SignalBody(
+                submitter=self.member_id,
+                type=ident.code,
+                value=value,
+                category=sig.category,
+                qualifier=normalised.split(":", 1)[0] if ident.type in QUALIFIER_FIELD else "",
+                audience=sig.audience or "",
+                confidence=sig.confidence,
+                created_at=now,
+                expires_at=sig.expires_at or 0,
+                labels=list(sig.labels),
+                oprf_epoch=0 if ident.is_media else self.credentials.oprf_epoch,
+            )
+            prepared.envelopes.append(env.seal_body(body, self.credentials.signing_key))
+        return prepared
+
+    @staticmethod
+    def _results(resp: exchange_pb2.SubmitResponse, envelopes: Sequence[bytes]) -> list[SubmitResult]:
+        if len(resp.results) != len(envelopes):
+            raise VerificationError(f"the exchange answered {len(resp.results)} results for {len(envelopes)} envelopes")
+        return [
+            SubmitResult(
+                status=SUBMIT_STATUS_NAMES.get(r.status, "rejected"),
+                seq=r.seq,
+                signal_id=r.signal_id,
+                reason=r.message,
+                code=_CODE_NAMES.get(r.code, "UNKNOWN") if r.code else "",
+                tag=r.reason,
+                log_index=r.log_index if r.status == ACCEPTED else None,
+                envelope_sha256=hashlib.sha256(envelope).digest() if r.status == ACCEPTED else b"",
+            )
+            for r, envelope in zip(resp.results, envelopes, strict=True)
+        ]
+
+    def submit(self, signals: Sequence[Signal], *, batch_size: int = BATCH) -> list[SubmitResult]:
+        """Normalise, pseudonymise, sign and submit; one result per signal, in order."""
+        results: list[SubmitResult] = []
+        for start in range(0, len(signals), batch_size):
+            prepared = self._seal_signals(signals[start : start + batch_size])
+            sent = self.submit_envelopes(prepared.envelopes) if prepared.envelopes else []
+            results.extend(prepared.merge(sent))
+        return results
+
+    def submit_envelopes(self, envelopes: Sequence[bytes]) -> list[SubmitResult]:
+        """Submit already-signed envelopes in one batch."""
+        resp = self._call(self._exchange.Submit, exchange_pb2.SubmitRequest(envelopes=envelopes))
+        return self._results(resp, envelopes)
+
+    def submit_stream(
+        self,
+        signals: Iterable[Signal],
+        *,
+        batch_size: int = BATCH,
+        on_batch: Callable[[list[SubmitResult]], None] | None = None,
+    ) -> Iterator[SubmitResult]:
+        """Bulk submission over one stream; yields results in order, ``on_batch`` after each batch."""
+
+        def batches() -> Iterator[list[Signal]]:
+            batch: list[Signal] = []
+            for s in signals:
+                batch.append(s)
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        source = batches()
+        unanswered: deque[_Prepared] = deque()
+        carry: list[list[Signal]] = []  # a batch whose sealing failed: seal it again next time
+        failures: list[SignalExchangeError] = []
+        lock = threading.Lock()
+        generation = 0
+
+        def requests(mine: int) -> Iterator[exchange_pb2.SubmitRequest]:
+            """Runs on gRPC's thread, so it never raises: a failure is handed to the caller's loop."""
+            with lock:
+                resend = list(unanswered)  # sent on a stream that broke: send again (idempotent)
+            for prepared in resend:
+                yield exchange_pb2.SubmitRequest(envelopes=prepared.envelopes)
+            while True:
+                with lock:
+                    if mine != generation:
+                        return
+                    batch = carry.pop() if carry else next(source, None)
+                    if batch is None:
+                        return
+                    try:
+                        prepared = self._seal_signals(batch)
+                    except SignalExchangeError as exc:
+                        carry.append(batch)
+                        failures.append(exc)
+                        return
+                    unanswered.append(prepared)
+                yield exchange_pb2.SubmitRequest(envelopes=prepared.envelopes)
+
+        attempt = 0
+        while True:
+            error: BaseException | None = None
+            try:
+                for resp in self._exchange.SubmitStream(requests(generation), timeout=None):
+                    with lock:
+                        prepared = unanswered.popleft()
+                    results = prepared.merge(self._results(resp, prepared.envelopes))
+                    attempt = 0
+                    if on_batch is not None:
+                        on_batch(results)
+                    yield from results
+            except grpc.RpcError as exc:
+                error = exc
+            with lock:
+                generation += 1
+                failure = failures.pop() if failures else None
+            if error is None and failure is None:
+                return
+            retryable = (
+                self._retryable(error, attempt)  # type: ignore[arg-type]
+                if isinstance(error, grpc.RpcError) and error.code() != grpc.StatusCode.CANCELLED  # type: ignore[attr-defined]
+                else isinstance(failure, UnavailableError)
+                and self.retry is not None
+                and attempt + 1 < self.retry.attempts
+            )
+            if not retryable:
+                if failure is not None:
+                    raise failure
+                raise from_rpc_error(error) from None  # type: ignore[arg-type]
+            time.sleep(self.retry.delay(attempt))  # type: ignore[union-attr]
+            attempt += 1
+
+    def submit_envelope_stream(
+        self,
+        requests: Iterable[exchange_pb2.SubmitRequest],
+        *,
+        on_batch: Callable[[list[SubmitResult]], None] | None = None,
+    ) -> Iterator[SubmitResult]:
+        """Stream pre-built SubmitRequests; yields results in order."""
+        sent: list[exchange_pb2.SubmitRequest] = []
+
+        def tap() -> Iterator[exchange_pb2.SubmitRequest]:
+            for request in requests:
+                sent.append(request)
+                yield request
+
+        for resp in self._stream(self._exchange.SubmitStream(tap(), timeout=None)):
+            batch = self._results(resp, sent.pop(0).envelopes)
+            if on_batch is not None:
+                on_batch(batch)
+            yield from batch
