@@ -11,8 +11,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,112 +21,23 @@ import grpc
 from client_sdk import ExchangeClient, envelope, keys, oprf
 from client_sdk.credentials import Credentials
 from client_sdk.wire import signals_pb2
+from exchange.serve_process import ServeProcess
 
 CATEGORY = "sextortion.financial"
 SIGNAL_TYPE_EMAIL = 1
 _MAX_MESSAGE = 16 * 1024 * 1024
-_LISTEN = re.compile(r"listening on (127\.0\.0\.1:\d+)")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # -- the server subprocess ---------------------------------------------------------
 
 
-class ServerProcess:
-    """``python -m exchange.cli serve`` on 127.0.0.1:0; logs go to ``log_path``, stdout is drained."""
+class ServerProcess(ServeProcess):
+    """``sigx serve`` for a benchmark: memory tracked, an optional PostgreSQL database."""
 
     def __init__(self, data_dir: Path, log_path: Path, startup_timeout: float = 90.0, database: str = "") -> None:
-        self.data_dir = data_dir
-        self.log_path = log_path
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        cmd = [
-            sys.executable,
-            "-m",
-            "exchange.cli",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            *(["--database", database] if database else []),
-        ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL)
-        self.pid = self.proc.pid
-        self.address = self._wait_for_address(startup_timeout)
-        self._rss_peak_kib = 0
-        self._rss_stop = threading.Event()
-        self._rss_thread = threading.Thread(target=self._poll_rss, name="bench-rss", daemon=True)
-        self._rss_thread.start()
-
-    def _wait_for_address(self, timeout: float) -> str:
-        found: list[str] = []
-        ready = threading.Event()
-        stdout = self.proc.stdout
-        assert stdout is not None
-
-        def drain() -> None:
-            for raw in stdout:
-                line = raw.decode("utf-8", "replace")
-                m = _LISTEN.search(line)
-                if m and not found:
-                    found.append(m.group(1))
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=drain, name="bench-server-stdout", daemon=True).start()
-        if not ready.wait(timeout) or not found:
-            self.proc.kill()
-            self.proc.wait()
-            tail = self.log_path.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"server did not report its address within {timeout:.0f}s; log tail:\n{tail}")
-        return found[0]
-
-    # -- resource readings
-
-    def _status_kib(self, field: str) -> int:
-        try:
-            with open(f"/proc/{self.pid}/status") as fh:
-                for line in fh:
-                    if line.startswith(field + ":"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
-
-    def _poll_rss(self) -> None:
-        while not self._rss_stop.wait(0.25):
-            self._rss_peak_kib = max(self._rss_peak_kib, self._status_kib("VmRSS"))
-
-    def rss_mib(self) -> float:
-        return self._status_kib("VmRSS") / 1024
-
-    def peak_rss_mib(self) -> float:
-        """max(VmHWM, the highest polled VmRSS) in MiB."""
-        return max(self._rss_peak_kib, self._status_kib("VmHWM"), self._status_kib("VmRSS")) / 1024
-
-    def cpu_seconds(self) -> float:
-        """utime + stime of the whole server process (every thread)."""
-        try:
-            with open(f"/proc/{self.pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / _CLK_TCK
-        except (OSError, IndexError, ValueError):
-            return 0.0
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM, wait (then SIGKILL); returns the exit code."""
-        self._rss_stop.set()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
+        extra = ["--database", database] if database else []
+        super().__init__(data_dir, log_path, *extra, startup_timeout=startup_timeout, track_rss=True)
 
 
 class ServerGroup:

@@ -42,6 +42,8 @@ class Credentials:
     def load(cls, directory: str | Path) -> Credentials:
         """Read a credentials directory; raises CredentialsError naming what is missing or unsafe."""
         root = Path(directory)
+        if root.exists() and not root.is_dir():
+            raise CredentialsError(f"{root} is not a directory: a credentials directory holds member.json, tls.crt, …")
         if not root.is_dir():
             raise CredentialsError(f"credentials directory {root} does not exist")
         try:

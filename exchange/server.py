@@ -18,6 +18,7 @@ import asyncio
 import functools
 import gc
 import signal
+import socket
 import sys
 import threading
 import time
@@ -45,7 +46,7 @@ from client_sdk.wire import (
 from exchange import app
 from exchange.app import Services
 from exchange.config import Settings
-from exchange.datadir.bootstrap import ensure_initialised, record_address
+from exchange.datadir.bootstrap import check_data_dir, ensure_initialised, record_address
 from exchange.datadir.paths import DataDir
 from exchange.errors import ConfigError
 from exchange.live.fanout import Fanout
@@ -182,10 +183,32 @@ class RunningExchange:
         await loop.shutdown_default_executor()
 
 
+def preflight(settings: Settings) -> None:
+    """What can be refused before anything is created or logged: an unusable data directory, a taken port."""
+    check_data_dir(settings.data_dir)
+    _check_bindable(settings)
+
+
+def _check_bindable(settings: Settings) -> None:
+    """ConfigError, in one line, when the listen address is taken or not ours (port 0 is always free)."""
+    host, _, port = settings.listen.rpartition(":")
+    if int(port) == 0:
+        return
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host.strip("[]"), int(port)))
+        except OSError as exc:
+            raise ConfigError(
+                f"listen: cannot bind {settings.listen}: {exc.strerror} (is another exchange running?)"
+            ) from None
+
+
 def create_server(settings: Settings, clock: Callable[[], float] = time.time) -> RunningExchange:
     """Initialise the data directory if needed, then start a server on ``settings.listen``.
 
     Raises ConfigError when the address cannot be bound or the data directory is unusable."""
+    preflight(settings)  # before a first start creates anything
     ensure_initialised(settings, clock)
     tls = ServerTls(DataDir(settings.data_dir))
     services = app.build(settings, open_store(settings), clock)
@@ -204,8 +227,13 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     running.metrics_server = metrics.serve(settings.metrics_listen) if settings.metrics_listen else None
     services.start()
     if settings.taxii_listen:
-        from exchange.taxii import start_taxii
-
+        try:
+            from exchange.taxii import start_taxii
+        except ModuleNotFoundError as exc:
+            running.stop(0)
+            raise ConfigError(
+                f"taxii_listen needs the 'taxii' extra (missing {exc.name}): pip install 'signal-exchange[taxii]'"
+            ) from None
         try:
             running.taxii = start_taxii(settings, services)
         except ConfigError:

@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 
 from client_sdk import envelope as env
-from client_sdk.client.connection import BATCH, DEFAULT_RETRY, Connection, RetryPolicy, open_channel
+from client_sdk.client.connection import BATCH, DEFAULT_RETRY, Connection, RetryNotice, RetryPolicy, open_channel
 from client_sdk.client.log_checks import _Directory
 from client_sdk.client.pseudonymising import oprf_input
 from client_sdk.client.pulling import Pulling
@@ -57,8 +57,10 @@ class ExchangeClient(Submitting, Pulling):
         *,
         timeout: float = 60.0,
         retry: RetryPolicy | None = DEFAULT_RETRY,
+        on_retry: RetryNotice | None = None,
+        address: str = "",
     ) -> None:
-        super().__init__(channel, credentials, timeout=timeout, retry=retry)
+        super().__init__(channel, credentials, timeout=timeout, retry=retry, on_retry=on_retry, address=address)
         pin = LogPin(credentials.log_public_key, credentials.log_origin, credentials.log_key_name)
         self._checkpoints = CheckpointTracker(pin, self._consistency)
         self._directory = _Directory(self._fetch_keys, self._checkpoints)
@@ -71,14 +73,17 @@ class ExchangeClient(Submitting, Pulling):
         *,
         timeout: float = 60.0,
         retry: RetryPolicy | None = DEFAULT_RETRY,
+        on_retry: RetryNotice | None = None,
     ) -> ExchangeClient:
         """Open a mutual-TLS channel to ``address`` (default: the one in the credentials).
 
         ``address`` may list replicas (``ipv4:127.0.0.1:7443,127.0.0.1:7444``): calls are spread
-        round-robin and fail over. ``retry=None`` turns retries off.
+        round-robin and fail over. ``retry=None`` turns retries off; ``RetryPolicy(deadline=30)`` bounds the
+        time one call spends retrying; ``on_retry`` is told once per call when the exchange cannot be reached.
         """
         creds = credentials if isinstance(credentials, Credentials) else Credentials.load(credentials)
-        return cls(open_channel(address or creds.address, creds), creds, timeout=timeout, retry=retry)
+        target = address or creds.address
+        return cls(open_channel(target, creds), creds, timeout=timeout, retry=retry, on_retry=on_retry, address=target)
 
     def lookup(
         self, queries: Sequence[Identifier | tuple[str, bytes]], *, max_distance: int | None = None

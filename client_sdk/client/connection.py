@@ -40,9 +40,46 @@ class RetryPolicy:
     initial_backoff: float = 0.2
     max_backoff: float = 5.0
     codes: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.UNAVAILABLE})
+    deadline: float | None = None  # seconds one call may spend retrying in all (None: only ``attempts``)
 
     def delay(self, attempt: int) -> float:
         return random.uniform(0.5, 1.0) * min(self.max_backoff, self.initial_backoff * 2**attempt)
+
+
+#: Told, once per call, that the exchange could not be reached and for how long the call will retry.
+RetryNotice = Callable[[str], None]
+
+
+class Retrying:
+    """The retry state of one logical call: attempts made, time spent, and the notice given once."""
+
+    def __init__(self, policy: RetryPolicy | None, address: str, notice: RetryNotice | None) -> None:
+        self._policy = policy
+        self._address = address
+        self._notice = notice
+        self._started = time.monotonic()
+        self.attempt = 0
+
+    def reset(self) -> None:
+        """The call made progress (a bulk stream answered a batch): the budget starts again."""
+        self.attempt = 0
+        self._started = time.monotonic()
+
+    def again(self, code: grpc.StatusCode | None) -> bool:
+        """After a failure with ``code`` (None: an UNAVAILABLE the SDK itself saw): wait and return True if
+        the call should be tried again, else False."""
+        p = self._policy
+        if p is None or self.attempt + 1 >= p.attempts or (code is not None and code not in p.codes):
+            return False
+        delay = p.delay(self.attempt)
+        if p.deadline is not None and time.monotonic() - self._started + delay > p.deadline:
+            return False
+        if self.attempt == 0 and self._notice is not None:
+            budget = f"up to {p.deadline:.0f} s" if p.deadline is not None else f"{p.attempts - 1} more times"
+            self._notice(f"cannot reach {self._address}, retrying for {budget}; is the exchange running?")
+        time.sleep(delay)
+        self.attempt += 1
+        return True
 
 
 def open_channel(address: str, creds: Credentials, options: Sequence[tuple[str, Any]] = ()) -> grpc.Channel:
@@ -75,12 +112,16 @@ class Connection:
         *,
         timeout: float = 60.0,
         retry: RetryPolicy | None = DEFAULT_RETRY,
+        on_retry: RetryNotice | None = None,
+        address: str = "",
     ) -> None:
         self._channel = channel
         self.credentials = credentials
         self.member_id = credentials.member_id
         self.timeout = timeout
         self.retry = retry
+        self.on_retry = on_retry
+        self.address = address or credentials.address
         self._exchange = exchange_pb2_grpc.ExchangeStub(channel)
         self._oprf = pseudonymizer_pb2_grpc.PseudonymizerStub(channel)
         self._directory_stub = directory_pb2_grpc.DirectoryStub(channel)
@@ -101,19 +142,16 @@ class Connection:
 
     def _call(self, method: Callable[..., T], request: Any, *, idempotent: bool = True, **kwargs: Any) -> T:
         timeout = kwargs.pop("timeout", self.timeout)
-        attempt = 0
+        retrying = self._retrying()
         while True:
             try:
                 return method(request, timeout=timeout, **kwargs)
             except grpc.RpcError as exc:
-                if not (idempotent and self._retryable(exc, attempt)):
+                if not (idempotent and retrying.again(exc.code())):  # type: ignore[attr-defined]
                     raise from_rpc_error(exc) from None
-            time.sleep(self.retry.delay(attempt))  # type: ignore[union-attr]
-            attempt += 1
 
-    def _retryable(self, exc: grpc.RpcError, attempt: int) -> bool:
-        policy = self.retry
-        return policy is not None and attempt + 1 < policy.attempts and exc.code() in policy.codes  # type: ignore[attr-defined]
+    def _retrying(self) -> Retrying:
+        return Retrying(self.retry, self.address, self.on_retry)
 
     def _stream(self, stream: Iterator[T]) -> Iterator[T]:
         try:

@@ -182,7 +182,7 @@ class Pulling(LogChecking):
                 audience=body.audience,
                 confidence=body.confidence,
                 created_at=body.created_at,
-                expires_at=body.expires_at,
+                expires_at=body.expires_at or event.expires_at,  # 0 in the body: the category's maximum
                 labels=tuple(body.labels),
             )
             return Event(**common, signal=signal)

@@ -166,7 +166,7 @@ class Submitting(Pseudonymising):
                     unanswered.append(prepared)
                 yield exchange_pb2.SubmitRequest(envelopes=prepared.envelopes)
 
-        attempt = 0
+        retrying = self._retrying()
         while True:
             error: BaseException | None = None
             try:
@@ -174,7 +174,7 @@ class Submitting(Pseudonymising):
                     with lock:
                         prepared = unanswered.popleft()
                     results = prepared.merge(self._results(resp, prepared.envelopes))
-                    attempt = 0
+                    retrying.reset()
                     if on_batch is not None:
                         on_batch(results)
                     yield from results
@@ -185,19 +185,14 @@ class Submitting(Pseudonymising):
                 failure = failures.pop() if failures else None
             if error is None and failure is None:
                 return
-            retryable = (
-                self._retryable(error, attempt)  # type: ignore[arg-type]
-                if isinstance(error, grpc.RpcError) and error.code() != grpc.StatusCode.CANCELLED  # type: ignore[attr-defined]
-                else isinstance(failure, UnavailableError)
-                and self.retry is not None
-                and attempt + 1 < self.retry.attempts
-            )
+            if isinstance(error, grpc.RpcError) and error.code() != grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
+                retryable = retrying.again(error.code())  # type: ignore[attr-defined]
+            else:
+                retryable = isinstance(failure, UnavailableError) and retrying.again(None)
             if not retryable:
                 if failure is not None:
                     raise failure
                 raise from_rpc_error(error) from None  # type: ignore[arg-type]
-            time.sleep(self.retry.delay(attempt))  # type: ignore[union-attr]
-            attempt += 1
 
     def submit_envelope_stream(
         self,

@@ -24,6 +24,8 @@ from client_sdk.errors import DeadlineExceededError, UnavailableError
 from client_sdk.keys import SigningKey
 from client_sdk.secure_files import write_private_file
 from client_sdk.wire import admin_pb2
+from exchange.cli.common import UsageError
+from exchange.cli.serve import server_modules
 from exchange.pki.ca import not_after, private_key_pem
 
 Handler = Callable[[AdminClient, argparse.Namespace], Any]
@@ -58,7 +60,7 @@ def _new_tls_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
 def member_add(client: AdminClient, args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"sigx: {out} exists and is not empty")
+        raise UsageError(f"{out} exists and is not empty")
     key = SigningKey.generate()
     tls_key, tls_spki = _new_tls_key()
     change = admin_pb2.AddMember(
@@ -147,7 +149,7 @@ def _read_public_key(text: str) -> bytes:
     if path.exists():
         data = path.read_bytes()
         if b"PRIVATE KEY" in data:
-            raise SystemExit("sigx: that file holds a private key; give the public key")
+            raise UsageError("that file holds a private key; give the public key")
         from cryptography.hazmat.primitives import serialization
 
         return serialization.load_pem_public_key(data).public_bytes(  # type: ignore[no-any-return]
@@ -156,7 +158,7 @@ def _read_public_key(text: str) -> bytes:
     try:
         return bytes.fromhex(text)
     except ValueError:
-        raise SystemExit("sigx: expected a PEM public key file or 64 hex digits") from None
+        raise UsageError("expected a PEM public key file or 64 hex digits") from None
 
 
 def key_register(client: AdminClient, args: argparse.Namespace) -> None:
@@ -173,14 +175,14 @@ def member_renew_cert(client: AdminClient, args: argparse.Namespace) -> None:
     creds_dir = Path(args.credentials)
     old = Credentials.load(creds_dir)
     if old.member_id != args.name:
-        raise SystemExit(f"sigx: {creds_dir} holds credentials of {old.member_id}, not {args.name}")
+        raise UsageError(f"{creds_dir} holds credentials of {old.member_id}, not {args.name}")
     key, spki = _new_tls_key()
     change = admin_pb2.IssueCertificate(member_id=args.name, tls_public_key=spki, revoke_earlier=args.revoke_old)
     try:
         resp = client.change(dry_run=args.dry_run, issue_certificate=change)
     except (UnavailableError, DeadlineExceededError) as exc:
-        raise SystemExit(
-            f"sigx: {exc.diagnostics()}\nthe exchange may or may not have issued the certificate; nothing was"
+        raise UsageError(
+            f"{exc.diagnostics()}\nthe exchange may or may not have issued the certificate; nothing was"
             f" written to {creds_dir}: run the command again (it issues another)"
         ) from None
     if args.dry_run:
@@ -205,7 +207,7 @@ def key_rotate(client: AdminClient, args: argparse.Namespace) -> None:
     creds_dir = Path(args.credentials)
     old = Credentials.load(creds_dir)
     if old.member_id != args.member:
-        raise SystemExit(f"sigx: {creds_dir} holds credentials of {old.member_id}, not {args.member}")
+        raise UsageError(f"{creds_dir} holds credentials of {old.member_id}, not {args.member}")
     new = SigningKey.generate()
     registered = client.change(register_key=admin_pb2.RegisterKey(member_id=args.member, public_key=new.public_key))
     old_copy = creds_dir / f"{SIGNING_KEY_FILE}.{old.signing_key.key_id}.old"
@@ -276,9 +278,9 @@ def policy_apply(client: AdminClient, args: argparse.Namespace) -> None:
         return
     if not args.yes:
         if not sys.stdin.isatty():
-            raise SystemExit("sigx: not applied; pass --yes to apply without a prompt")
+            raise UsageError("not applied; pass --yes to apply without a prompt")
         if input("Apply this policy? [y/N] ").strip().lower() not in ("y", "yes"):
-            raise SystemExit("sigx: not applied")
+            raise UsageError("not applied")
     resp = client.change(apply_policy=change)
     _emit(
         args, {"changed": True, "diff": preview.summary, "applied": True, "seq": resp.seq}, resp.summary.splitlines()[0]
@@ -330,18 +332,20 @@ def stats(client: AdminClient, args: argparse.Namespace) -> None:
 def migrate(args: argparse.Namespace) -> int:
     """``sigx admin migrate``: copy a stopped SQLite exchange into an empty PostgreSQL database, then verify it."""
     from exchange.datadir.paths import DataDir
+
+    server_modules(args.to)  # UsageError naming the extra to install when the server or the driver is missing
     from exchange.store.pg_migrate import migrate_from_sqlite
 
     if not args.to.startswith(("postgresql://", "postgres://")):
-        raise SystemExit("sigx: --to: expected a postgresql:// URL")
+        raise UsageError("--to: expected a postgresql:// URL")
     source = DataDir(Path(args.data_dir)).database
     if not source.exists():
-        raise SystemExit(f"sigx: no SQLite database at {source}")
+        raise UsageError(f"no SQLite database at {source}")
     print(f"migrating {source} (stop its exchange first) to PostgreSQL", file=sys.stderr, flush=True)
     try:
         counts = migrate_from_sqlite(source, args.to, lambda line: print(line, file=sys.stderr, flush=True))
     except RuntimeError as exc:
-        raise SystemExit(f"sigx: migration failed verification: {exc}") from None
+        raise UsageError(f"migration failed verification: {exc}") from None
     _emit(
         args,
         {"tables": counts, "verified": True},
@@ -374,12 +378,16 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
 
     member = topics.add_parser("member", help="members").add_subparsers(dest="action", required=True, metavar="ACTION")
     p = leaf(member, "add", member_add, "add a member and write its credentials directory")
-    p.add_argument("name")
-    p.add_argument("--role", choices=["member", "operator", "auditor"], default="member")
-    p.add_argument("--display-name", default=None)
+    p.add_argument("name", metavar="NAME", help="the member id: lower-case letters, digits, . _ - (at most 64)")
+    p.add_argument(
+        "--role", choices=["member", "operator", "auditor"], default="member", help="what it may do (default member)"
+    )
+    p.add_argument("--display-name", default=None, metavar="TEXT", help="a readable name (default: NAME)")
     p.add_argument("--out", required=True, metavar="DIR", help="where to write the credentials directory")
     leaf(member, "list", member_list, "list members")
-    leaf(member, "show", member_show, "a member's status, groups, keys and effective policy").add_argument("name")
+    leaf(member, "show", member_show, "a member's status, groups, keys and effective policy").add_argument(
+        "name", metavar="NAME", help="the member id"
+    )
     p = leaf(
         member,
         "renew-cert",
@@ -387,45 +395,51 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
         "new TLS client key and certificate into a member's credentials directory",
         dry_run=True,
     )
-    p.add_argument("name")
+    p.add_argument("name", metavar="NAME", help="the member id")
     p.add_argument("--credentials", required=True, metavar="DIR", help="the member's credentials directory")
     p.add_argument(
         "--revoke-old", action="store_true", help="refuse every earlier certificate of the member (a lost key)"
     )
     for action, status in (("suspend", "suspended"), ("reinstate", "active"), ("remove", "removed")):
         p = leaf(member, action, _status(status), f"{action} a member", dry_run=True)
-        p.add_argument("name")
-        p.add_argument("--reason", default="")
+        p.add_argument("name", metavar="NAME", help="the member id")
+        p.add_argument(
+            "--reason", default="", metavar="TEXT", help="why (kept in the signed log entry; no personal data)"
+        )
 
     key = topics.add_parser("key", help="signing keys").add_subparsers(dest="action", required=True, metavar="ACTION")
-    leaf(key, "list", key_list, "list signing keys").add_argument("member", nargs="?")
+    leaf(key, "list", key_list, "list signing keys").add_argument(
+        "member", nargs="?", metavar="MEMBER", help="only this member's keys (default: every member)"
+    )
     p = leaf(key, "register", key_register, "register a member's Ed25519 public key", dry_run=True)
-    p.add_argument("member")
+    p.add_argument("member", metavar="MEMBER", help="the member id")
     p.add_argument("public_key", metavar="PUBLIC_KEY", help="PEM file or 64 hex digits")
     p = leaf(key, "rotate", key_rotate, "new signing key into a credentials directory; the old key is retired")
-    p.add_argument("member")
+    p.add_argument("member", metavar="MEMBER", help="the member id")
     p.add_argument("--credentials", required=True, metavar="DIR", help="the member's credentials directory")
     p = leaf(key, "revoke", key_revoke, "revoke a key: no new event verifies with it", dry_run=True)
-    p.add_argument("key_id")
-    p.add_argument("--reason", default="")
+    p.add_argument("key_id", metavar="KEY_ID", help="the key id (sigx admin key list)")
+    p.add_argument("--reason", default="", metavar="TEXT", help="why (kept in the signed log entry)")
 
     group = topics.add_parser("group", help="groups (audiences)").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
-    leaf(group, "create", group_create, "create a group", dry_run=True).add_argument("group")
+    leaf(group, "create", group_create, "create a group", dry_run=True).add_argument(
+        "group", metavar="GROUP", help="the group name: lower-case letters, digits, . _ -"
+    )
     for action, flag in (("add", True), ("remove", False)):
         p = leaf(
             group, action, _membership(flag), f"{action} a member {'to' if flag else 'from'} a group", dry_run=True
         )
-        p.add_argument("group")
-        p.add_argument("member")
+        p.add_argument("group", metavar="GROUP", help="the group name")
+        p.add_argument("member", metavar="MEMBER", help="the member id")
     leaf(group, "list", group_list, "list groups and their members")
 
     policy = topics.add_parser("policy", help="access policy").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
     p = leaf(policy, "apply", policy_apply, "show the diff against the policy in force, then apply it", dry_run=True)
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help="the policy, TOML (see deploy/examples/policy.toml)")
     p.add_argument("--yes", action="store_true", help="apply without asking")
     leaf(policy, "show", policy_show, "print the policy in force")
 
@@ -436,8 +450,8 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
     p = leaf(
         retention, "set", retention_set, "set a category's maximum lifetime (adds the category if new)", dry_run=True
     )
-    p.add_argument("category")
-    p.add_argument("days", type=int)
+    p.add_argument("category", metavar="CATEGORY", help="e.g. sextortion.financial (added if it is new)")
+    p.add_argument("days", type=int, metavar="DAYS", help="the longest a signal of this category lives, 1..3650")
     leaf(retention, "run", retention_run, "purge expired signals now")
 
     leaf(topics, "stats", stats, "signals, events, feedback, look-ups, OPRF use and quota denials")

@@ -11,7 +11,12 @@ from typing import Any
 from client_sdk.audit.sources import DirectorySource, RemoteSource, export
 from client_sdk.audit.verifier import Auditor, Problem, Report
 from client_sdk.credentials import Credentials
+from exchange.cli.common import UsageError
 from exchange.cli.progress import Progress
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _print_report(report: Report, as_json: bool) -> None:
@@ -23,7 +28,7 @@ def _print_report(report: Report, as_json: bool) -> None:
     rate = f" ({d['entries_per_second']:,}/s)" if d["entries_per_second"] else ""
     print(
         f"{'OK' if report.ok else 'FAILED'}: {report.size} entries ({report.new_entries} new{rate}), "
-        f"{report.members} members, {report.keys} keys, {report.checkpoints} checkpoints, "
+        f"{_n(report.members, 'member')}, {_n(report.keys, 'key')}, {_n(report.checkpoints, 'checkpoint')}, "
         f"{report.purged} purged envelopes\nentries: {counts}"
     )
     for p in report.problems[:100]:
@@ -41,14 +46,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         elif args.as_:
             log_key = Credentials.load(args.as_).log_public_key
         else:
-            raise SystemExit("sigx: offline verification needs the log's public key: --log-key HEX or --as CREDS")
+            raise UsageError("offline verification needs the log's public key: --log-key HEX or --as CREDS")
         directory = DirectorySource(Path(args.export_dir))
         report = Auditor(directory, log_key, state, progress.set).run()
         if report.ok:
             report.problems.extend(Problem(None, text) for text in directory.check_tiles(report.size))
     else:
         if not args.as_:
-            raise SystemExit("sigx: online verification needs auditor credentials: --as CREDS")
+            raise UsageError("online verification needs auditor credentials: --as CREDS")
         source = RemoteSource(args.server, args.as_)
         try:
             report = Auditor(source, source.credentials.log_public_key, state, progress.set).run()
@@ -95,7 +100,7 @@ def add_audit_parser(sub: Any) -> None:
         help="write the log as static files",
         description="Write checkpoint, C2SP tlog-tiles hash tiles, entry bundles and envelopes to DIR.",
     )
-    p.add_argument("dir", metavar="DIR")
+    p.add_argument("dir", metavar="DIR", help="where to write the export (created if missing)")
     p.add_argument("--as", dest="as_", required=True, metavar="CREDS", help="auditor or operator credentials")
     p.add_argument("--server", default=None, help="exchange address (default: the one in member.json)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

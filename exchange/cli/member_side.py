@@ -23,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from client_sdk import ExchangeClient, SignalExchangeError
+from client_sdk import ExchangeClient
 from client_sdk.credentials import Credentials
 from client_sdk.member import (
     DEFAULT_MAX_DISTANCE,
@@ -38,6 +38,7 @@ from client_sdk.member.bulk import count_lines, source_key
 from client_sdk.member.media import PDQ_MIN_QUALITY
 from client_sdk.member.review import STATUSES, SendReport
 from client_sdk.vocab import VERDICTS
+from exchange.cli.common import UsageError
 from exchange.cli.progress import Progress
 
 Handler = Callable[[argparse.Namespace], int]
@@ -61,9 +62,9 @@ def _client(args: argparse.Namespace, creds: Credentials) -> ExchangeClient:
     return ExchangeClient.connect(args.server, credentials=creds)
 
 
-def _usage(message: str) -> SignalExchangeError:
+def _usage(message: str) -> UsageError:
     """An input error (``sigx`` prints it on one line and exits 2)."""
-    return SignalExchangeError(message)
+    return UsageError(message)
 
 
 def _ts(t: int | None) -> str:
@@ -369,9 +370,9 @@ def add_member_side_parsers(sub: Any) -> None:
     p = _leaf(review, "list", cmd_review_list, "list review items", creds="optional")
     p.add_argument("--status", choices=STATUSES, default=None, help="only items in this state")
     p = _leaf(review, "show", cmd_review_show, "one item, its history and decisions", creds="optional")
-    p.add_argument("item", type=int, metavar="ITEM")
+    p.add_argument("item", type=int, metavar="ITEM", help="the review item id (sigx review list)")
     p = _leaf(review, "decide", cmd_review_decide, "decide an item; sent as signed feedback", creds="optional")
-    p.add_argument("item", type=int, metavar="ITEM")
+    p.add_argument("item", type=int, metavar="ITEM", help="the review item id (sigx review list)")
     p.add_argument("verdict", choices=VERDICTS, metavar="VERDICT", help=", ".join(VERDICTS))
     p.add_argument("--note", default="", help="kept in the index only, never sent")
     p.add_argument("--reviewer", default=None, help="who decided (default: your login name)")

@@ -7,8 +7,9 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, stream: TextIO, total: int | None, noun: str = "items") -> None:
+    def __init__(self, stream: TextIO, total: int | None, noun: str = "items", quiet: bool = False) -> None:
         self._stream = stream
+        self._quiet = quiet
         self.total = total
         self._noun = noun
         self._tty = stream.isatty()
@@ -36,6 +37,8 @@ class Progress:
             self._write(end="\r" if self._tty else "\n")
 
     def _write(self, end: str) -> None:
+        if self._quiet:
+            return
         rate = (self.done - self._start_done) / max(time.monotonic() - self._started, 1e-9)
         counts = " ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
         eta = ""

@@ -53,9 +53,18 @@ def admin_change(operator: SigningKey, operator_id: str, **change: object) -> by
     return seal_body(body, operator)
 
 
+def check_data_dir(root: Path) -> None:
+    """ConfigError, in one line, when ``root`` cannot be a data directory (it, or a parent, is a file)."""
+    for part in (root, *root.parents):
+        if part.exists() and not part.is_dir():
+            where = "is a file" if part == root else f"lies under {part}, which is a file"
+            raise ConfigError(f"--data-dir {root} {where}: give a directory (it is created on the first start)")
+
+
 def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
     """Initialise ``settings.data_dir`` on first start; return True if it was created now."""
     paths = DataDir(settings.data_dir)
+    check_data_dir(paths.root)
     if paths.marker.exists():
         return False
     leftovers = [

@@ -92,10 +92,11 @@ class AdminService:
         return handler(caller, getattr(body, kind), event, now)
 
     @staticmethod
-    def _done(event: AdminEvent | None, changed: bool, summary: str) -> ChangeResult:
-        if event is None:
-            return ChangeResult(0, f"would: {summary}" if changed else f"no change: {summary}")
-        return ChangeResult(event.seq if changed else 0, summary if changed else f"no change: {summary}")
+    def _done(event: AdminEvent | None, changed: bool, summary: str, already: str) -> ChangeResult:
+        """What a change did (``summary``), would do (a dry run), or why it did nothing (``already``)."""
+        if not changed:
+            return ChangeResult(0, f"no change: {already}")
+        return ChangeResult(0, f"would: {summary}") if event is None else ChangeResult(event.seq, summary)
 
     def _add_member(self, caller: Caller, ch: admin_pb2.AddMember, event: AdminEvent | None, now: int) -> ChangeResult:
         member_id = _name(ch.member_id, "member_id")
@@ -157,9 +158,10 @@ class AdminService:
                 reason="member_removed",
             )
         summary = f"{ch.member_id}: {member.status} -> {ch.status}"
+        already = f"{ch.member_id} is {ch.status} already"
         if event is None:
-            return self._done(None, member.status != ch.status, summary)
-        return self._done(event, self._store.set_member_status(ch.member_id, ch.status, event), summary)
+            return self._done(None, member.status != ch.status, summary, already)
+        return self._done(event, self._store.set_member_status(ch.member_id, ch.status, event), summary, already)
 
     def _register_key(
         self, caller: Caller, ch: admin_pb2.RegisterKey, event: AdminEvent | None, now: int
@@ -181,9 +183,10 @@ class AdminService:
             raise NotFoundError(f"no signing key {key_id}", reason="key_not_found")
         verb = "revoked" if revoke else "retired"
         summary = f"{verb} key {key_id} of {key.member_id}"
+        already = f"key {key_id} of {key.member_id} was {verb} already"
         if event is None:
-            return self._done(None, (key.revoked_at if revoke else key.not_after) is None, summary)
-        return self._done(event, self._store.end_signing_key(key_id, now, revoke, event), summary)
+            return self._done(None, (key.revoked_at if revoke else key.not_after) is None, summary, already)
+        return self._done(event, self._store.end_signing_key(key_id, now, revoke, event), summary, already)
 
     def _retire_key(self, caller: Caller, ch: admin_pb2.RetireKey, event: AdminEvent | None, now: int) -> ChangeResult:
         return self._end_key(ch.key_id, False, event, now)
@@ -195,15 +198,17 @@ class AdminService:
         self, caller: Caller, ch: admin_pb2.CreateGroup, event: AdminEvent | None, now: int
     ) -> ChangeResult:
         name = _name(ch.name, "group name")
+        already = f"group {name} exists"
         if event is None:
-            return self._done(None, self._store.group_id(name) is None, f"create group {name}")
-        return self._done(event, self._store.create_group(name, event), f"created group {name}")
+            return self._done(None, self._store.group_id(name) is None, f"create group {name}", already)
+        return self._done(event, self._store.create_group(name, event), f"created group {name}", already)
 
     def _set_group_membership(
         self, caller: Caller, ch: admin_pb2.SetGroupMembership, event: AdminEvent | None, now: int
     ) -> ChangeResult:
         verb = "added" if ch.member else "removed"
         summary = f"{verb} {ch.member_id} {'to' if ch.member else 'from'} group {ch.group}"
+        already = f"{ch.member_id} is {'in' if ch.member else 'not in'} group {ch.group} already"
         if self._store.group_id(ch.group) is None:
             raise NotFoundError(f"no group {quoted(ch.group)}", reason="group_not_found")
         member = self._store.get_member(ch.member_id)
@@ -211,8 +216,9 @@ class AdminService:
             raise NotFoundError(f"no member {quoted(ch.member_id)}", reason="member_not_found")
         if event is None:
             inside = self._store.group_id(ch.group) in self._store.member_groups(member.row)
-            return self._done(None, inside != ch.member, summary)
-        return self._done(event, self._store.set_group_membership(ch.group, ch.member_id, ch.member, event), summary)
+            return self._done(None, inside != ch.member, summary, already)
+        changed = self._store.set_group_membership(ch.group, ch.member_id, ch.member, event)
+        return self._done(event, changed, summary, already)
 
     def _apply_policy(
         self, caller: Caller, ch: admin_pb2.ApplyPolicy, event: AdminEvent | None, now: int
@@ -245,9 +251,10 @@ class AdminService:
             if current
             else f"new category {ch.name}, retention {ch.retention_days} days"
         )
+        already = f"category {ch.name} keeps signals {ch.retention_days} days already"
         if event is None:
-            return self._done(None, current is None or current.retention_days != ch.retention_days, summary)
-        return self._done(event, self._store.set_category(ch.name, ch.retention_days, event), summary)
+            return self._done(None, current is None or current.retention_days != ch.retention_days, summary, already)
+        return self._done(event, self._store.set_category(ch.name, ch.retention_days, event), summary, already)
 
 
 @dataclass(frozen=True, slots=True)

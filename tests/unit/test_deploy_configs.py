@@ -378,7 +378,7 @@ def test_dockerfile_base_user_and_entrypoint() -> None:
     assert _one(final, "STOPSIGNAL") == "SIGTERM"
     runs = " ".join(args for word, args in instructions if word == "RUN")
     assert "libsodium23" in runs
-    assert "pip install --no-cache-dir ." in runs
+    assert "pip install --no-cache-dir '.[postgres,taxii]'" in runs
 
 
 def test_dockerfile_copies_what_exists() -> None:
