@@ -40,6 +40,7 @@ __all__ = [
     "sign_checkpoint",
     "sign_note",
     "signer_key_from_text",
+    "unverified_checkpoint",
     "verifier_key",
 ]
 
@@ -376,6 +377,13 @@ class Checkpoint:
 def sign_checkpoint(checkpoint: Checkpoint, name: str, sign: Callable[[bytes], bytes], public_key: bytes) -> str:
     """The signed note of ``checkpoint`` by the key ``name`` (which SHOULD be the origin)."""
     return sign_note(checkpoint.to_text(), name, sign, public_key)
+
+
+def unverified_checkpoint(note: str | bytes) -> Checkpoint:
+    """The checkpoint a signed note carries, parsed but **not verified**: for what only needs its size (the
+    exchange serving its own notes, an export) or its origin before verifying it. Raises NoteError."""
+    text, _ = parse_note(note)
+    return Checkpoint.from_text(text)
 
 
 def open_checkpoint(

@@ -108,10 +108,10 @@ class DirectorySource:
 
 def export(source: LogSource, directory: Path, progress: object = None) -> int:
     """Write the log as static files (checkpoint, entry bundles, envelopes, hash tiles); return its size."""
-    from client_sdk.note import Checkpoint
+    from client_sdk.note import unverified_checkpoint
 
     note = source.checkpoint()
-    size = Checkpoint.from_text(note.split("\n\n", 1)[0] + "\n").size
+    size = unverified_checkpoint(note).size
     directory.mkdir(parents=True, exist_ok=True)
     leaves: list[bytes] = []
     envelopes: list[bytes] = []

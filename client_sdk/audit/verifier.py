@@ -25,7 +25,7 @@ from client_sdk.audit.state import AuditState, KeyWindow, LeafHashes, SavedCheck
 from client_sdk.envelope import PAYLOAD_ADMIN, PAYLOAD_KINDS, EnvelopeError, OpenedEnvelope, open_envelope
 from client_sdk.errors import VerificationError
 from client_sdk.log_entry import KINDS, EntryError, LogEntry
-from client_sdk.note import Checkpoint, open_note
+from client_sdk.note import Checkpoint, open_checkpoint, unverified_checkpoint
 from client_sdk.positions import seq_at
 from client_sdk.vocab import KIND_ADMIN
 
@@ -93,11 +93,10 @@ class Auditor:
     # -- checkpoints ------------------------------------------------------------------
 
     def _open_checkpoint(self, note: str) -> Checkpoint:
-        text = note.split("\n\n", 1)[0] + "\n"
-        origin = text.split("\n", 1)[0]
+        origin = unverified_checkpoint(note).origin
         if self.state.origin and origin != self.state.origin:
             raise VerificationError(f"checkpoint origin changed from {self.state.origin!r} to {origin!r}")
-        return Checkpoint.from_text(open_note(note, origin, self._log_key))
+        return open_checkpoint(note, self._log_key, origin)
 
     def _problem(self, index: int | None, reason: str) -> None:
         self.report.problems.append(Problem(index, reason))

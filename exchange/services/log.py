@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from client_sdk import merkle
 from client_sdk.log_entry import LogEntry
-from client_sdk.note import Checkpoint
+from client_sdk.note import unverified_checkpoint
 from exchange.errors import BatchTooLargeError, InvalidArgumentError
 from exchange.identity import Caller
 from exchange.policy.engine import PolicyEngine
@@ -75,7 +75,7 @@ class LogService:
         if not wanted:
             return self.checkpointer.at_least(0), []
         note = self.checkpointer.at_least(wanted[-1] + 1)
-        size = Checkpoint.from_text(note.split("\n\n", 1)[0] + "\n").size
+        size = unverified_checkpoint(note).size
         proofs = self.inclusions(wanted, size, len(wanted))
         out = []
         for index, proof in zip(wanted, proofs, strict=True):

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 
 from client_sdk import merkle
-from client_sdk.note import Checkpoint, parse_note
+from client_sdk.note import unverified_checkpoint
 from exchange.errors import ConfigError, FailedPreconditionError
 from exchange.store import pg_schema
 from exchange.store.pg_errors import Conn, connect_error
@@ -89,8 +89,7 @@ def _verify(source: sqlite3.Connection, dsn: str, counts: dict[str, int], report
                     raise RuntimeError(f"{table}: {counts[table]} rows copied but {have} in PostgreSQL")
             checkpoints = conn.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
         for size, note in checkpoints:
-            text, _ = parse_note(note)
-            checkpoint = Checkpoint.from_text(text)
+            checkpoint = unverified_checkpoint(note)
             if checkpoint.size != size:
                 raise RuntimeError(f"the checkpoint saved for size {size} is for size {checkpoint.size}")
             want = checkpoint.root

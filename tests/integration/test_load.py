@@ -27,7 +27,7 @@ from client_sdk.credentials import Credentials
 from client_sdk.envelope import open_envelope
 from client_sdk.errors import QuotaExceededError
 from client_sdk.log_entry import LogEntry
-from client_sdk.note import Checkpoint
+from client_sdk.note import unverified_checkpoint
 from client_sdk.vocab import KIND_FEEDBACK, KIND_RETRACT, KIND_SUBMIT
 from client_sdk.wire import admin_pb2, log_pb2, log_pb2_grpc, signals_pb2
 from exchange.cli import main
@@ -203,7 +203,7 @@ def _visible_in_log(server: ServerProcess, known: int) -> dict[str, list[int]]:
     with grpc.secure_channel(server.address, tls, options=[("grpc.max_receive_message_length", 1 << 26)]) as ch:
         stub = log_pb2_grpc.LogStub(ch)
         note = stub.GetCheckpoint(log_pb2.GetCheckpointRequest(min_size=known), timeout=30).note
-        size = Checkpoint.from_text(note.split("\n\n", 1)[0] + "\n").size
+        size = unverified_checkpoint(note).size
         entries = [e for page in stub.GetEntries(log_pb2.GetEntriesRequest(start=0, end=size)) for e in page.entries]
     assert [e.index for e in entries] == list(range(size)), "the log has gaps or repeats"
     owner: dict[int, str] = {}
