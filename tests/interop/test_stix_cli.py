@@ -64,7 +64,7 @@ def test_push_then_pull_round_trip(ex, tmp_path, capsys):
         result = validate_instance(obj, ValidationOptions(strict=True))
         assert result.is_valid, (obj["type"], [str(e) for e in result.errors])
     text = json.dumps(bundle).lower()
-    for raw in ("jane", "alice", "example.com", "192.0.2.7", "555"):
+    for raw in ("jane", "alice", "example.com", "192.0.2.7", "4155550100", "415 555 0100"):
         assert raw not in text, f"raw value {raw!r} in the pulled bundle"
     pseudonyms = {(o["identifier_type"], o["pseudonym"]) for o in bundle["objects"] if o["type"] == "x-sigx-pseudonym"}
     with ex.client("demo-b") as b:
