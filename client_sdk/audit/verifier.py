@@ -12,6 +12,7 @@ checkpoint seen before must be consistent with it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -315,7 +316,11 @@ class Auditor:
         st = self.state
         seq = seq_at(entry.index)
         if kind == "add_member":
-            st.members[change.member_id] = {"role": change.role or "member", "status": "active"}
+            st.members[change.member_id] = {
+                "role": change.role or "member",
+                "status": "active",
+                "kind": change.kind or ("platform" if (change.role or "member") == "member" else ""),
+            }
             kid = keys.key_id_for(change.signing_public_key)
             st.keys[kid] = KeyWindow(change.member_id, change.signing_public_key.hex(), entry.time, registered_seq=seq)
         elif kind == "register_key":
@@ -325,3 +330,7 @@ class Auditor:
             st.keys[change.key_id].end(seq, entry.time, revoked=kind == "revoke_key")
         elif kind == "set_member_status" and change.member_id in st.members:
             st.members[change.member_id]["status"] = change.status
+        elif kind == "set_member_kind" and change.member_id in st.members:
+            st.members[change.member_id]["kind"] = change.kind
+        elif kind == "apply_charter" and hashlib.sha256(change.document.encode()).digest() != change.sha256:
+            self._problem(entry.index, "a charter change whose sha256 is not that of its document")

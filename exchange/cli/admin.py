@@ -69,6 +69,7 @@ def member_add(client: AdminClient, args: argparse.Namespace) -> None:
         display_name=args.display_name or args.name,
         signing_public_key=key.public_key,
         tls_public_key=tls_spki,
+        kind=args.kind or "",
     )
     resp = client.change(add_member=change)
     op = client.credentials
@@ -100,7 +101,8 @@ def member_list(client: AdminClient, args: argparse.Namespace) -> None:
         args,
         [MessageToDict(m, preserving_proto_field_name=True) for m in members],
         _table(
-            [(m.member_id, m.role, m.status, m.display_name) for m in members], ("MEMBER", "ROLE", "STATUS", "NAME")
+            [(m.member_id, m.role, m.kind or "-", m.status, m.display_name) for m in members],
+            ("MEMBER", "ROLE", "KIND", "STATUS", "NAME"),
         ),
     )
 
@@ -112,10 +114,18 @@ def member_show(client: AdminClient, args: argparse.Namespace) -> None:
         since = dt.datetime.fromtimestamp(m.certificates_from, dt.UTC)
         certs = f"only those valid from {since:%Y-%m-%d %H:%M:%S} UTC on (earlier ones revoked)"
     text = (
-        f"member   {m.member_id} ({m.display_name})\nrole     {m.role}\nstatus   {m.status}\n"
+        f"member   {m.member_id} ({m.display_name})\nrole     {m.role}\nkind     {m.kind or '-'}\nstatus   {m.status}\n"
         f"groups   {', '.join(m.groups) or '-'}\nkeys     {', '.join(m.key_ids) or '-'}\ncerts    {certs}\n\n{m.policy}"
     )
     _emit(args, MessageToDict(m, preserving_proto_field_name=True), text)
+
+
+def member_set_kind(client: AdminClient, args: argparse.Namespace) -> None:
+    _change(
+        client,
+        args,
+        set_member_kind=admin_pb2.SetMemberKind(member_id=args.name, kind=args.kind, reason=args.reason or ""),
+    )
 
 
 def _status(status: str) -> Handler:
@@ -287,6 +297,18 @@ def policy_apply(client: AdminClient, args: argparse.Namespace) -> None:
     )
 
 
+def charter_show(client: AdminClient, args: argparse.Namespace) -> None:
+    c = client.charter()
+    where = f"version {c.version}, sha256:{c.sha256.hex()}" if c.version else "the default charter"
+    _emit(args, {"version": c.version, "sha256": c.sha256.hex(), "document": c.document}, f"# {where}\n{c.document}")
+
+
+def charter_apply(client: AdminClient, args: argparse.Namespace) -> None:
+    document = Path(args.file).read_text()
+    resp = client.apply_charter(document, base_version=client.charter().version, dry_run=args.dry_run)
+    _emit(args, {"seq": resp.seq, "summary": resp.summary}, resp.summary)
+
+
 def retention_show(client: AdminClient, args: argparse.Namespace) -> None:
     cats = client.categories()
     _emit(
@@ -383,6 +405,13 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
         "--role", choices=["member", "operator", "auditor"], default="member", help="what it may do (default member)"
     )
     p.add_argument("--display-name", default=None, metavar="TEXT", help="a readable name (default: NAME)")
+    p.add_argument(
+        "--kind",
+        default=None,
+        metavar="KIND",
+        help="what the member is: platform (default for members), payment_provider, ngo, hotline, government, …"
+        " (the charter's kinds; its rules follow the kind)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="where to write the credentials directory")
     leaf(member, "list", member_list, "list members")
     leaf(member, "show", member_show, "a member's status, groups, keys and effective policy").add_argument(
@@ -400,6 +429,10 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
     p.add_argument(
         "--revoke-old", action="store_true", help="refuse every earlier certificate of the member (a lost key)"
     )
+    p = leaf(member, "set-kind", member_set_kind, "change a member's kind (a logged change)", dry_run=True)
+    p.add_argument("name", metavar="NAME", help="the member id")
+    p.add_argument("kind", metavar="KIND", help="one of the charter's kinds (sigx admin charter show)")
+    p.add_argument("--reason", default="", metavar="TEXT", help="why (kept in the signed log entry; no personal data)")
     for action, status in (("suspend", "suspended"), ("reinstate", "active"), ("remove", "removed")):
         p = leaf(member, action, _status(status), f"{action} a member", dry_run=True)
         p.add_argument("name", metavar="NAME", help="the member id")
@@ -442,6 +475,13 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
     p.add_argument("file", metavar="FILE", help="the policy, TOML (see deploy/examples/policy.toml)")
     p.add_argument("--yes", action="store_true", help="apply without asking")
     leaf(policy, "show", policy_show, "print the policy in force")
+
+    charter = topics.add_parser("charter", help="rules above every member policy, by member kind").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = leaf(charter, "apply", charter_apply, "put a charter (JSON or YAML) in force; its hash is logged", dry_run=True)
+    p.add_argument("file", metavar="FILE", help="the charter, JSON or YAML (see exchange/safeguards/charter.py)")
+    leaf(charter, "show", charter_show, "print the charter in force")
 
     retention = topics.add_parser("retention", help="retention per category").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -78,7 +78,9 @@ def lookup_response(results: list[list[MatchRecord]]) -> exchange_pb2.LookupResp
 
 
 def member(m: MemberRecord) -> directory_pb2.Member:
-    return directory_pb2.Member(member_id=m.member_id, display_name=m.display_name, role=m.role, status=m.status)
+    return directory_pb2.Member(
+        member_id=m.member_id, display_name=m.display_name, role=m.role, status=m.status, kind=m.kind
+    )
 
 
 def signing_key(k: KeyRecord) -> directory_pb2.SigningKey:
@@ -122,6 +124,7 @@ def member_detail(d: MemberDetail) -> admin_pb2.MemberDetail:
         key_ids=d.key_ids,
         policy=d.policy,
         certificates_from=m.certs_from,
+        kind=m.kind,
     )
 
 

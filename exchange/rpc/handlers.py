@@ -251,6 +251,13 @@ class AdminHandler(_OnPool, admin_pb2_grpc.AdminServicer):
     def GetStats(self, request: admin_pb2.GetStatsRequest, context: grpc.ServicerContext) -> admin_pb2.GetStatsResponse:
         return convert.stats_response(*self._queries.stats())
 
+    @on_pool
+    def GetCharter(
+        self, request: admin_pb2.GetCharterRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetCharterResponse:
+        version, document, sha256 = self._queries.charter()
+        return admin_pb2.GetCharterResponse(document=document, version=version, sha256=sha256)
+
 
 class LogHandler(_OnPool, log_pb2_grpc.LogServicer):
     def __init__(self, offload: Offload, log: LogService, max_batch: int) -> None:

@@ -23,6 +23,7 @@ from exchange.pki.ca import CertificateAuthority, IssuedCert, issued_at, not_aft
 from exchange.policy import document as policy_doc
 from exchange.policy.engine import PolicyEngine
 from exchange.policy.quota import UsageSummary
+from exchange.safeguards import charter as charters
 from exchange.services.envelopes import EnvelopeOpener
 from exchange.store.base import AdminEvent, Category, GroupRecord, MemberRecord, Stats, Store
 
@@ -103,16 +104,65 @@ class AdminService:
         role = ch.role or "member"
         if role not in ROLES:
             raise InvalidArgumentError(f"role must be one of {', '.join(ROLES)}", reason="bad_role")
+        kind = ch.kind or ("platform" if role == "member" else "")
+        if kind:
+            charters.check_kind(self._policy.charter()[1], kind)
         public_key = _public_key(ch.signing_public_key)
         key_id = key_id_for(public_key)
         tls_key = _tls_public_key(ch.tls_public_key)
         if self._store.get_member(member_id) is not None:
             raise FailedPreconditionError(f"member {quoted(member_id)} already exists", reason="member_exists")
+        what = f"{role} {member_id}" + (f" of kind {kind}" if kind else "")
         if event is None:
-            return ChangeResult(0, f"would add {role} {member_id} with key {key_id}", key_id=key_id)
-        self._store.add_member(member_id, role, ch.display_name or member_id, now, event, (key_id, public_key))
+            return ChangeResult(0, f"would add {what} with key {key_id}", key_id=key_id)
+        self._store.add_member(
+            member_id, role, ch.display_name or member_id, now, event, (key_id, public_key), kind=kind
+        )
         cert = self._ca().issue_client(member_id, tls_key)
-        return ChangeResult(event.seq, f"added {role} {member_id} with key {key_id}", cert, key_id)
+        return ChangeResult(event.seq, f"added {what} with key {key_id}", cert, key_id)
+
+    def _set_member_kind(
+        self, caller: Caller, ch: admin_pb2.SetMemberKind, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        member = self._store.get_member(ch.member_id)
+        if member is None:
+            raise NotFoundError(f"no member {quoted(ch.member_id)}", reason="member_not_found")
+        charters.check_kind(self._policy.charter()[1], ch.kind)
+        document = self._policy.document()[1]
+        kinds = {m.member_id: m.kind for m in self._store.list_members()} | {ch.member_id: ch.kind}
+        charters.check_policy(self._policy.charter()[1], document, kinds, self._store.categories())
+        summary = f"{ch.member_id}: kind {member.kind or '-'} -> {ch.kind}"
+        already = f"{ch.member_id} is of kind {ch.kind} already"
+        if event is None:
+            return self._done(None, member.kind != ch.kind, summary, already)
+        changed = self._store.set_member_kind(ch.member_id, ch.kind, event)
+        self._policy.reload()
+        return self._done(event, changed, summary, already)
+
+    def _apply_charter(
+        self, caller: Caller, ch: admin_pb2.ApplyCharter, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        if ch.sha256 != charters.digest(ch.document):
+            raise InvalidArgumentError(
+                "sha256 is not the SHA-256 of the charter document sent", reason="charter_digest"
+            )
+        new = charters.parse(ch.document, self._store.categories())
+        version, old = self._policy.charter()
+        if ch.base_version and ch.base_version != version:
+            raise FailedPreconditionError(
+                f"the charter changed (now version {version}, the change was against {ch.base_version})",
+                reason="charter_changed",
+            )
+        kinds = {m.member_id: m.kind for m in self._store.list_members()}
+        charters.check_members(new, kinds)
+        charters.check_policy(new, self._policy.document()[1], kinds, self._store.categories())
+        if new == old and version:
+            return ChangeResult(0, "no change: the charter in force is the same")
+        if event is None:
+            return ChangeResult(0, f"would put charter sha256:{ch.sha256.hex()[:16]} in force")
+        new_version = self._store.set_charter(ch.document, ch.sha256, version, event)
+        self._policy.reload()
+        return ChangeResult(event.seq, f"charter version {new_version} (sha256:{ch.sha256.hex()}) in force")
 
     def _issue_certificate(
         self, caller: Caller, ch: admin_pb2.IssueCertificate, event: AdminEvent | None, now: int
@@ -223,8 +273,11 @@ class AdminService:
     def _apply_policy(
         self, caller: Caller, ch: admin_pb2.ApplyPolicy, event: AdminEvent | None, now: int
     ) -> ChangeResult:
-        members = [m.member_id for m in self._store.list_members()]
-        new = policy_doc.parse(ch.document, members, self._store.categories())
+        directory = self._store.list_members()
+        new = policy_doc.parse(ch.document, [m.member_id for m in directory], self._store.categories())
+        charters.check_policy(
+            self._policy.charter()[1], new, {m.member_id: m.kind for m in directory}, self._store.categories()
+        )
         version, old = self._policy.document()
         if ch.base_version and ch.base_version != version:
             raise FailedPreconditionError(
@@ -286,6 +339,14 @@ class AdminQueries:
     def policy(self) -> tuple[int, str]:
         version, doc = self._policy.document()
         return version, doc.render()
+
+    def charter(self) -> tuple[int, str, bytes]:
+        """The charter in force: version (0: the default), the applied document (or the default's canonical
+        JSON) and the applied document's SHA-256 (empty for the default)."""
+        version, text = self._store.get_charter()
+        if not version:
+            return 0, charters.DEFAULT_CHARTER.render(), b""
+        return version, text, charters.digest(text)
 
     def groups(self) -> list[GroupRecord]:
         return self._store.list_groups()

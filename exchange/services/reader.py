@@ -112,7 +112,7 @@ class ReaderService:
                 raise InvalidArgumentError(f"query {i}: unknown signal type {q.type}", reason="unknown_type")
             if len(q.value) != want:
                 raise InvalidArgumentError(f"query {i}: value must be {want} bytes", reason="bad_value")
-        flt = self._policy.read_filter(caller, sorted({q.type for q in queries}))
+        flt = self._policy.read_filter(caller, sorted({q.type for q in queries}), lookup=True)
         with self._policy.charged(caller, "lookups_per_day", len(queries)):
             return self._lookup(caller, queries, distance, flt)
 
@@ -138,4 +138,10 @@ class ReaderService:
                 for i in positions[match.signal.value]:
                     results[i].append(match)
         visible = self._policy.reader(caller)
-        return [[m for m in ms if visible(m.signal)] for ms in results]
+        corroborated = self._policy.corroborated(caller)
+        out: list[list[MatchRecord]] = []
+        for ms in results:
+            seen = [m for m in ms if visible(m.signal)]
+            kept = {id(s) for s in corroborated([m.signal for m in seen])}
+            out.append([m for m in seen if id(m.signal) in kept])
+        return out

@@ -32,10 +32,11 @@ class MemberRecord:
     status: str
     display_name: str
     certs_from: int = 0  # TLS certificates issued before this Unix time are refused (0: none)
+    kind: str = ""  # platform, ngo, government, … (the charter's rules follow it); "" for operators and auditors
 
 
 #: The members columns a MemberRecord is built from, in its field order.
-MEMBER_COLUMNS = "id, member_id, role, status, display_name, certs_from"
+MEMBER_COLUMNS = "id, member_id, role, status, display_name, certs_from, kind"
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +287,7 @@ class Store(Protocol):
         at: int,
         event: AdminEvent | None = None,
         signing_key: tuple[str, bytes] | None = None,
+        kind: str = "",
     ) -> MemberRecord: ...
     def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
         """Record a certificate issued to a member (and, with ``revoke_before``, refuse the member's
@@ -295,6 +297,18 @@ class Store(Protocol):
     def get_member(self, member_id: str) -> MemberRecord | None: ...
     def list_members(self) -> list[MemberRecord]: ...
     def set_member_status(self, member_id: str, status: str, event: AdminEvent | None = None) -> bool: ...
+    def set_member_kind(self, member_id: str, kind: str, event: AdminEvent | None = None) -> bool:
+        """Set a member's kind; False if it already had it."""
+        ...
+
+    def get_charter(self) -> tuple[int, str]:
+        """The charter in force: (version, document); (0, "") if none was applied."""
+        ...
+
+    def set_charter(self, document: str, sha256: bytes, base_version: int | None, event: AdminEvent) -> int:
+        """Apply a charter as a new version (refused if the charter changed since ``base_version``)."""
+        ...
+
     def add_signing_key(
         self, member_id: str, key_id: str, public_key: bytes, not_before: int, event: AdminEvent | None = None
     ) -> KeyRecord: ...

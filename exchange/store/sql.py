@@ -143,6 +143,7 @@ class SqlStore:
         at: int,
         event: AdminEvent | None = None,
         signing_key: tuple[str, bytes] | None = None,
+        kind: str = "",
     ) -> MemberRecord:
         """Add a member (and its first signing key, valid from ``at``) in one transaction."""
         with self._write() as conn:
@@ -150,9 +151,9 @@ class SqlStore:
                 raise FailedPreconditionError(f"member {quoted(member_id)} already exists", reason="member_exists")
             [(row,)] = self._run(  # fetchall: SQLite finishes an INSERT … RETURNING only when it is read out
                 conn,
-                "INSERT INTO members (id, member_id, role, status, display_name, created_at)"
-                " SELECT coalesce(max(id), 0) + 1, ?, ?, 'active', ?, ? FROM members RETURNING id",
-                (member_id, role, display_name, at),
+                "INSERT INTO members (id, member_id, role, status, display_name, created_at, kind)"
+                " SELECT coalesce(max(id), 0) + 1, ?, ?, 'active', ?, ?, ? FROM members RETURNING id",
+                (member_id, role, display_name, at, kind),
             ).fetchall()
             row = int(row)
             self._names[row] = member_id
@@ -163,7 +164,7 @@ class SqlStore:
             else:
                 self._admin_event(conn, event)
         self._names[row] = member_id
-        return MemberRecord(row, member_id, role, "active", display_name)
+        return MemberRecord(row, member_id, role, "active", display_name, kind=kind)
 
     def get_member(self, member_id: str) -> MemberRecord | None:
         """The member with this id, or None."""
@@ -186,6 +187,39 @@ class SqlStore:
             self._run(conn, "UPDATE members SET status = ? WHERE id = ?", (status, row))
             self._admin_event(conn, event)
             return True
+
+    def set_member_kind(self, member_id: str, kind: str, event: AdminEvent | None = None) -> bool:
+        """Set a member's kind; False if it already had it."""
+        with self._write() as conn:
+            row = self._member_row(conn, member_id)
+            if self._one(conn, "SELECT kind FROM members WHERE id = ?", (row,))[0] == kind:
+                return False
+            self._run(conn, "UPDATE members SET kind = ? WHERE id = ?", (kind, row))
+            self._admin_event(conn, event)
+            return True
+
+    def get_charter(self) -> tuple[int, str]:
+        """The charter in force: (version, document); (0, "") if none was applied."""
+        with self._read() as conn:
+            row = self._one(conn, "SELECT version, document FROM charters ORDER BY version DESC LIMIT 1", (), True)
+        return (int(row[0]), row[1]) if row else (0, "")
+
+    def set_charter(self, document: str, sha256: bytes, base_version: int | None, event: AdminEvent) -> int:
+        """Apply a charter as a new version; refused if the charter changed since ``base_version``."""
+        with self._write() as conn:
+            current = int(self._one(conn, "SELECT coalesce(max(version), 0) FROM charters")[0])
+            if base_version is not None and base_version != current:
+                raise FailedPreconditionError(
+                    f"the charter changed (now version {current}, the change was against {base_version})",
+                    reason="charter_changed",
+                )
+            seq = self._admin_event(conn, event)
+            self._run(
+                conn,
+                "INSERT INTO charters (version, document, sha256, applied_at, seq) VALUES (?, ?, ?, ?, ?)",
+                (current + 1, document, sha256, event.at, seq),
+            )
+            return current + 1
 
     def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
         """Record a certificate issued (and maybe the cut-off for earlier ones) as one admin event."""

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import pytest
@@ -52,7 +53,7 @@ EXPECTED_ROLES = {
     "Pseudonymizer/Evaluate": {"member", "operator"},
     "Directory/ListMembers": {"member", "operator", "auditor"},
     "Directory/ListSigningKeys": {"member", "operator", "auditor"},
-    "Directory/WhoAmI": {"member", "operator", "auditor", "suspended"},
+    "Directory/WhoAmI": {"member", "operator", "auditor", "suspended", "government"},
     "Log/GetCheckpoint": {"member", "operator", "auditor"},
     "Log/GetInclusionProof": {"member", "operator", "auditor"},
     "Log/GetInclusionProofs": {"member", "operator", "auditor"},
@@ -60,9 +61,20 @@ EXPECTED_ROLES = {
     "Log/GetEntries": {"operator", "auditor"},
     **{
         f"Admin/{m}": {"operator"}
-        for m in ("ApplyChange", "GetMember", "GetPolicy", "ListGroups", "ListCategories", "RunRetention", "GetStats")
+        for m in (
+            "ApplyChange",
+            "GetMember",
+            "GetPolicy",
+            "ListGroups",
+            "ListCategories",
+            "RunRetention",
+            "GetStats",
+            "GetCharter",
+        )
     },
 }
+# Members of the kinds the default charter forbids everything (no member policy can grant them more).
+FORBIDDEN_KINDS = ("government",)
 
 
 def _calls(channel: grpc.Channel) -> dict[str, object]:
@@ -104,11 +116,12 @@ def _calls(channel: grpc.Channel) -> dict[str, object]:
         "Admin/ListCategories": lambda: ad.ListCategories(admin_pb2.ListCategoriesRequest(), timeout=t),
         "Admin/RunRetention": lambda: ad.RunRetention(admin_pb2.RunRetentionRequest(), timeout=t),
         "Admin/GetStats": lambda: ad.GetStats(admin_pb2.GetStatsRequest(), timeout=t),
+        "Admin/GetCharter": lambda: ad.GetCharter(admin_pb2.GetCharterRequest(), timeout=t),
     }
 
 
-def _channel(exchange: Exchange, creds_name: str) -> grpc.Channel:
-    c = Credentials.load(exchange.creds(creds_name))
+def _channel(exchange: Exchange, creds_name: str | Path) -> grpc.Channel:
+    c = Credentials.load(creds_name if isinstance(creds_name, Path) else exchange.creds(creds_name))
     return grpc.secure_channel(exchange.address, grpc.ssl_channel_credentials(c.ca_pem, c.tls_key_pem, c.cert_pem))
 
 
@@ -116,25 +129,30 @@ def test_every_method_is_in_the_matrix() -> None:
     assert {m.split("v1.", 1)[1] for m in METHOD_ROLES} == set(EXPECTED_ROLES)
 
 
-@pytest.mark.parametrize("who", ["member", "operator", "auditor", "suspended"])
+@pytest.mark.parametrize("who", ["member", "operator", "auditor", "suspended", *FORBIDDEN_KINDS])
 def test_role_method_matrix(exchange: Exchange, who: str) -> None:
-    creds = {"member": "demo-a", "operator": "operator", "auditor": "auditor", "suspended": "demo-b"}[who]
+    creds: str | Path = {"member": "demo-a", "operator": "operator", "auditor": "auditor"}.get(who, "demo-b")
     if who == "suspended":
         with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
             op.change(set_member_status=admin_pb2.SetMemberStatus(member_id="demo-b", status="suspended"))
+    if who in FORBIDDEN_KINDS:  # a member of that kind, with a policy that grants it everything a member may have
+        creds = exchange.add_member("agency", kind=who)
     with _channel(exchange, creds) as channel:
         for method, call in _calls(channel).items():
             allowed = who in EXPECTED_ROLES[method]
+            details = ""
             try:
                 call()  # type: ignore[operator]
                 code = grpc.StatusCode.OK
             except grpc.RpcError as exc:
-                code = exc.code()  # type: ignore[attr-defined]
+                code, details = exc.code(), exc.details()  # type: ignore[attr-defined]
             if allowed:
                 assert code != grpc.StatusCode.PERMISSION_DENIED, f"{who} should be allowed {method}"
                 assert code not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), (method, code)
             else:
                 assert code == grpc.StatusCode.PERMISSION_DENIED, f"{who} should be denied {method}, got {code}"
+                if who in FORBIDDEN_KINDS and "member" in EXPECTED_ROLES[method]:  # the role alone would allow it
+                    assert f"charter forbid.{who}" in details, (method, details)
 
 
 # -- random policies against a reference evaluator -----------------------------------------
