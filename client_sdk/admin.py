@@ -80,6 +80,10 @@ class AdminClient:
     def stats(self) -> admin_pb2.GetStatsResponse:
         return self._call(self._admin.GetStats, admin_pb2.GetStatsRequest())
 
+    def warninglists(self) -> list[admin_pb2.Warninglist]:
+        """Every warninglist with its mode and how many values of each type it holds."""
+        return list(self._call(self._admin.ListWarninglists, admin_pb2.ListWarninglistsRequest()).warninglists)
+
     def charter(self) -> admin_pb2.GetCharterResponse:
         """The charter in force (version 0: the default)."""
         return self._call(self._admin.GetCharter, admin_pb2.GetCharterRequest())

@@ -137,6 +137,8 @@ class Event:
     verdict: str = ""  # for feedback events
     envelope: bytes = b""  # the verbatim signed envelope
     expires_at: int = 0  # the expiry its signature-log leaf records (when retention may purge it; 0: never)
+    warninglists: tuple[str, ...] = ()  # warninglists naming the signal's value (mode inform): weigh it accordingly
+    quarantine: str = ""  # why the signal is quarantined (it matches nothing until released); "": it is not
 
     @property
     def log_index(self) -> int:
@@ -171,6 +173,7 @@ class Match:
     expires_at: int
     feedback: dict[str, int] = field(default_factory=dict)
     distance: int = 0
+    warninglists: tuple[str, ...] = ()  # warninglists naming the value (mode inform)
 
 
 @dataclass(frozen=True, slots=True)

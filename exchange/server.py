@@ -257,6 +257,7 @@ async def _start(
         offload,
         Offload(reads),
         convert.pull_response,
+        services.safeguards,
         metrics,
     )
     server = grpc.aio.server(

@@ -154,4 +154,5 @@ def _match(m: exchange_pb2.Match) -> Match:
         expires_at=m.expires_at,
         feedback={name: getattr(fb, name) for name in VERDICT_CODES},
         distance=m.distance,
+        warninglists=tuple(m.warninglists),
     )

@@ -170,6 +170,8 @@ class Pulling(LogChecking):
             "cursor": cursor,
             "envelope": event.envelope,
             "expires_at": event.expires_at,
+            "warninglists": tuple(event.warninglists),
+            "quarantine": event.quarantine,
         }
         if kind == "submit":
             signal = SharedSignal(

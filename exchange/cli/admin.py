@@ -309,6 +309,66 @@ def charter_apply(client: AdminClient, args: argparse.Namespace) -> None:
     _emit(args, {"seq": resp.seq, "summary": resp.summary}, resp.summary)
 
 
+def warninglist_create(client: AdminClient, args: argparse.Namespace) -> None:
+    change = admin_pb2.CreateWarninglist(name=args.name, mode=args.mode, description=args.description or "")
+    _change(client, args, create_warninglist=change)
+
+
+def _warninglist_values(client: AdminClient, items: Sequence[str], raw: bool) -> dict[str, list[bytes]]:
+    """``TYPE:VALUE`` items by type: identifiers pseudonymised through the exchange (as any member's are),
+    media hashes as they are; with ``raw``, every VALUE is the stored value in hex (a pseudonym or a hash)."""
+    from client_sdk import ExchangeClient
+    from client_sdk.vocab import canonical_type
+    from exchange.cli.signals import parse_query
+
+    by_type: dict[str, list[bytes]] = {}
+    if raw:
+        for item in items:
+            kind, sep, text = item.partition(":")
+            if not sep:
+                raise UsageError(f"expected TYPE:HEX, got {item[:60]!r}")
+            try:
+                by_type.setdefault(canonical_type(kind), []).append(bytes.fromhex(text))
+            except ValueError as exc:
+                raise UsageError(f"{item[:60]!r}: {exc}") from None
+        return by_type
+    idents = [parse_query(item) for item in items]
+    with ExchangeClient.connect(client.credentials.address, credentials=client.credentials) as member:
+        values = member._values(idents)
+    for ident, value in zip(idents, values, strict=True):
+        by_type.setdefault(ident.type, []).append(value)
+    return by_type
+
+
+def _warninglist_entries(remove: bool) -> Handler:
+    def handler(client: AdminClient, args: argparse.Namespace) -> None:
+        from client_sdk.vocab import TYPE_CODES
+
+        results = []
+        for kind, values in _warninglist_values(client, args.items, args.hex).items():
+            change = admin_pb2.SetWarninglistEntries(
+                list=args.name, type=TYPE_CODES[kind], values=values, remove=remove
+            )
+            resp = client.change(dry_run=args.dry_run, set_warninglist_entries=change)
+            results.append({"type": kind, "seq": resp.seq, "summary": resp.summary})
+        _emit(args, results, "\n".join(r["summary"] for r in results))
+
+    return handler
+
+
+def warninglist_list(client: AdminClient, args: argparse.Namespace) -> None:
+    lists = client.warninglists()
+    rows = [
+        (w.name, w.mode, ", ".join(f"{c.key}={c.value}" for c in w.entries_by_type) or "-", w.description or "-")
+        for w in lists
+    ]
+    _emit(
+        args,
+        [MessageToDict(w, preserving_proto_field_name=True) for w in lists],
+        _table(rows, ("WARNINGLIST", "MODE", "VALUES", "DESCRIPTION")),
+    )
+
+
 def retention_show(client: AdminClient, args: argparse.Namespace) -> None:
     cats = client.categories()
     _emit(
@@ -482,6 +542,38 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
     p = leaf(charter, "apply", charter_apply, "put a charter (JSON or YAML) in force; its hash is logged", dry_run=True)
     p.add_argument("file", metavar="FILE", help="the charter, JSON or YAML (see exchange/safeguards/charter.py)")
     leaf(charter, "show", charter_show, "print the charter in force")
+
+    warn = topics.add_parser("warninglist", help="values that must never become signals").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = leaf(warn, "create", warninglist_create, "create a warninglist", dry_run=True)
+    p.add_argument("name", metavar="NAME", help="the list's name: lower-case letters, digits, . _ -")
+    p.add_argument(
+        "--mode",
+        required=True,
+        choices=["block", "inform"],
+        help="block: submissions of its values are refused; inform: accepted and flagged to every consumer",
+    )
+    p.add_argument("--description", default="", metavar="TEXT", help="what the list holds (no personal data)")
+    for action, flag in (("add", False), ("remove", True)):
+        p = leaf(
+            warn,
+            action,
+            _warninglist_entries(flag),
+            f"{action} values {'from' if flag else 'to'} a warninglist (one signed change per type)",
+            dry_run=True,
+        )
+        p.add_argument("name", metavar="NAME", help="the warninglist")
+        p.add_argument(
+            "items",
+            nargs="+",
+            metavar="TYPE:VALUE",
+            help="identifiers (pseudonymised through the exchange, like a look-up) or media hashes",
+        )
+        p.add_argument(
+            "--hex", action="store_true", help="each VALUE is the stored value in hex: a pseudonym or a media hash"
+        )
+    leaf(warn, "list", warninglist_list, "warninglists with their mode and number of values")
 
     retention = topics.add_parser("retention", help="retention per category").add_subparsers(
         dest="action", required=True, metavar="ACTION"

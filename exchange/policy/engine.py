@@ -54,6 +54,7 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
             "RunRetention",
             "GetStats",
             "GetCharter",
+            "ListWarninglists",
         )
     },
     **{

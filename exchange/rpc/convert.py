@@ -11,8 +11,8 @@ from exchange.rpc.status import status_for
 from exchange.services.admin import ChangeResult, MemberDetail
 from exchange.services.ingest import ItemResult
 from exchange.services.log import Evidence
-from exchange.services.reader import Page, Query
-from exchange.store.base import KeyRecord, MatchRecord, MemberRecord, Stats
+from exchange.services.reader import LookupAnswer, Page, Query
+from exchange.store.base import KeyRecord, MemberRecord, Stats, WarninglistRecord
 
 
 def submit_response(results: list[ItemResult]) -> exchange_pb2.SubmitResponse:
@@ -32,7 +32,7 @@ def submit_response(results: list[ItemResult]) -> exchange_pb2.SubmitResponse:
 def pull_response(page: Page) -> exchange_pb2.PullResponse:
     out = exchange_pb2.PullResponse(cursor=page.cursor)
     for e in page.events:
-        out.events.add(
+        event = out.events.add(
             seq=e.seq,
             kind=e.kind,
             envelope=e.envelope,
@@ -40,6 +40,10 @@ def pull_response(page: Page) -> exchange_pb2.PullResponse:
             signal_id=e.signal_id,
             expires_at=e.expires_at,
         )
+        flags = page.flags.get(e.signal_id)
+        if flags is not None:
+            event.warninglists.extend(flags.warninglists)
+            event.quarantine = flags.quarantine
     return out
 
 
@@ -47,9 +51,9 @@ def queries(request: exchange_pb2.LookupRequest) -> list[Query]:
     return [Query(q.type, q.value) for q in request.queries]
 
 
-def lookup_response(results: list[list[MatchRecord]]) -> exchange_pb2.LookupResponse:
+def lookup_response(answer: LookupAnswer) -> exchange_pb2.LookupResponse:
     out = exchange_pb2.LookupResponse()
-    for matches in results:
+    for matches in answer.results:
         result = out.results.add()
         for m in matches:
             s = m.signal
@@ -73,6 +77,7 @@ def lookup_response(results: list[list[MatchRecord]]) -> exchange_pb2.LookupResp
                 ),
                 distance=m.distance,
                 seq=s.signal_id,
+                warninglists=answer.flags[s.signal_id].warninglists if s.signal_id in answer.flags else (),
             )
     return out
 
@@ -126,6 +131,14 @@ def member_detail(d: MemberDetail) -> admin_pb2.MemberDetail:
         certificates_from=m.certs_from,
         kind=m.kind,
     )
+
+
+def warninglists_response(lists: list[WarninglistRecord]) -> admin_pb2.ListWarninglistsResponse:
+    out = admin_pb2.ListWarninglistsResponse()
+    for w in lists:
+        entries = _counts({TYPE_NAMES.get(t, str(t)): n for t, n in w.entries.items()})
+        out.warninglists.add(name=w.name, mode=w.mode, description=w.description, entries_by_type=entries)
+    return out
 
 
 def _counts(items: dict) -> list[admin_pb2.Count]:

@@ -252,6 +252,12 @@ class AdminHandler(_OnPool, admin_pb2_grpc.AdminServicer):
         return convert.stats_response(*self._queries.stats())
 
     @on_pool
+    def ListWarninglists(
+        self, request: admin_pb2.ListWarninglistsRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.ListWarninglistsResponse:
+        return convert.warninglists_response(self._queries.warninglists())
+
+    @on_pool
     def GetCharter(
         self, request: admin_pb2.GetCharterRequest, context: grpc.ServicerContext
     ) -> admin_pb2.GetCharterResponse:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from client_sdk.envelope import PAYLOAD_ADMIN
 from client_sdk.keys import is_valid_public_key, key_id_for
+from client_sdk.vocab import TYPE_NAMES, VALUE_BYTES
 from client_sdk.wire import admin_pb2
 from exchange.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, quoted
 from exchange.identity import Caller
@@ -24,14 +25,17 @@ from exchange.policy import document as policy_doc
 from exchange.policy.engine import PolicyEngine
 from exchange.policy.quota import UsageSummary
 from exchange.safeguards import charter as charters
+from exchange.safeguards.service import MODES
 from exchange.services.envelopes import EnvelopeOpener
-from exchange.store.base import AdminEvent, Category, GroupRecord, MemberRecord, Stats, Store
+from exchange.store.base import AdminEvent, Category, GroupRecord, MemberRecord, Stats, Store, WarninglistRecord
 
 ROLES = ("member", "operator", "auditor")
 STATUSES = ("active", "suspended", "removed")
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*){0,3}")
 MAX_RETENTION_DAYS = 3650
+MAX_WARNINGLIST_VALUES = 10_000  # per change
+MAX_DESCRIPTION = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +295,60 @@ class AdminService:
         self._policy.reload()
         return ChangeResult(event.seq, f"policy version {new_version} in force\n{changes}")
 
+    def _create_warninglist(
+        self, caller: Caller, ch: admin_pb2.CreateWarninglist, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        name = _name(ch.name, "warninglist name")
+        if ch.mode not in MODES:
+            raise InvalidArgumentError(
+                f"mode must be one of {', '.join(MODES)}, got {quoted(ch.mode)}", reason="bad_mode"
+            )
+        if len(ch.description) > MAX_DESCRIPTION or not ch.description.isprintable():
+            raise InvalidArgumentError(
+                f"description: at most {MAX_DESCRIPTION} printable characters", reason="bad_description"
+            )
+        summary = f"created {ch.mode} warninglist {name}"
+        already = f"warninglist {name} exists"
+        if event is None:
+            exists = any(w.name == name for w in self._store.list_warninglists())
+            return self._done(None, not exists, summary, already)
+        return self._done(event, self._store.create_warninglist(name, ch.mode, ch.description, event), summary, already)
+
+    def _set_warninglist_entries(
+        self, caller: Caller, ch: admin_pb2.SetWarninglistEntries, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        want = VALUE_BYTES.get(ch.type)
+        if want is None:
+            raise InvalidArgumentError(f"unknown signal type {ch.type}", reason="unknown_type")
+        if not ch.values:
+            raise InvalidArgumentError("no values", reason="no_values")
+        if len(ch.values) > MAX_WARNINGLIST_VALUES:
+            raise InvalidArgumentError(
+                f"{len(ch.values)} values exceed the maximum of {MAX_WARNINGLIST_VALUES} per change",
+                reason="batch_too_large",
+            )
+        type_name = TYPE_NAMES[ch.type]
+        for i, value in enumerate(ch.values):
+            if len(value) != want:
+                raise InvalidArgumentError(
+                    f"value {i}: a {type_name} value is {want} bytes, got {len(value)}", reason="bad_value"
+                )
+        lists = {w.name: w for w in self._store.list_warninglists()}
+        if ch.list not in lists:
+            raise NotFoundError(f"no warninglist {quoted(ch.list)}", reason="warninglist_not_found")
+        verb = "removed from" if ch.remove else "added to"
+        if event is None:
+            return ChangeResult(0, f"would: {len(set(ch.values))} {type_name} value(s) {verb} {ch.list}")
+        changed, quarantined = self._store.set_warninglist_entries(
+            ch.list, ch.type, list(ch.values), ch.remove, now, event
+        )
+        if not changed:
+            return ChangeResult(0, f"no change: every value is {'absent from' if ch.remove else 'on'} {ch.list}")
+        summary = f"{changed} {type_name} value(s) {verb} {lists[ch.list].mode} warninglist {ch.list}"
+        if quarantined:
+            summary += f"; quarantined {len(quarantined)} signal(s) already shared: {', '.join(map(str, quarantined))}"
+        return ChangeResult(event.seq, summary)
+
     def _set_category(
         self, caller: Caller, ch: admin_pb2.SetCategory, event: AdminEvent | None, now: int
     ) -> ChangeResult:
@@ -350,6 +408,9 @@ class AdminQueries:
 
     def groups(self) -> list[GroupRecord]:
         return self._store.list_groups()
+
+    def warninglists(self) -> list[WarninglistRecord]:
+        return self._store.list_warninglists()
 
     def categories(self) -> list[Category]:
         return sorted(self._store.categories().values(), key=lambda c: c.name)

@@ -27,6 +27,7 @@ from exchange.identity import Caller
 from exchange.live.wakeups import WakeupBus
 from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.policy.engine import SUBMIT_STREAM, PolicyEngine
+from exchange.safeguards.service import Safeguards
 from exchange.services.envelopes import EnvelopeOpener, bad_signature
 from exchange.store.base import MAX_ID, FeedbackOutcome, KeyRecord, NewSignal, SignalRecord, Store
 
@@ -68,6 +69,7 @@ class IngestService:
         clock: Clock,
         policy: PolicyEngine,
         opener: EnvelopeOpener,
+        safeguards: Safeguards,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -76,6 +78,7 @@ class IngestService:
         self._clock = clock
         self._policy = policy
         self._opener = opener
+        self._safeguards = safeguards
 
     # -- Submit -------------------------------------------------------------
 
@@ -111,6 +114,10 @@ class IngestService:
                 accepted.append((i, self._validate_signal(caller, body, envelopes[i], now, categories)))  # type: ignore[arg-type]
             except ExchangeError as exc:
                 results[i] = _rejected(exc)
+        blocked = self._safeguards.blocked([item for _, item in accepted])
+        for j in sorted(blocked, reverse=True):
+            results[accepted[j][0]] = _rejected(blocked[j])
+            del accepted[j]
         outcomes = self._store.submit([item for _, item in accepted])
         newest = 0
         for (i, _), outcome in zip(accepted, outcomes, strict=True):

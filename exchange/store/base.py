@@ -167,6 +167,23 @@ class AdminEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class WarninglistRecord:
+    name: str
+    mode: str  # block, inform
+    description: str
+    entries: dict[int, int]  # signal type -> how many values of it
+
+
+@dataclass(frozen=True, slots=True)
+class SignalFlags:
+    """What consumers are told about a signal beside it: the warninglists naming its value, and why it is
+    quarantined ("" when it is not)."""
+
+    warninglists: tuple[str, ...] = ()
+    quarantine: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class GroupRecord:
     name: str
     members: tuple[str, ...]
@@ -327,6 +344,27 @@ class Store(Protocol):
     def categories(self) -> dict[str, Category]: ...
     def set_category(self, name: str, retention_days: int, event: AdminEvent | None = None) -> bool: ...
     def stats(self) -> Stats: ...
+
+    # warninglists and quarantine (safeguards)
+    def create_warninglist(self, name: str, mode: str, description: str, event: AdminEvent | None = None) -> bool:
+        """Create a warninglist; False if one of that name exists."""
+        ...
+
+    def set_warninglist_entries(
+        self, name: str, type_: int, values: Sequence[bytes], remove: bool, at: int, event: AdminEvent | None = None
+    ) -> tuple[int, list[int]]:
+        """Add values to a warninglist (or remove them) in one admin event; (values changed, active signals the
+        change quarantined: values added to a ``block`` list that were already shared)."""
+        ...
+
+    def list_warninglists(self) -> list[WarninglistRecord]: ...
+    def warninglist_hits(self, type_: int, values: Sequence[bytes]) -> dict[bytes, list[tuple[str, str]]]:
+        """For each value on some warninglist, the (name, mode) of those lists."""
+        ...
+
+    def signal_flags(self, signal_ids: Sequence[int]) -> dict[int, SignalFlags]:
+        """Flags of the signals that have any (warninglists, quarantine), by signal id."""
+        ...
 
     # events
     def submit(self, items: Sequence[NewSignal]) -> list[SubmitOutcome]: ...

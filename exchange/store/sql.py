@@ -27,6 +27,8 @@ from exchange.store.base import (
     GroupRecord,
     KeyRecord,
     MemberRecord,
+    SignalFlags,
+    WarninglistRecord,
 )
 
 #: A retracted or expired signal submitted again: active under its old id, with the new submission's details.
@@ -39,6 +41,15 @@ _KEY_SELECT = (
     " k.registered_seq, k.ended_seq"
     " FROM signing_keys k JOIN members m ON m.id = k.member"
 )
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
+    """``items`` in parts small enough for one statement's ``IN`` list."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ", ".join("?" * len(items))
 
 
 class SqlStore:
@@ -378,6 +389,127 @@ class SqlStore:
             self._admin_event(conn, event)
         self._categories_changed()
         return True
+
+    # -- warninglists and quarantine ---------------------------------------------------
+
+    def create_warninglist(self, name: str, mode: str, description: str, event: AdminEvent | None = None) -> bool:
+        """Create a warninglist; False if it exists."""
+        with self._write() as conn:
+            if self._one(conn, "SELECT 1 FROM warninglists WHERE name = ?", (name,)) is not None:
+                return False
+            seq = self._admin_event(conn, event)
+            self._run(
+                conn,
+                "INSERT INTO warninglists (id, name, mode, description, created_at, seq)"
+                " SELECT coalesce(max(id), 0) + 1, ?, ?, ?, ?, ? FROM warninglists",
+                (name, mode, description, event.at if event else 0, seq),
+            )
+            return True
+
+    def _warninglist(self, conn: Any, name: str) -> tuple[int, str]:
+        row = self._one(conn, "SELECT id, mode FROM warninglists WHERE name = ?", (name,))
+        if row is None:
+            raise NotFoundError(f"no warninglist {quoted(name)}", reason="warninglist_not_found")
+        return int(row[0]), str(row[1])
+
+    def set_warninglist_entries(
+        self, name: str, type_: int, values: Sequence[bytes], remove: bool, at: int, event: AdminEvent | None = None
+    ) -> tuple[int, list[int]]:
+        """Add or remove warninglist values in one admin event; (values changed, signals quarantined)."""
+        with self._write() as conn:
+            list_id, mode = self._warninglist(conn, name)
+            present: set[bytes] = set()
+            wanted = sorted(set(values))
+            for part in _chunks(wanted):
+                rows = self._run(
+                    conn,
+                    f"SELECT value FROM warninglist_entries WHERE list = ? AND type = ? AND value IN ({_marks(part)})",
+                    (list_id, type_, *part),
+                )
+                present.update(bytes(r[0]) for r in rows)
+            changing = [v for v in wanted if (v in present) == remove]
+            if not changing:
+                return 0, []
+            seq = self._admin_event(conn, event)
+            rows = [(type_, v, list_id) for v in changing]
+            if remove:
+                self._run_many(conn, "DELETE FROM warninglist_entries WHERE type = ? AND value = ? AND list = ?", rows)
+                return len(changing), []
+            self._run_many(conn, "INSERT INTO warninglist_entries (type, value, list) VALUES (?, ?, ?)", rows)
+            if mode != "block":
+                return len(changing), []
+            shared: list[int] = []
+            for part in _chunks(changing):
+                found = self._run(
+                    conn,
+                    "SELECT s.id FROM signals s WHERE s.type = ? AND s.retracted = 0 AND s.expires_at > ?"
+                    f" AND s.value IN ({_marks(part)}) AND s.id NOT IN (SELECT signal FROM quarantine)",
+                    (type_, at, *part),
+                )
+                shared.extend(int(r[0]) for r in found)
+            self._quarantine(conn, sorted(shared), f"warninglist:{name}", at, seq)
+            return len(changing), sorted(shared)
+
+    def _quarantine(self, conn: Any, signal_ids: Sequence[int], reason: str, at: int, seq: int) -> None:
+        """Inside ``_write``: quarantine signals as the event ``seq`` records."""
+        self._run_many(
+            conn,
+            "INSERT INTO quarantine (signal, reason, at, seq) VALUES (?, ?, ?, ?) ON CONFLICT (signal) DO NOTHING",
+            [(s, reason, at, seq) for s in signal_ids],
+        )
+
+    def list_warninglists(self) -> list[WarninglistRecord]:
+        """Every warninglist with its number of values per type, by name."""
+        with self._read() as conn:
+            lists = self._run(
+                conn, f"SELECT id, name, mode, description FROM warninglists ORDER BY name{self._BYTEWISE}"
+            ).fetchall()
+            counts = self._run(
+                conn, "SELECT list, type, count(*) FROM warninglist_entries GROUP BY list, type"
+            ).fetchall()
+        per: dict[int, dict[int, int]] = {}
+        for list_id, type_, n in counts:
+            per.setdefault(int(list_id), {})[int(type_)] = int(n)
+        return [WarninglistRecord(name, mode, desc, per.get(int(i), {})) for i, name, mode, desc in lists]
+
+    def warninglist_hits(self, type_: int, values: Sequence[bytes]) -> dict[bytes, list[tuple[str, str]]]:
+        """For each value on a warninglist, (name, mode) of its lists."""
+        hits: dict[bytes, list[tuple[str, str]]] = {}
+        with self._read() as conn:
+            for part in _chunks(sorted(set(values))):
+                rows = self._run(
+                    conn,
+                    "SELECT e.value, w.name, w.mode FROM warninglist_entries e JOIN warninglists w ON w.id = e.list"
+                    f" WHERE e.type = ? AND e.value IN ({_marks(part)}) ORDER BY w.name{self._BYTEWISE}",
+                    (type_, *part),
+                )
+                for value, name, mode in rows:
+                    hits.setdefault(bytes(value), []).append((name, mode))
+        return hits
+
+    def signal_flags(self, signal_ids: Sequence[int]) -> dict[int, SignalFlags]:
+        """Flags of the signals that have any, by id."""
+        lists: dict[int, list[str]] = {}
+        quarantined: dict[int, str] = {}
+        with self._read() as conn:
+            for part in _chunks(sorted(set(signal_ids))):
+                marks = _marks(part)
+                for sid, name in self._run(
+                    conn,
+                    "SELECT s.id, w.name FROM signals s JOIN warninglist_entries e ON e.type = s.type"
+                    f" AND e.value = s.value JOIN warninglists w ON w.id = e.list WHERE s.id IN ({marks})"
+                    f" ORDER BY w.name{self._BYTEWISE}",
+                    part,
+                ):
+                    lists.setdefault(int(sid), []).append(name)
+                for sid, reason in self._run(
+                    conn, f"SELECT signal, reason FROM quarantine WHERE signal IN ({marks})", part
+                ):
+                    quarantined[int(sid)] = reason
+        return {
+            sid: SignalFlags(tuple(lists.get(sid, ())), quarantined.get(sid, ""))
+            for sid in sorted(set(lists) | set(quarantined))
+        }
 
     # -- the signature log -------------------------------------------------------------
 

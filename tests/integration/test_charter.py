@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -11,12 +9,10 @@ import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal
 from client_sdk.admin import AdminClient
-from client_sdk.audit.sources import RemoteSource
-from client_sdk.envelope import open_envelope
 from client_sdk.errors import FailedPreconditionError, InvalidArgumentError, PermissionDeniedError
 from client_sdk.wire import admin_pb2
-from exchange import cli
 from tests.harness import Exchange
+from tests.integration.safeguard_tools import admin_changes, audit_ok, sigx
 
 pytestmark = pytest.mark.integration
 
@@ -31,43 +27,6 @@ min_submitters:
     kinds: [research]
     submitters: 2
 """
-
-
-def sigx(*argv: str) -> tuple[int, str, str]:
-    """Run a ``sigx`` command in this process: its exit code, standard output and standard error."""
-    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()) as err:
-        code = cli.main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
-def admin_changes(exchange: Exchange) -> list[admin_pb2.AdminChange]:
-    """Every admin change in the signature log, read by the auditor."""
-    source = RemoteSource(exchange.address, exchange.creds("auditor"))
-    try:
-        size = exchange.running.store.log_size()
-        entries = [e for page in source.entries(0, size) for e in page]
-    finally:
-        source.close()
-    opened = [open_envelope(env) for _, _, env in entries if env]
-    return [admin_pb2.AdminChange.FromString(o.payload) for o in opened if o.payload_type == "sigx.admin/v1"]
-
-
-def audit_ok(exchange: Exchange, state: Path) -> dict:
-    """``sigx audit verify --json`` against the exchange; its report."""
-    code, out, _ = sigx(
-        "audit",
-        "verify",
-        "--as",
-        str(exchange.creds("auditor")),
-        "--server",
-        exchange.address,
-        "--state",
-        str(state),
-        "--json",
-    )
-    report = json.loads(out)
-    assert code == 0 and report["ok"], report["problems"]
-    return report  # type: ignore[no-any-return]
 
 
 def _op(exchange: Exchange) -> AdminClient:

@@ -70,6 +70,7 @@ EXPECTED_ROLES = {
             "RunRetention",
             "GetStats",
             "GetCharter",
+            "ListWarninglists",
         )
     },
 }
@@ -117,6 +118,7 @@ def _calls(channel: grpc.Channel) -> dict[str, object]:
         "Admin/RunRetention": lambda: ad.RunRetention(admin_pb2.RunRetentionRequest(), timeout=t),
         "Admin/GetStats": lambda: ad.GetStats(admin_pb2.GetStatsRequest(), timeout=t),
         "Admin/GetCharter": lambda: ad.GetCharter(admin_pb2.GetCharterRequest(), timeout=t),
+        "Admin/ListWarninglists": lambda: ad.ListWarninglists(admin_pb2.ListWarninglistsRequest(), timeout=t),
     }
 
 
