@@ -134,6 +134,7 @@ class Event:
     cursor: str  # resume after this event
     signal: SharedSignal | None = None  # for submit events
     reason: str = ""  # for retract events
+    reason_code: str = ""  # for retract events: appeal_upheld, wrong_person, false_positive, superseded, other
     verdict: str = ""  # for feedback events
     envelope: bytes = b""  # the verbatim signed envelope
     expires_at: int = 0  # the expiry its signature-log leaf records (when retention may purge it; 0: never)
@@ -186,6 +187,30 @@ class LookupResult:
     @property
     def found(self) -> bool:
         return bool(self.matches)
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A quarantined signal: it matches nothing until its submitter or an operator releases it."""
+
+    signal_id: int
+    submitter: str
+    reason: str  # false_positive, match_flood, operator, warninglist:NAME
+    since: int
+    seq: int  # the event that quarantined it
+
+
+@dataclass(frozen=True, slots=True)
+class RedressItem:
+    """A signal retracted for redress that a member received, and whether it acknowledged it."""
+
+    signal_id: int
+    member: str
+    received_via: str  # pull, subscribe, lookup
+    retracted_at: int
+    outcome: str  # "" until acknowledged: no_action, action_taken, action_reversed
+    acknowledged_at: int
+    retract_seq: int
 
 
 @dataclass(frozen=True, slots=True)

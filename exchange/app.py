@@ -73,7 +73,8 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
     checkpointer = Checkpointer(store, log_key, log_origin(settings, log_key), clock, settings.checkpoint_interval)
 
     log = LogService(store, checkpointer, policy)
-    safeguards = Safeguards(store)
+    system_key = SigningKey.load(paths.system_key) if paths.system_key.exists() else None
+    safeguards = Safeguards(store, policy, opener, clock, system_key)
 
     @cache
     def ca() -> CertificateAuthority:

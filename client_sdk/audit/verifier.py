@@ -28,7 +28,7 @@ from client_sdk.errors import VerificationError
 from client_sdk.log_entry import KINDS, EntryError, LogEntry
 from client_sdk.note import Checkpoint, open_checkpoint, unverified_checkpoint
 from client_sdk.positions import seq_at
-from client_sdk.vocab import KIND_ADMIN
+from client_sdk.vocab import KIND_ADMIN, KIND_SAFEGUARD
 
 
 @dataclass
@@ -268,6 +268,9 @@ class Auditor:
         if member.get("status") != "active":
             self._problem(index, f"{entry.submitter} was {member.get('status', 'unknown')} when this was accepted")
         public_key = bytes.fromhex(key.public_key)
+        if member.get("role") == "system" and entry.kind != KIND_SAFEGUARD:
+            self._problem(index, f"{entry.submitter}, the exchange's own key, signed an entry that is not a safeguard")
+            return None
         if entry.kind != KIND_ADMIN:
             return entry, opened, public_key
         if member.get("role") != "operator":

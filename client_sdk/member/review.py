@@ -201,6 +201,12 @@ class ReviewQueue:
         sql = f"SELECT {_DECISION_COLUMNS} FROM decisions{where} ORDER BY id"
         return [Decision(*r) for r in self._index.query(sql, args)]
 
+    def redress_outcome(self, signal_id: int) -> str:
+        """What this member had done on a signal, for acknowledging its retraction for redress:
+        ``action_taken`` if an analyst confirmed or actioned one of its items, else ``no_action``."""
+        sql = "SELECT 1 FROM decisions WHERE signal_id = ? AND verdict IN ('confirmed', 'actioned') LIMIT 1"
+        return "action_taken" if self._index.query(sql, (signal_id,)) else "no_action"
+
     # -- what matching records --------------------------------------------------------------
 
     def record_hits(self, hits: Sequence[Hit]) -> list[int]:

@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AdminChange(_message.Message):
-    __slots__ = ("submitter", "created_at", "add_member", "set_member_status", "register_key", "revoke_key", "retire_key", "create_group", "set_group_membership", "apply_policy", "set_category", "issue_certificate", "set_member_kind", "apply_charter", "create_warninglist", "set_warninglist_entries")
+    __slots__ = ("submitter", "created_at", "add_member", "set_member_status", "register_key", "revoke_key", "retire_key", "create_group", "set_group_membership", "apply_policy", "set_category", "issue_certificate", "set_member_kind", "apply_charter", "create_warninglist", "set_warninglist_entries", "set_quarantine")
     SUBMITTER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ADD_MEMBER_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class AdminChange(_message.Message):
     APPLY_CHARTER_FIELD_NUMBER: _ClassVar[int]
     CREATE_WARNINGLIST_FIELD_NUMBER: _ClassVar[int]
     SET_WARNINGLIST_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    SET_QUARANTINE_FIELD_NUMBER: _ClassVar[int]
     submitter: str
     created_at: int
     add_member: AddMember
@@ -41,7 +42,8 @@ class AdminChange(_message.Message):
     apply_charter: ApplyCharter
     create_warninglist: CreateWarninglist
     set_warninglist_entries: SetWarninglistEntries
-    def __init__(self, submitter: _Optional[str] = ..., created_at: _Optional[int] = ..., add_member: _Optional[_Union[AddMember, _Mapping]] = ..., set_member_status: _Optional[_Union[SetMemberStatus, _Mapping]] = ..., register_key: _Optional[_Union[RegisterKey, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKey, _Mapping]] = ..., retire_key: _Optional[_Union[RetireKey, _Mapping]] = ..., create_group: _Optional[_Union[CreateGroup, _Mapping]] = ..., set_group_membership: _Optional[_Union[SetGroupMembership, _Mapping]] = ..., apply_policy: _Optional[_Union[ApplyPolicy, _Mapping]] = ..., set_category: _Optional[_Union[SetCategory, _Mapping]] = ..., issue_certificate: _Optional[_Union[IssueCertificate, _Mapping]] = ..., set_member_kind: _Optional[_Union[SetMemberKind, _Mapping]] = ..., apply_charter: _Optional[_Union[ApplyCharter, _Mapping]] = ..., create_warninglist: _Optional[_Union[CreateWarninglist, _Mapping]] = ..., set_warninglist_entries: _Optional[_Union[SetWarninglistEntries, _Mapping]] = ...) -> None: ...
+    set_quarantine: SetQuarantine
+    def __init__(self, submitter: _Optional[str] = ..., created_at: _Optional[int] = ..., add_member: _Optional[_Union[AddMember, _Mapping]] = ..., set_member_status: _Optional[_Union[SetMemberStatus, _Mapping]] = ..., register_key: _Optional[_Union[RegisterKey, _Mapping]] = ..., revoke_key: _Optional[_Union[RevokeKey, _Mapping]] = ..., retire_key: _Optional[_Union[RetireKey, _Mapping]] = ..., create_group: _Optional[_Union[CreateGroup, _Mapping]] = ..., set_group_membership: _Optional[_Union[SetGroupMembership, _Mapping]] = ..., apply_policy: _Optional[_Union[ApplyPolicy, _Mapping]] = ..., set_category: _Optional[_Union[SetCategory, _Mapping]] = ..., issue_certificate: _Optional[_Union[IssueCertificate, _Mapping]] = ..., set_member_kind: _Optional[_Union[SetMemberKind, _Mapping]] = ..., apply_charter: _Optional[_Union[ApplyCharter, _Mapping]] = ..., create_warninglist: _Optional[_Union[CreateWarninglist, _Mapping]] = ..., set_warninglist_entries: _Optional[_Union[SetWarninglistEntries, _Mapping]] = ..., set_quarantine: _Optional[_Union[SetQuarantine, _Mapping]] = ...) -> None: ...
 
 class AddMember(_message.Message):
     __slots__ = ("member_id", "role", "display_name", "signing_public_key", "tls_public_key", "kind")
@@ -334,6 +336,16 @@ class GetStatsResponse(_message.Message):
     evaluations_by_member: _containers.RepeatedCompositeFieldContainer[Count]
     bulk_evaluations_by_member: _containers.RepeatedCompositeFieldContainer[Count]
     def __init__(self, signals_by_category: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_type: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., events_by_kind: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., feedback_by_verdict: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., lookups_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_denials_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., active_signals: _Optional[int] = ..., counts_scope: _Optional[str] = ..., evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., bulk_evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ...) -> None: ...
+
+class SetQuarantine(_message.Message):
+    __slots__ = ("signal_id", "quarantined", "reason")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    QUARANTINED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    signal_id: int
+    quarantined: bool
+    reason: str
+    def __init__(self, signal_id: _Optional[int] = ..., quarantined: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class GetCharterRequest(_message.Message):
     __slots__ = ()

@@ -369,6 +369,55 @@ def warninglist_list(client: AdminClient, args: argparse.Namespace) -> None:
     )
 
 
+def _quarantine(quarantined: bool) -> Handler:
+    def handler(client: AdminClient, args: argparse.Namespace) -> None:
+        change = admin_pb2.SetQuarantine(signal_id=args.signal_id, quarantined=quarantined, reason=args.reason)
+        _change(client, args, set_quarantine=change)
+
+    return handler
+
+
+def quarantine_list(client: AdminClient, args: argparse.Namespace) -> None:
+    from client_sdk import ExchangeClient
+
+    with ExchangeClient.connect(client.credentials.address, credentials=client.credentials) as operator:
+        held = operator.quarantined()
+    rows = [(q.signal_id, q.submitter, q.reason, dt.datetime.fromtimestamp(q.since, dt.UTC), q.seq) for q in held]
+    _emit(
+        args,
+        [{"signal_id": q.signal_id, "submitter": q.submitter, "reason": q.reason, "since": q.since} for q in held],
+        _table(rows, ("SIGNAL", "SUBMITTER", "REASON", "SINCE", "EVENT")),
+    )
+
+
+def redress_pending(client: AdminClient, args: argparse.Namespace) -> None:
+    import time
+
+    from client_sdk import ExchangeClient
+
+    with ExchangeClient.connect(client.credentials.address, credentials=client.credentials) as operator:
+        pending = operator.redress(pending_only=True)
+    now = int(time.time())
+    rows = [(r.member, r.signal_id, r.received_via, _age(now - r.retracted_at)) for r in pending]
+    _emit(
+        args,
+        [
+            {"member": r.member, "signal_id": r.signal_id, "via": r.received_via, "age_seconds": now - r.retracted_at}
+            for r in pending
+        ],
+        _table(rows, ("MEMBER", "SIGNAL", "RECEIVED_BY", "WAITING")) if rows else "no acknowledgement pending",
+    )
+
+
+def _age(seconds: int) -> str:
+    seconds = max(0, seconds)
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
 def retention_show(client: AdminClient, args: argparse.Namespace) -> None:
     cats = client.categories()
     _emit(
@@ -574,6 +623,21 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
             "--hex", action="store_true", help="each VALUE is the stored value in hex: a pseudonym or a media hash"
         )
     leaf(warn, "list", warninglist_list, "warninglists with their mode and number of values")
+
+    quarantine = topics.add_parser("quarantine", help="signals that match nothing until released").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    for action, flag in (("add", True), ("release", False)):
+        text = "quarantine a signal: it stops matching" if flag else "release a quarantined signal"
+        p = leaf(quarantine, action, _quarantine(flag), text + " (a logged change)", dry_run=True)
+        p.add_argument("signal_id", type=int, metavar="SIGNAL_ID", help="the signal's id")
+        p.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the signed log entry)")
+    leaf(quarantine, "list", quarantine_list, "every quarantined signal, why and since when")
+
+    redress = topics.add_parser("redress", help="acknowledgements of retractions for redress").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    leaf(redress, "pending", redress_pending, "pending acknowledgements per member, with how long each has waited")
 
     retention = topics.add_parser("retention", help="retention per category").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -24,7 +24,7 @@ from typing import Any
 from client_sdk import Identifier, stix
 from client_sdk.files import InputFileError, parse_rows, sniff
 from client_sdk.models import Accepted, Event, LookupResult, Signal
-from client_sdk.vocab import VERDICTS
+from client_sdk.vocab import RETRACT_REASON_CODES, VERDICTS
 from exchange.cli.common import UsageError, client, member_parser, text_lines
 from exchange.cli.progress import Progress
 
@@ -255,7 +255,7 @@ def _ts(t: int) -> str:
 
 def cmd_retract(args: argparse.Namespace) -> int:
     with client(args) as c:
-        done = c.retract(args.signal_id, reason=args.reason)
+        done = c.retract(args.signal_id, reason=args.reason, reason_code=args.reason_code or "")
     _accepted(args, done, "retracted")
     return 0
 
@@ -326,6 +326,13 @@ def add_signal_parsers(sub: Any) -> None:
     p = member_parser(sub, "retract", cmd_retract, "retract one of your signals")
     p.add_argument("signal_id", type=int, metavar="SIGNAL_ID", help="the signal's id (from push or pull)")
     p.add_argument("--reason", default="", help="why (no personal data)")
+    p.add_argument(
+        "--reason-code",
+        default=None,
+        choices=RETRACT_REASON_CODES,
+        help="why, for machines; appeal_upheld, wrong_person and false_positive make it a retraction for redress:"
+        " every member that received the signal is asked to acknowledge it",
+    )
 
     p = member_parser(sub, "feedback", cmd_feedback, "give feedback on another member's signal")
     p.add_argument("signal_id", type=int, metavar="SIGNAL_ID", help="the signal's id (from pull or lookup)")

@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from client_sdk.vocab import KIND_ADMIN
+from client_sdk.vocab import KIND_ADMIN, KIND_SUBMIT
 from exchange.config import Settings
 from exchange.errors import ExchangeError, QuotaExceededError, UnavailableError
 from exchange.identity import Caller
@@ -116,6 +116,7 @@ class Fanout:
     ) -> None:
         self._store = store
         self._safeguards = safeguards
+        self._deliveries: list[tuple[Caller, list[int]]] = []
         self._reader = reader
         self._policy = policy
         self._page = settings.pull_page
@@ -274,6 +275,7 @@ class Fanout:
                     start = i + 1
                     await self._recheck()
             self._hand_out(events[start:], flags)
+            await self._reads(self._record_deliveries)
             await self._wake_queued()
             if len(events) < self._page:
                 break
@@ -299,11 +301,21 @@ class Fanout:
                 if visible[0].seq <= live.seq:  # it caught up past part of this read on its own
                     visible = [e for e in visible if e.seq > live.seq]
                     message = self._render(Page(visible, cursor, flags))
-                self._queue(live, message, len(visible))
+                if self._queue(live, message, len(visible)):
+                    submitted = [e.signal_id for e in visible if e.kind == KIND_SUBMIT]
+                    if submitted:
+                        self._deliveries.append((live.caller, submitted))
             live.seq = max(live.seq, top)
         self._head = max(self._head, top)
 
-    def _queue(self, live: _Live, message: Any, count: int) -> None:
+    def _record_deliveries(self) -> None:
+        """Record what the last hand-out queued on each stream (signals received by Subscribe)."""
+        done, self._deliveries = self._deliveries, []
+        for caller, signal_ids in done:
+            self._safeguards.delivered(caller, signal_ids, "subscribe")
+
+    def _queue(self, live: _Live, message: Any, count: int) -> bool:
+        """Queue a message on a stream; False when the stream was cut off instead (its backlog is full)."""
         if live.queued and live.queued + count > self._backlog:
             self._leave(live)
             live.end(
@@ -317,10 +329,11 @@ class Fanout:
             log.warning("stream_cut_off", member=live.caller.member_id, backlog=self._backlog)
             if self._metrics is not None:
                 self._metrics.streams_cut.inc()
-            return
+            return False
         live.pages.append((message, count))
         live.queued += count
         self._to_wake.append(live)
+        return True
 
     async def _wake_queued(self) -> None:
         """Wake the streams that got pages a slice at a time, the next slice once this one's writes are

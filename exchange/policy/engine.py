@@ -62,6 +62,8 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
         for m in ("GetCheckpoint", "GetInclusionProof", "GetInclusionProofs", "GetConsistencyProof")
     },
     f"{_PKG}Log/GetEntries": frozenset({"auditor", "operator"}),
+    **{f"{_PKG}Safeguards/{m}": frozenset({"member", "operator"}) for m in ("ListQuarantined", "ListRedress")},
+    **{f"{_PKG}Safeguards/{m}": MEMBERS for m in ("Release", "Acknowledge")},
 }
 SUSPENDED_MAY_CALL = frozenset({f"{_PKG}Directory/WhoAmI"})
 # The charter action each member method takes (WhoAmI takes none: every member may learn who it is).
@@ -70,6 +72,8 @@ METHOD_ACTIONS: dict[str, str] = {
     **{f"{_PKG}Exchange/{m}": "read" for m in ("Pull", "Subscribe")},
     f"{_PKG}Exchange/Lookup": "lookup",
     f"{_PKG}Exchange/Feedback": "feedback",
+    **{f"{_PKG}Safeguards/{m}": "submit" for m in ("Release", "ListQuarantined")},
+    **{f"{_PKG}Safeguards/{m}": "read" for m in ("Acknowledge", "ListRedress")},
     **{f"{_PKG}Pseudonymizer/{m}": "pseudonymise" for m in ("GetPublicKey", "Evaluate")},
     **{f"{_PKG}Directory/{m}": "directory" for m in ("ListMembers", "ListSigningKeys")},
     **{

@@ -5,14 +5,14 @@ from __future__ import annotations
 import grpc
 
 from client_sdk.vocab import SUBMIT_STATUS_CODES, TYPE_NAMES, VERDICT_NAMES
-from client_sdk.wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2
+from client_sdk.wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2, safeguards_pb2
 from exchange.policy.quota import UsageSummary
 from exchange.rpc.status import status_for
 from exchange.services.admin import ChangeResult, MemberDetail
 from exchange.services.ingest import ItemResult
 from exchange.services.log import Evidence
 from exchange.services.reader import LookupAnswer, Page, Query
-from exchange.store.base import KeyRecord, MemberRecord, Stats, WarninglistRecord
+from exchange.store.base import KeyRecord, MemberRecord, QuarantineRecord, RedressRecord, Stats, WarninglistRecord
 
 
 def submit_response(results: list[ItemResult]) -> exchange_pb2.SubmitResponse:
@@ -138,6 +138,28 @@ def warninglists_response(lists: list[WarninglistRecord]) -> admin_pb2.ListWarni
     for w in lists:
         entries = _counts({TYPE_NAMES.get(t, str(t)): n for t, n in w.entries.items()})
         out.warninglists.add(name=w.name, mode=w.mode, description=w.description, entries_by_type=entries)
+    return out
+
+
+def quarantined_response(records: list[QuarantineRecord]) -> safeguards_pb2.ListQuarantinedResponse:
+    out = safeguards_pb2.ListQuarantinedResponse()
+    for q in records:
+        out.signals.add(signal_id=q.signal_id, submitter=q.submitter, reason=q.reason, since=q.since, seq=q.seq)
+    return out
+
+
+def redress_response(records: list[RedressRecord]) -> safeguards_pb2.ListRedressResponse:
+    out = safeguards_pb2.ListRedressResponse()
+    for r in records:
+        out.items.add(
+            signal_id=r.signal_id,
+            member=r.member,
+            received_via=r.via,
+            retracted_at=r.retracted_at,
+            outcome=r.outcome,
+            acknowledged_at=r.acknowledged_at,
+            retract_seq=r.retract_seq,
+        )
     return out
 
 

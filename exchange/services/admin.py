@@ -25,7 +25,7 @@ from exchange.policy import document as policy_doc
 from exchange.policy.engine import PolicyEngine
 from exchange.policy.quota import UsageSummary
 from exchange.safeguards import charter as charters
-from exchange.safeguards.service import MODES
+from exchange.safeguards.service import MODES, SYSTEM_MEMBER, SYSTEM_ROLE
 from exchange.services.envelopes import EnvelopeOpener
 from exchange.store.base import AdminEvent, Category, GroupRecord, MemberRecord, Stats, Store, WarninglistRecord
 
@@ -106,7 +106,12 @@ class AdminService:
     def _add_member(self, caller: Caller, ch: admin_pb2.AddMember, event: AdminEvent | None, now: int) -> ChangeResult:
         member_id = _name(ch.member_id, "member_id")
         role = ch.role or "member"
-        if role not in ROLES:
+        if role == SYSTEM_ROLE:  # the exchange's own key, registered once (datadir.bootstrap does it)
+            if member_id != SYSTEM_MEMBER or any(m.role == SYSTEM_ROLE for m in self._store.list_members()):
+                raise FailedPreconditionError(
+                    f"the one {SYSTEM_ROLE} member is {SYSTEM_MEMBER!r}, registered once", reason="bad_role"
+                )
+        elif role not in ROLES:
             raise InvalidArgumentError(f"role must be one of {', '.join(ROLES)}", reason="bad_role")
         kind = ch.kind or ("platform" if role == "member" else "")
         if kind:
@@ -348,6 +353,27 @@ class AdminService:
         if quarantined:
             summary += f"; quarantined {len(quarantined)} signal(s) already shared: {', '.join(map(str, quarantined))}"
         return ChangeResult(event.seq, summary)
+
+    def _set_quarantine(
+        self, caller: Caller, ch: admin_pb2.SetQuarantine, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        if not ch.reason.strip() or len(ch.reason) > MAX_DESCRIPTION:
+            raise InvalidArgumentError(
+                f"a quarantine change needs a reason of at most {MAX_DESCRIPTION} characters", reason="reason_required"
+            )
+        signal = self._store.get_signal(ch.signal_id) if 0 < ch.signal_id < 2**63 else None
+        if signal is None or signal.retracted or signal.expires_at <= now:
+            raise NotFoundError(f"no active signal {ch.signal_id}", reason="signal_not_found")
+        held = self._store.signal_flags([ch.signal_id]).get(ch.signal_id)
+        if ch.quarantined == bool(held and held.quarantine):
+            state = f"quarantined ({held.quarantine})" if held and held.quarantine else "not quarantined"
+            reason = "already_quarantined" if ch.quarantined else "not_quarantined"
+            raise FailedPreconditionError(f"signal {ch.signal_id} is {state} already", reason=reason)
+        verb = "quarantined" if ch.quarantined else "released"
+        if event is None:
+            return ChangeResult(0, f"would: signal {ch.signal_id} {verb}")
+        self._store.set_quarantine(ch.signal_id, ch.quarantined, "operator", now, event)
+        return ChangeResult(event.seq, f"signal {ch.signal_id} of {signal.submitter} {verb}")
 
     def _set_category(
         self, caller: Caller, ch: admin_pb2.SetCategory, event: AdminEvent | None, now: int

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from client_sdk import positions
 from client_sdk.positions import encode_cursor
-from client_sdk.vocab import TYPE_MEDIA_PDQ, VALUE_BYTES
+from client_sdk.vocab import KIND_SUBMIT, TYPE_MEDIA_PDQ, VALUE_BYTES
 from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError, quoted
 from exchange.identity import Caller
@@ -63,8 +63,10 @@ class ReaderService:
         self._policy = policy
         self._safeguards = safeguards
 
-    def page(self, events: list[EventRecord], cursor: str) -> Page:
-        """A page of events with the flags of their signals."""
+    def page(self, caller: Caller, events: list[EventRecord], cursor: str, via: str) -> Page:
+        """A page of events for the caller (recorded as delivered ``via`` pull or subscribe), with the flags
+        of their signals."""
+        self._safeguards.delivered(caller, (e.signal_id for e in events if e.kind == KIND_SUBMIT), via)
         return Page(events, cursor, self._safeguards.flags(e.signal_id for e in events))
 
     def visibility(self, caller: Caller, types: Sequence[int] = (), categories: Sequence[str] = ()) -> FilterFn:
@@ -95,7 +97,7 @@ class ReaderService:
             want = page_size if remaining is None else min(page_size, remaining)
             events, seq = self._store.events_after(seq, want, flt())
             if events or remaining is None or remaining > 0:
-                yield self.page(events, encode_cursor(seq))
+                yield self.page(caller, events, encode_cursor(seq), "pull")
             if remaining is not None:
                 remaining -= len(events)
                 if remaining <= 0:
@@ -109,7 +111,7 @@ class ReaderService:
         visible events after ``seq`` (a short page's cursor is the end of the log as read)."""
         caller, current = self.recheck(caller, flt)
         events, seq = self._store.events_after(seq, self._settings.pull_page, current)
-        return caller, current, self.page(events, encode_cursor(seq))
+        return caller, current, self.page(caller, events, encode_cursor(seq), "subscribe")
 
     def recheck(self, caller: Caller, flt: FilterFn) -> tuple[Caller, EventFilter]:
         """A live subscription's caller admitted again (suspended, removed or revoked since: raises) and what
@@ -132,8 +134,7 @@ class ReaderService:
         flt = self._policy.read_filter(caller, sorted({q.type for q in queries}), lookup=True)
         with self._policy.charged(caller, "lookups_per_day", len(queries)):
             results = self._lookup(caller, queries, distance, flt)
-        flags = self._safeguards.flags(m.signal.signal_id for ms in results for m in ms)
-        return LookupAnswer(results, flags)
+        return LookupAnswer(*self._safeguards.looked_up(caller, results))
 
     def _lookup(
         self, caller: Caller, queries: Sequence[Query], distance: int, flt: EventFilter

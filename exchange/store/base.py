@@ -121,6 +121,7 @@ class FeedbackOutcome:
 
     seq: int
     changed: bool
+    quarantined: bool = False  # this verdict quarantined the signal (false positives crossed the threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,37 @@ class SignalFlags:
 
     warninglists: tuple[str, ...] = ()
     quarantine: str = ""
+
+
+@dataclass(slots=True)
+class SafeguardEvent:
+    """A signed safeguard transition (release, quarantine by the exchange, acknowledgement), recorded in the
+    same transaction as its effect (the store sets ``seq``). Log-only: no member pulls it."""
+
+    member_row: int
+    envelope: bytes
+    at: int
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RedressRecord:
+    signal_id: int
+    member: str
+    via: str
+    retracted_at: int
+    retract_seq: int
+    outcome: str
+    acknowledged_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRecord:
+    signal_id: int
+    submitter: str
+    reason: str
+    since: int
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,19 +398,59 @@ class Store(Protocol):
         """Flags of the signals that have any (warninglists, quarantine), by signal id."""
         ...
 
+    def set_quarantine(
+        self, signal_id: int, quarantined: bool, reason: str, at: int, event: AdminEvent | SafeguardEvent
+    ) -> int:
+        """Quarantine an active signal or release it, as ``event`` records; its seq. Raises NotFoundError (no
+        active signal) or FailedPreconditionError (already in that state)."""
+        ...
+
+    def list_quarantined(self, submitter_row: int = 0) -> list[QuarantineRecord]:
+        """Quarantined signals (of one submitter), oldest first."""
+        ...
+
+    def acknowledge(self, signal_id: int, member_row: int, outcome: str, event: SafeguardEvent) -> int:
+        """Record a recipient's acknowledgement of a retraction for redress (the signed event in the same
+        transaction); its seq. FailedPreconditionError: not retracted for redress, never received by the member,
+        or acknowledged already."""
+        ...
+
+    def redress_items(self, member_row: int = 0, pending_only: bool = False) -> list[RedressRecord]:
+        """Recipients of retractions for redress and their acknowledgements (one member's, or every one)."""
+        ...
+
+    def record_deliveries(
+        self, member_row: int, signal_ids: Sequence[int], via: str, at: int, window: int = 0
+    ) -> dict[int, int]:
+        """Record that a member received these signals (first delivery: how and when). For a look-up (``window``
+        > 0), also count the matches in the current window: {signal id: matches in it}."""
+        ...
+
     # events
     def submit(self, items: Sequence[NewSignal]) -> list[SubmitOutcome]: ...
     def get_signal(self, signal_id: int) -> SignalRecord | None: ...
-    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, by_operator: bool = False) -> int:
+    def retract(
+        self,
+        signal_id: int,
+        member_row: int,
+        envelope: bytes,
+        at: int,
+        by_operator: bool = False,
+        redress: bool = False,
+    ) -> int:
         """Mark a signal retracted (by its submitter, or by an operator for redress) and record the RETRACT event
         in one transaction; its seq. Raises NotFoundError (no such signal) or FailedPreconditionError (already
-        retracted). Who may retract what is the policy engine's decision, made before."""
+        retracted). Who may retract what is the policy engine's decision, made before. ``redress``: a retraction
+        for redress, which every member that received the signal is asked to acknowledge."""
         ...
 
-    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> FeedbackOutcome:
+    def feedback(
+        self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int, quarantine_after: int = 0
+    ) -> FeedbackOutcome:
         """Make ``verdict`` the member's current verdict on an active signal, recording the FEEDBACK event in the
-        same transaction; the same verdict again records nothing. Raises NotFoundError (no active signal) or
-        FailedPreconditionError (retracted)."""
+        same transaction; the same verdict again records nothing. With ``quarantine_after``, a false_positive that
+        makes that many members' current verdict quarantines the signal in the same transaction. Raises
+        NotFoundError (no active signal) or FailedPreconditionError (retracted)."""
         ...
 
     def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]: ...

@@ -15,7 +15,7 @@ from typing import Any
 
 from client_sdk import merkle
 from client_sdk.log_entry import leaf_time
-from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT
+from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT, KIND_SAFEGUARD, VERDICT_CODES
 from exchange.errors import FailedPreconditionError, NotFoundError, quoted
 from exchange.signature_log.tree import TILE_HEIGHT, TreeBuilder
 from exchange.store.base import (
@@ -27,6 +27,9 @@ from exchange.store.base import (
     GroupRecord,
     KeyRecord,
     MemberRecord,
+    QuarantineRecord,
+    RedressRecord,
+    SafeguardEvent,
     SignalFlags,
     WarninglistRecord,
 )
@@ -458,6 +461,74 @@ class SqlStore:
             [(s, reason, at, seq) for s in signal_ids],
         )
 
+    def _safeguard_event(self, conn: Any, event: AdminEvent | SafeguardEvent) -> int:
+        if isinstance(event, AdminEvent):
+            return self._admin_event(conn, event)
+        event.seq = self._record_event(
+            conn, self._next_seq(conn), KIND_SAFEGUARD, None, event.member_row, event.at, event.envelope, 0
+        )
+        return event.seq
+
+    def set_quarantine(
+        self, signal_id: int, quarantined: bool, reason: str, at: int, event: AdminEvent | SafeguardEvent
+    ) -> int:
+        """Quarantine or release a signal as ``event`` records; its seq (see ``Store.set_quarantine``)."""
+        with self._write() as conn:
+            row = self._signal_state(conn, signal_id)
+            if row is None or row[1] or row[2] <= at:
+                raise NotFoundError(f"no active signal {signal_id}", reason="signal_not_found")
+            held = self._one(conn, "SELECT reason FROM quarantine WHERE signal = ?", (signal_id,))
+            if quarantined and held is not None:
+                raise FailedPreconditionError(
+                    f"signal {signal_id} is quarantined already ({held[0]})", reason="already_quarantined"
+                )
+            if not quarantined and held is None:
+                raise FailedPreconditionError(f"signal {signal_id} is not quarantined", reason="not_quarantined")
+            seq = self._safeguard_event(conn, event)
+            if quarantined:
+                self._quarantine(conn, [signal_id], reason, at, seq)
+            else:
+                self._run(conn, "DELETE FROM quarantine WHERE signal = ?", (signal_id,))
+            return seq
+
+    def list_quarantined(self, submitter_row: int = 0) -> list[QuarantineRecord]:
+        """Quarantined signals (of one submitter), oldest first."""
+        sql = (
+            "SELECT q.signal, m.member_id, q.reason, q.at, q.seq FROM quarantine q JOIN signals s ON s.id = q.signal"
+            " JOIN members m ON m.id = s.submitter WHERE s.retracted = 0"
+        )
+        with self._read() as conn:
+            if submitter_row:
+                rows = self._run(conn, sql + " AND s.submitter = ? ORDER BY q.seq, q.signal", (submitter_row,))
+            else:
+                rows = self._run(conn, sql + " ORDER BY q.seq, q.signal")
+            return [QuarantineRecord(int(s), m, r, int(a), int(q)) for s, m, r, a, q in rows]
+
+    def record_deliveries(
+        self, member_row: int, signal_ids: Sequence[int], via: str, at: int, window: int = 0
+    ) -> dict[int, int]:
+        """Record deliveries (and, for a look-up, count matches in the window); see ``Store.record_deliveries``."""
+        ids = sorted(set(signal_ids))
+        if not ids:
+            return {}
+        win = at // window if window else 0
+        upsert = (
+            "INSERT INTO deliveries (signal, member, via, at, win, matches) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (signal, member) DO UPDATE SET"
+            " matches = CASE WHEN excluded.matches = 0 THEN deliveries.matches"
+            " WHEN deliveries.win = excluded.win THEN deliveries.matches + 1 ELSE 1 END,"
+            " win = CASE WHEN excluded.matches = 0 THEN deliveries.win ELSE excluded.win END"
+        )
+        with self._write() as conn:
+            if not window:
+                self._run_many(conn, upsert, [(s, member_row, via, at, 0, 0) for s in ids])
+                return {}
+            counts: dict[int, int] = {}
+            for s in ids:
+                [(n,)] = self._run(conn, upsert + " RETURNING matches", (s, member_row, via, at, win, 1)).fetchall()
+                counts[s] = int(n)
+            return counts
+
     def list_warninglists(self) -> list[WarninglistRecord]:
         """Every warninglist with its number of values per type, by name."""
         with self._read() as conn:
@@ -604,7 +675,15 @@ class SqlStore:
         row = self._one(conn, "SELECT submitter, retracted, expires_at FROM signals WHERE id = ?", (signal_id,))
         return (int(row[0]), int(row[1]), int(row[2])) if row else None
 
-    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, by_operator: bool = False) -> int:
+    def retract(
+        self,
+        signal_id: int,
+        member_row: int,
+        envelope: bytes,
+        at: int,
+        by_operator: bool = False,
+        redress: bool = False,
+    ) -> int:
         """Retract a signal; the RETRACT event's seq (see ``Store.retract``)."""
         with self._write() as conn:
             row = self._signal_state(conn, signal_id)
@@ -615,9 +694,69 @@ class SqlStore:
             state = RETRACTED_BY_OPERATOR if by_operator else RETRACTED_BY_SUBMITTER
             self._run(conn, "UPDATE signals SET retracted = ? WHERE id = ?", (state, signal_id))
             seq = self._next_seq(conn)
-            return self._record_event(conn, seq, KIND_RETRACT, signal_id, member_row, at, envelope, row[2])
+            self._record_event(conn, seq, KIND_RETRACT, signal_id, member_row, at, envelope, row[2])
+            if redress:
+                self._run(conn, "INSERT INTO redress (signal, seq, at) VALUES (?, ?, ?)", (signal_id, seq, at))
+            return seq
 
-    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> FeedbackOutcome:
+    def acknowledge(self, signal_id: int, member_row: int, outcome: str, event: SafeguardEvent) -> int:
+        """Record a redress acknowledgement (see ``Store.acknowledge``)."""
+        with self._write() as conn:
+            if self._one(conn, "SELECT 1 FROM redress WHERE signal = ?", (signal_id,)) is None:
+                raise FailedPreconditionError(
+                    f"signal {signal_id} was not retracted for redress: there is nothing to acknowledge",
+                    reason="not_redress",
+                )
+            received = self._one(
+                conn,
+                "SELECT 1 FROM deliveries d JOIN signals s ON s.id = d.signal"
+                " WHERE d.signal = ? AND d.member = ? AND s.submitter <> d.member",
+                (signal_id, member_row),
+            )
+            if received is None:
+                raise FailedPreconditionError(
+                    f"you never received signal {signal_id} (by pull, subscribe or look-up): only its recipients"
+                    " acknowledge its retraction",
+                    reason="not_received",
+                )
+            done = self._one(
+                conn, "SELECT outcome FROM redress_acks WHERE signal = ? AND member = ?", (signal_id, member_row)
+            )
+            if done is not None:
+                raise FailedPreconditionError(
+                    f"you acknowledged signal {signal_id} already ({done[0]})", reason="already_acknowledged"
+                )
+            seq = self._safeguard_event(conn, event)
+            self._run(
+                conn,
+                "INSERT INTO redress_acks (signal, member, outcome, at, seq) VALUES (?, ?, ?, ?, ?)",
+                (signal_id, member_row, outcome, self._last_leaf[1], seq),
+            )
+            return seq
+
+    def redress_items(self, member_row: int = 0, pending_only: bool = False) -> list[RedressRecord]:
+        """Recipients of retractions for redress and their acknowledgements (see ``Store.redress_items``)."""
+        sql = (
+            "SELECT r.signal, m.member_id, d.via, r.at, r.seq, coalesce(a.outcome, ''), coalesce(a.at, 0)"
+            " FROM redress r JOIN signals s ON s.id = r.signal JOIN deliveries d ON d.signal = r.signal"
+            " JOIN members m ON m.id = d.member"
+            " LEFT JOIN redress_acks a ON a.signal = r.signal AND a.member = d.member"
+            " WHERE d.member <> s.submitter"
+        )
+        args: list[Any] = []
+        if member_row:
+            sql += " AND d.member = ?"
+            args.append(member_row)
+        if pending_only:
+            sql += " AND a.outcome IS NULL"
+        sql += f" ORDER BY m.member_id{self._BYTEWISE}, r.seq"
+        with self._read() as conn:
+            rows = self._run(conn, sql, args).fetchall()
+        return [RedressRecord(int(s), m, v, int(at), int(q), o, int(aa)) for s, m, v, at, q, o, aa in rows]
+
+    def feedback(
+        self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int, quarantine_after: int = 0
+    ) -> FeedbackOutcome:
         """Make ``verdict`` the member's current one (see ``Store.feedback``)."""
         with self._write() as conn:
             row = self._signal_state(conn, signal_id)
@@ -637,9 +776,17 @@ class SqlStore:
                 " ON CONFLICT (signal, member) DO UPDATE SET verdict = excluded.verdict, seq = excluded.seq",
                 (signal_id, member_row, verdict, seq),
             )
-            return FeedbackOutcome(
-                self._record_event(conn, seq, KIND_FEEDBACK, signal_id, member_row, at, envelope, row[2]), True
-            )
+            self._record_event(conn, seq, KIND_FEEDBACK, signal_id, member_row, at, envelope, row[2])
+            quarantined = False
+            if quarantine_after and verdict == VERDICT_CODES["false_positive"]:
+                said = self._one(
+                    conn, "SELECT count(*) FROM feedback WHERE signal = ? AND verdict = ?", (signal_id, verdict)
+                )
+                held = self._one(conn, "SELECT 1 FROM quarantine WHERE signal = ?", (signal_id,))
+                if int(said[0]) >= quarantine_after and held is None:
+                    self._quarantine(conn, [signal_id], "false_positive", at, seq)
+                    quarantined = True
+            return FeedbackOutcome(seq, True, quarantined)
 
     def purge_expired(self, now: int) -> int:
         """Delete expired signals, their feedback and their envelopes; return how many signals."""

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from client_sdk.audit.sources import RemoteSource
 from client_sdk.envelope import open_envelope
@@ -21,16 +22,20 @@ def sigx(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def admin_changes(exchange: Exchange) -> list[admin_pb2.AdminChange]:
-    """Every admin change in the signature log, read by the auditor."""
+def log_bodies(exchange: Exchange, payload_type: str) -> list[Any]:
+    """The bodies of every entry of one payload type in the signature log, read by the auditor, in log order."""
     source = RemoteSource(exchange.address, exchange.creds("auditor"))
     try:
-        size = exchange.running.store.log_size()
-        entries = [e for page in source.entries(0, size) for e in page]
+        entries = [e for page in source.entries(0, exchange.running.store.log_size()) for e in page]
     finally:
         source.close()
     opened = [open_envelope(env) for _, _, env in entries if env]
-    return [admin_pb2.AdminChange.FromString(o.payload) for o in opened if o.payload_type == "sigx.admin/v1"]
+    return [o.body() for o in opened if o.payload_type == payload_type]
+
+
+def admin_changes(exchange: Exchange) -> list[admin_pb2.AdminChange]:
+    """Every admin change in the signature log."""
+    return log_bodies(exchange, "sigx.admin/v1")
 
 
 def audit_ok(exchange: Exchange, state: Path) -> dict:

@@ -32,6 +32,8 @@ from client_sdk.wire import (
     log_pb2_grpc,
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
+    safeguards_pb2,
+    safeguards_pb2_grpc,
 )
 from exchange.policy.engine import METHOD_ROLES
 from tests.harness import Exchange
@@ -59,6 +61,10 @@ EXPECTED_ROLES = {
     "Log/GetInclusionProofs": {"member", "operator", "auditor"},
     "Log/GetConsistencyProof": {"member", "operator", "auditor"},
     "Log/GetEntries": {"operator", "auditor"},
+    "Safeguards/Release": {"member"},
+    "Safeguards/Acknowledge": {"member"},
+    "Safeguards/ListQuarantined": {"member", "operator"},
+    "Safeguards/ListRedress": {"member", "operator"},
     **{
         f"Admin/{m}": {"operator"}
         for m in (
@@ -85,6 +91,7 @@ def _calls(channel: grpc.Channel) -> dict[str, object]:
     di = directory_pb2_grpc.DirectoryStub(channel)
     ad = admin_pb2_grpc.AdminStub(channel)
     lg = log_pb2_grpc.LogStub(channel)
+    sg = safeguards_pb2_grpc.SafeguardsStub(channel)
     t = 10
     return {
         "Exchange/Submit": lambda: ex.Submit(exchange_pb2.SubmitRequest(), timeout=t),
@@ -117,6 +124,10 @@ def _calls(channel: grpc.Channel) -> dict[str, object]:
         "Admin/ListCategories": lambda: ad.ListCategories(admin_pb2.ListCategoriesRequest(), timeout=t),
         "Admin/RunRetention": lambda: ad.RunRetention(admin_pb2.RunRetentionRequest(), timeout=t),
         "Admin/GetStats": lambda: ad.GetStats(admin_pb2.GetStatsRequest(), timeout=t),
+        "Safeguards/Release": lambda: sg.Release(safeguards_pb2.SafeguardRequest(envelope=b""), timeout=t),
+        "Safeguards/Acknowledge": lambda: sg.Acknowledge(safeguards_pb2.SafeguardRequest(envelope=b""), timeout=t),
+        "Safeguards/ListQuarantined": lambda: sg.ListQuarantined(safeguards_pb2.ListQuarantinedRequest(), timeout=t),
+        "Safeguards/ListRedress": lambda: sg.ListRedress(safeguards_pb2.ListRedressRequest(), timeout=t),
         "Admin/GetCharter": lambda: ad.GetCharter(admin_pb2.GetCharterRequest(), timeout=t),
         "Admin/ListWarninglists": lambda: ad.ListWarninglists(admin_pb2.ListWarninglistsRequest(), timeout=t),
     }
