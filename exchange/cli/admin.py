@@ -344,14 +344,14 @@ def _warninglist_entries(remove: bool) -> Handler:
     def handler(client: AdminClient, args: argparse.Namespace) -> None:
         from client_sdk.vocab import TYPE_CODES
 
-        results = []
+        results: list[dict[str, Any]] = []
         for kind, values in _warninglist_values(client, args.items, args.hex).items():
             change = admin_pb2.SetWarninglistEntries(
                 list=args.name, type=TYPE_CODES[kind], values=values, remove=remove
             )
             resp = client.change(dry_run=args.dry_run, set_warninglist_entries=change)
             results.append({"type": kind, "seq": resp.seq, "summary": resp.summary})
-        _emit(args, results, "\n".join(r["summary"] for r in results))
+        _emit(args, results, "\n".join(str(r["summary"]) for r in results))
 
     return handler
 
