@@ -176,6 +176,9 @@ class Match:
     feedback: dict[str, int] = field(default_factory=dict)
     distance: int = 0
     warninglists: tuple[str, ...] = ()  # warninglists naming the value (mode inform)
+    #: How the submitter's signals of this category have fared: members' current verdicts (confirmed, actioned,
+    #: false_positive, not_found), to weigh the signal by its submitter's record.
+    submitter_quality: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,4 +162,9 @@ def _match(m: exchange_pb2.Match) -> Match:
         feedback={name: getattr(fb, name) for name in VERDICT_CODES},
         distance=m.distance,
         warninglists=tuple(m.warninglists),
+        submitter_quality={name: getattr(m.submitter_quality, name) for name in QUALITY_VERDICTS},
     )
+
+
+#: The verdicts ``Match.submitter_quality`` counts: the first two for the submitter's record, the others against.
+QUALITY_VERDICTS = ("confirmed", "actioned", "false_positive", "not_found")

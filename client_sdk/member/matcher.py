@@ -226,7 +226,15 @@ class MatchRun:
             if mine is not None:
                 corroboration = len({m.submitter for m in found})
                 counts.append(
-                    Counts(item.id, mine.feedback, corroboration, mine.first_seen, mine.last_seen, mine.expires_at)
+                    Counts(
+                        item.id,
+                        mine.feedback,
+                        corroboration,
+                        mine.first_seen,
+                        mine.last_seen,
+                        mine.expires_at,
+                        mine.submitter_quality,
+                    )
                 )
             elif item.status == OPEN:
                 expired = item.expires_at and item.expires_at <= now

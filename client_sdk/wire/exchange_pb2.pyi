@@ -120,7 +120,7 @@ class FeedbackCounts(_message.Message):
     def __init__(self, confirmed: _Optional[int] = ..., actioned: _Optional[int] = ..., false_positive: _Optional[int] = ..., not_found: _Optional[int] = ..., duplicate: _Optional[int] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("signal_id", "submitter", "type", "value", "category", "qualifier", "confidence", "first_seen", "last_seen", "expires_at", "feedback", "distance", "seq", "warninglists")
+    __slots__ = ("signal_id", "submitter", "type", "value", "category", "qualifier", "confidence", "first_seen", "last_seen", "expires_at", "feedback", "distance", "seq", "warninglists", "submitter_quality")
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     SUBMITTER_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +135,7 @@ class Match(_message.Message):
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     WARNINGLISTS_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTER_QUALITY_FIELD_NUMBER: _ClassVar[int]
     signal_id: int
     submitter: str
     type: _signals_pb2.SignalType
@@ -149,7 +150,20 @@ class Match(_message.Message):
     distance: int
     seq: int
     warninglists: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, signal_id: _Optional[int] = ..., submitter: _Optional[str] = ..., type: _Optional[_Union[_signals_pb2.SignalType, str]] = ..., value: _Optional[bytes] = ..., category: _Optional[str] = ..., qualifier: _Optional[str] = ..., confidence: _Optional[int] = ..., first_seen: _Optional[int] = ..., last_seen: _Optional[int] = ..., expires_at: _Optional[int] = ..., feedback: _Optional[_Union[FeedbackCounts, _Mapping]] = ..., distance: _Optional[int] = ..., seq: _Optional[int] = ..., warninglists: _Optional[_Iterable[str]] = ...) -> None: ...
+    submitter_quality: SubmitterQuality
+    def __init__(self, signal_id: _Optional[int] = ..., submitter: _Optional[str] = ..., type: _Optional[_Union[_signals_pb2.SignalType, str]] = ..., value: _Optional[bytes] = ..., category: _Optional[str] = ..., qualifier: _Optional[str] = ..., confidence: _Optional[int] = ..., first_seen: _Optional[int] = ..., last_seen: _Optional[int] = ..., expires_at: _Optional[int] = ..., feedback: _Optional[_Union[FeedbackCounts, _Mapping]] = ..., distance: _Optional[int] = ..., seq: _Optional[int] = ..., warninglists: _Optional[_Iterable[str]] = ..., submitter_quality: _Optional[_Union[SubmitterQuality, _Mapping]] = ...) -> None: ...
+
+class SubmitterQuality(_message.Message):
+    __slots__ = ("confirmed", "actioned", "false_positive", "not_found")
+    CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    ACTIONED_FIELD_NUMBER: _ClassVar[int]
+    FALSE_POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    confirmed: int
+    actioned: int
+    false_positive: int
+    not_found: int
+    def __init__(self, confirmed: _Optional[int] = ..., actioned: _Optional[int] = ..., false_positive: _Optional[int] = ..., not_found: _Optional[int] = ...) -> None: ...
 
 class LookupResult(_message.Message):
     __slots__ = ("matches",)

@@ -245,7 +245,16 @@ def cmd_lookup(args: argparse.Namespace) -> int:
         print(f"{text}: {len(result.matches)} match{'' if len(result.matches) == 1 else 'es'}")
         for m in result.matches:
             fb = ", ".join(f"{k}={v}" for k, v in m.feedback.items() if v) or "no feedback"
-            print(f"  signal {m.signal_id}  {m.category}  by {m.submitter}  last seen {_ts(m.last_seen)}  ({fb})")
+            q = m.submitter_quality
+            upheld, not_upheld = (
+                q.get("confirmed", 0) + q.get("actioned", 0),
+                q.get("false_positive", 0) + q.get("not_found", 0),
+            )
+            flags = "".join(f"  [warninglist {w}]" for w in m.warninglists)
+            print(
+                f"  signal {m.signal_id}  {m.category}  by {m.submitter}  last seen {_ts(m.last_seen)}  ({fb})"
+                f"  submitter's record in {m.category}: {upheld} upheld, {not_upheld} not{flags}"
+            )
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from client_sdk.vocab import SUBMIT_STATUS_CODES, TYPE_NAMES, VERDICT_NAMES
+from client_sdk.vocab import SUBMIT_STATUS_CODES, TYPE_NAMES, VERDICT_CODES, VERDICT_NAMES
 from client_sdk.wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2, safeguards_pb2
 from exchange.policy.quota import UsageSummary
 from exchange.rpc.status import status_for
@@ -78,8 +78,14 @@ def lookup_response(answer: LookupAnswer) -> exchange_pb2.LookupResponse:
                 distance=m.distance,
                 seq=s.signal_id,
                 warninglists=answer.flags[s.signal_id].warninglists if s.signal_id in answer.flags else (),
+                submitter_quality=_quality(answer.quality.get((s.submitter, s.category), {})),
             )
     return out
+
+
+def _quality(verdicts: dict[int, int]) -> exchange_pb2.SubmitterQuality:
+    names = {VERDICT_CODES[n]: n for n in ("confirmed", "actioned", "false_positive", "not_found")}
+    return exchange_pb2.SubmitterQuality(**{name: verdicts.get(code, 0) for code, name in names.items()})
 
 
 def member(m: MemberRecord) -> directory_pb2.Member:

@@ -42,6 +42,7 @@ from exchange.store.base import (
     RedressRecord,
     SafeguardEvent,
     SignalFlags,
+    SignalRecord,
     Store,
 )
 
@@ -148,6 +149,11 @@ class Safeguards:
             return False
         _log.info("signal_quarantined", signal=signal_id, reason="match_flood", member=caller.member_id)
         return True
+
+    def quality(self, signals: Iterable[SignalRecord]) -> dict[tuple[str, str], dict[int, int]]:
+        """Submitter quality for each (submitter, category) among ``signals``: members' verdicts, by verdict."""
+        pairs = sorted({(s.submitter, s.category) for s in signals})
+        return self._store.submitter_quality(pairs) if pairs else {}
 
     # -- the member's calls --------------------------------------------------------------------
 

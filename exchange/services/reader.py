@@ -43,6 +43,7 @@ class LookupAnswer:
 
     results: list[list[MatchRecord]]
     flags: dict[int, SignalFlags]
+    quality: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)  # (submitter, category) -> verdicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +135,8 @@ class ReaderService:
         flt = self._policy.read_filter(caller, sorted({q.type for q in queries}), lookup=True)
         with self._policy.charged(caller, "lookups_per_day", len(queries)):
             results = self._lookup(caller, queries, distance, flt)
-        return LookupAnswer(*self._safeguards.looked_up(caller, results))
+        kept, flags = self._safeguards.looked_up(caller, results)
+        return LookupAnswer(kept, flags, self._safeguards.quality(m.signal for ms in kept for m in ms))
 
     def _lookup(
         self, caller: Caller, queries: Sequence[Query], distance: int, flt: EventFilter

@@ -480,6 +480,11 @@ class Store(Protocol):
         """Recipients of retractions for redress and their acknowledgements (one member's, or every one)."""
         ...
 
+    def submitter_quality(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[int, int]]:
+        """For each (submitter, category), the number of members' current verdicts on its stored signals of
+        that category, by verdict."""
+        ...
+
     def record_deliveries(
         self, member_row: int, signal_ids: Sequence[int], via: str, at: int, window: int = 0
     ) -> dict[int, int]:

@@ -504,6 +504,25 @@ class SqlStore:
                 rows = self._run(conn, sql + " ORDER BY q.seq, q.signal")
             return [QuarantineRecord(int(s), m, r, int(a), int(q)) for s, m, r, a, q in rows]
 
+    def submitter_quality(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[int, int]]:
+        """Verdicts per (submitter, category) (see ``Store.submitter_quality``)."""
+        wanted = set(pairs)
+        out: dict[tuple[str, str], dict[int, int]] = {p: {} for p in wanted}
+        submitters = sorted({s for s, _ in wanted})
+        with self._read() as conn:
+            for part in _chunks(submitters):
+                rows = self._run(
+                    conn,
+                    "SELECT m.member_id, c.name, f.verdict, count(*) FROM feedback f JOIN signals s ON s.id = f.signal"
+                    " JOIN members m ON m.id = s.submitter JOIN categories c ON c.id = s.category"
+                    f" WHERE m.member_id IN ({_marks(part)}) GROUP BY m.member_id, c.name, f.verdict",
+                    part,
+                )
+                for submitter, category, verdict, n in rows:
+                    if (submitter, category) in wanted:
+                        out[(submitter, category)][int(verdict)] = int(n)
+        return out
+
     def record_deliveries(
         self, member_row: int, signal_ids: Sequence[int], via: str, at: int, window: int = 0
     ) -> dict[int, int]:
