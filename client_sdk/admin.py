@@ -84,6 +84,10 @@ class AdminClient:
         """Every warninglist with its mode and how many values of each type it holds."""
         return list(self._call(self._admin.ListWarninglists, admin_pb2.ListWarninglistsRequest()).warninglists)
 
+    def report(self, period: str) -> str:
+        """The signed transparency report of ``period`` (``2026-Q4`` or ``2026``)."""
+        return self._call(self._admin.GetReport, admin_pb2.GetReportRequest(period=period)).report
+
     def charter(self) -> admin_pb2.GetCharterResponse:
         """The charter in force (version 0: the default)."""
         return self._call(self._admin.GetCharter, admin_pb2.GetCharterRequest())

@@ -14,6 +14,7 @@ from exchange.live.wakeups import WakeupBus
 from exchange.pki.ca import CertificateAuthority
 from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.policy.engine import PolicyEngine
+from exchange.safeguards.report import make_report
 from exchange.safeguards.service import Safeguards
 from exchange.services.admin import AdminQueries, AdminService
 from exchange.services.directory import DirectoryService
@@ -88,7 +89,9 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
         reader=ReaderService(store, settings, clock, policy, safeguards),
         safeguards=safeguards,
         admin=AdminService(store, opener, policy, ca),
-        queries=AdminQueries(store, policy, retention.run_once),
+        queries=AdminQueries(
+            store, policy, retention.run_once, lambda period: make_report(store, checkpointer, period, clock)
+        ),
         directory=DirectoryService(store, log),
         pseudonymizer=PseudonymizerService(keyring, settings, policy),
         retention=retention,

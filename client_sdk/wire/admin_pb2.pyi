@@ -382,3 +382,15 @@ class ListWarninglistsResponse(_message.Message):
     WARNINGLISTS_FIELD_NUMBER: _ClassVar[int]
     warninglists: _containers.RepeatedCompositeFieldContainer[Warninglist]
     def __init__(self, warninglists: _Optional[_Iterable[_Union[Warninglist, _Mapping]]] = ...) -> None: ...
+
+class GetReportRequest(_message.Message):
+    __slots__ = ("period",)
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    period: str
+    def __init__(self, period: _Optional[str] = ...) -> None: ...
+
+class GetReportResponse(_message.Message):
+    __slots__ = ("report",)
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    report: str
+    def __init__(self, report: _Optional[str] = ...) -> None: ...

@@ -79,6 +79,11 @@ class AdminStub:
                 request_serializer=signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsRequest.SerializeToString,
                 response_deserializer=signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsResponse.FromString,
                 _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/signal_exchange.v1.Admin/GetReport',
+                request_serializer=signal__exchange_dot_v1_dot_admin__pb2.GetReportRequest.SerializeToString,
+                response_deserializer=signal__exchange_dot_v1_dot_admin__pb2.GetReportResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -140,6 +145,13 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReport(self, request, context):
+        """The transparency report of a period, built from the signature log, signed with the log key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -187,6 +199,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListWarninglists,
                     request_deserializer=signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsRequest.FromString,
                     response_serializer=signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsResponse.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=signal__exchange_dot_v1_dot_admin__pb2.GetReportRequest.FromString,
+                    response_serializer=signal__exchange_dot_v1_dot_admin__pb2.GetReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -432,6 +449,33 @@ class Admin:
             '/signal_exchange.v1.Admin/ListWarninglists',
             signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsRequest.SerializeToString,
             signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signal_exchange.v1.Admin/GetReport',
+            signal__exchange_dot_v1_dot_admin__pb2.GetReportRequest.SerializeToString,
+            signal__exchange_dot_v1_dot_admin__pb2.GetReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

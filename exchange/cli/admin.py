@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import html
 import json
 import os
 import sys
@@ -418,6 +419,48 @@ def _age(seconds: int) -> str:
     return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
 
 
+def report(client: AdminClient, args: argparse.Namespace) -> None:
+    from client_sdk.audit import report as reports
+    from exchange.cli.audit import HTML_NOTE_END, HTML_NOTE_START
+
+    note = client.report(args.period)
+    op = client.credentials
+    opened = reports.open_report(note, op.log_public_key, op.log_key_name, op.log_origin)
+    if args.html:
+        rows = "\n".join(
+            f"<tr><td>{html.escape(name)}</td><td>{html.escape(str(value))}</td></tr>"
+            for name, value in reports.flatten(opened.numbers)
+        )
+        out = (
+            f'<!doctype html>\n<html><head><meta charset="utf-8"><title>Transparency report {opened.period}</title>'
+            f"</head><body>\n<h1>Transparency report {opened.period}</h1>\n<p>Counts from 1 to 9 are shown as"
+            f" &lt; 10. Anchored to the first {opened.checkpoint.size} entries of the signature log; check it with"
+            f" <code>sigx audit report FILE</code>.</p>\n<table>\n<tr><th>number</th><th>value</th></tr>\n{rows}\n"
+            f"</table>\n<h2>Signed report</h2>\n{HTML_NOTE_START}{html.escape(note)}{HTML_NOTE_END}\n</body></html>\n"
+        )
+    elif args.json:
+        out = (
+            json.dumps(
+                {
+                    "period": opened.period,
+                    "start": opened.start,
+                    "end": opened.end,
+                    "numbers": opened.numbers,
+                    "report": note,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    else:
+        out = note
+    if args.out:
+        Path(args.out).write_text(out, encoding="utf-8")
+        print(f"report {opened.period} written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(out)
+
+
 def retention_show(client: AdminClient, args: argparse.Namespace) -> None:
     cats = client.categories()
     _emit(
@@ -638,6 +681,11 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
         dest="action", required=True, metavar="ACTION"
     )
     leaf(redress, "pending", redress_pending, "pending acknowledgements per member, with how long each has waited")
+
+    p = leaf(topics, "report", report, "the transparency report of a period, signed with the log key")
+    p.add_argument("--period", required=True, metavar="PERIOD", help="YEAR-QN (e.g. 2026-Q4) or YEAR")
+    p.add_argument("--html", action="store_true", help="an HTML page (the signed report inside)")
+    p.add_argument("--out", default=None, metavar="FILE", help="write it to FILE (default: standard output)")
 
     retention = topics.add_parser("retention", help="retention per category").add_subparsers(
         dest="action", required=True, metavar="ACTION"

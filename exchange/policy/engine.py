@@ -55,6 +55,7 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
             "GetStats",
             "GetCharter",
             "ListWarninglists",
+            "GetReport",
         )
     },
     **{

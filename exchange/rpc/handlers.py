@@ -261,6 +261,12 @@ class AdminHandler(_OnPool, admin_pb2_grpc.AdminServicer):
         return convert.warninglists_response(self._queries.warninglists())
 
     @on_pool
+    def GetReport(
+        self, request: admin_pb2.GetReportRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetReportResponse:
+        return admin_pb2.GetReportResponse(report=self._queries.report(request.period))
+
+    @on_pool
     def GetCharter(
         self, request: admin_pb2.GetCharterRequest, context: grpc.ServicerContext
     ) -> admin_pb2.GetCharterResponse:

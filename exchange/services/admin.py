@@ -405,10 +405,17 @@ class MemberDetail:
 class AdminQueries:
     """Read-only views for operators."""
 
-    def __init__(self, store: Store, policy: PolicyEngine, purge: Callable[[], int]) -> None:
+    def __init__(
+        self, store: Store, policy: PolicyEngine, purge: Callable[[], int], report: Callable[[str], str]
+    ) -> None:
         self._store = store
         self._policy = policy
         self._purge = purge
+        self._report = report
+
+    def report(self, period: str) -> str:
+        """The signed transparency report of ``period`` (``exchange.safeguards.report``)."""
+        return self._report(period)
 
     def member(self, member_id: str) -> MemberDetail:
         member = self._store.get_member(member_id)

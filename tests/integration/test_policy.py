@@ -77,6 +77,7 @@ EXPECTED_ROLES = {
             "GetStats",
             "GetCharter",
             "ListWarninglists",
+            "GetReport",
         )
     },
 }
@@ -128,6 +129,7 @@ def _calls(channel: grpc.Channel) -> dict[str, object]:
         "Safeguards/Acknowledge": lambda: sg.Acknowledge(safeguards_pb2.SafeguardRequest(envelope=b""), timeout=t),
         "Safeguards/ListQuarantined": lambda: sg.ListQuarantined(safeguards_pb2.ListQuarantinedRequest(), timeout=t),
         "Safeguards/ListRedress": lambda: sg.ListRedress(safeguards_pb2.ListRedressRequest(), timeout=t),
+        "Admin/GetReport": lambda: ad.GetReport(admin_pb2.GetReportRequest(period="2026"), timeout=t),
         "Admin/GetCharter": lambda: ad.GetCharter(admin_pb2.GetCharterRequest(), timeout=t),
         "Admin/ListWarninglists": lambda: ad.ListWarninglists(admin_pb2.ListWarninglistsRequest(), timeout=t),
     }
