@@ -275,7 +275,7 @@ class Fanout:
                     start = i + 1
                     await self._recheck()
             self._hand_out(events[start:], flags)
-            await self._reads(self._record_deliveries)
+            self._record_deliveries()
             await self._wake_queued()
             if len(events) < self._page:
                 break
@@ -309,10 +309,10 @@ class Fanout:
         self._head = max(self._head, top)
 
     def _record_deliveries(self) -> None:
-        """Record what the last hand-out queued on each stream (signals received by Subscribe)."""
+        """Hand what the last hand-out queued on each stream (signals received by Subscribe) to the recorder,
+        which writes them in the background."""
         done, self._deliveries = self._deliveries, []
-        for caller, signal_ids in done:
-            self._safeguards.delivered(caller, signal_ids, "subscribe")
+        self._safeguards.live_deliveries.add((caller.row, s) for caller, signal_ids in done for s in signal_ids)
 
     def _queue(self, live: _Live, message: Any, count: int) -> bool:
         """Queue a message on a stream; False when the stream was cut off instead (its backlog is full)."""

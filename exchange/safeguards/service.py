@@ -13,6 +13,7 @@ is a signed entry in the signature log.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -25,6 +26,7 @@ from client_sdk.keys import SigningKey
 from client_sdk.vocab import REDRESS_OUTCOMES
 from client_sdk.wire import signals_pb2
 from exchange.errors import (
+    ExchangeError,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
@@ -55,6 +57,60 @@ _log = structlog.get_logger("exchange.safeguards")
 Clock = Callable[[], float]
 
 
+class DeliveryRecorder:
+    """Deliveries by Subscribe, written by a thread of their own a batch at a time (every ``interval`` seconds,
+    one transaction), so a live hand-out to thousands of streams never waits for the database. ``flush`` writes
+    what is pending at once (before a retraction, so its recipients are all known)."""
+
+    def __init__(self, store: Store, clock: Clock, interval: float = 0.1) -> None:
+        self._store = store
+        self._clock = clock
+        self._interval = interval
+        self._pending: list[tuple[int, int]] = []
+        self._lock = threading.Lock()
+        self._write = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def add(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """Queue (member row, signal id) deliveries."""
+        with self._lock:
+            self._pending.extend(pairs)
+            if self._thread is None and not self._stopping:
+                self._thread = threading.Thread(target=self._run, name="sigx-deliveries", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Write every queued delivery now (one transaction)."""
+        with self._write:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            if pending:
+                try:
+                    self._store.record_received(pending, "subscribe", int(self._clock()))
+                except ExchangeError as exc:  # the store is down: keep them for the next round
+                    _log.warning("deliveries_not_recorded", reason=exc.reason, pending=len(pending))
+                    with self._lock:
+                        self._pending[:0] = pending
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait()
+            time.sleep(self._interval)  # gather a round's worth
+            self._wake.clear()
+            self.flush()
+
+
 class Safeguards:
     """Warninglists, deliveries, quarantine and flags over a store."""
 
@@ -71,6 +127,11 @@ class Safeguards:
         self._opener = opener
         self._clock = clock
         self._system_key = system_key
+        self.live_deliveries = DeliveryRecorder(store, clock)
+
+    def close(self) -> None:
+        """Write the deliveries still queued."""
+        self.live_deliveries.close()
 
     # -- submitting ----------------------------------------------------------------------------
 

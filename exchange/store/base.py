@@ -485,6 +485,10 @@ class Store(Protocol):
         that category, by verdict."""
         ...
 
+    def record_received(self, pairs: Sequence[tuple[int, int]], via: str, at: int) -> None:
+        """Record many first deliveries at once: (member row, signal id) pairs, in one transaction."""
+        ...
+
     def record_deliveries(
         self, member_row: int, signal_ids: Sequence[int], via: str, at: int, window: int = 0
     ) -> dict[int, int]:
