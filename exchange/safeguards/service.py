@@ -66,7 +66,7 @@ class DeliveryRecorder:
         self._store = store
         self._clock = clock
         self._interval = interval
-        self._pending: list[tuple[int, int]] = []
+        self._pending: set[tuple[int, int]] = set()  # a member's many streams receive a signal once
         self._lock = threading.Lock()
         self._write = threading.Lock()
         self._wake = threading.Event()
@@ -76,7 +76,7 @@ class DeliveryRecorder:
     def add(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Queue (member row, signal id) deliveries."""
         with self._lock:
-            self._pending.extend(pairs)
+            self._pending.update(pairs)
             if self._thread is None and not self._stopping:
                 self._thread = threading.Thread(target=self._run, name="sigx-deliveries", daemon=True)
                 self._thread.start()
@@ -86,14 +86,14 @@ class DeliveryRecorder:
         """Write every queued delivery now (one transaction)."""
         with self._write:
             with self._lock:
-                pending, self._pending = self._pending, []
+                pending, self._pending = self._pending, set()
             if pending:
                 try:
-                    self._store.record_received(pending, "subscribe", int(self._clock()))
+                    self._store.record_received(sorted(pending), "subscribe", int(self._clock()))
                 except ExchangeError as exc:  # the store is down: keep them for the next round
                     _log.warning("deliveries_not_recorded", reason=exc.reason, pending=len(pending))
                     with self._lock:
-                        self._pending[:0] = pending
+                        self._pending |= pending
 
     def close(self) -> None:
         """Write what is queued and stop the thread."""

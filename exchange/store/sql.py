@@ -555,7 +555,7 @@ class SqlStore:
 
     def record_received(self, pairs: Sequence[tuple[int, int]], via: str, at: int) -> None:
         """Record many first deliveries in one transaction (see ``Store.record_received``)."""
-        rows = sorted({(signal, member, via, at, 0, 0) for member, signal in pairs})
+        rows = sorted({(signal, member, via, at, 0, 0) for member, signal in pairs})  # one per pair, in key order
         if rows:
             with self._write() as conn:
                 self._run_many(conn, _DELIVERY_UPSERT, rows)
