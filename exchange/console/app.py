@@ -70,6 +70,8 @@ class Console:
     _exchange: ExchangeClient | None = None
     _admin: AdminClient | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: what a role's pages keep while the console runs (the auditor's reports), by page module
+    kept: dict[str, Any] = field(default_factory=dict)
     #: the session cookie's name: one per console port, so two consoles on one host keep their own sessions
     cookie: str = COOKIE
     #: signal id -> (checkpoint size, or 0 when the proof failed, and what to say), per console run
