@@ -22,6 +22,7 @@ class Job:
     lines: list[str] = field(default_factory=list)  # what the job reports, for the page
     started_at: float = field(default_factory=time.time)
     link: str = ""  # where to go when it is done
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def percent(self) -> int:
@@ -37,8 +38,11 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def start(self, title: str, work: Callable[[Job], str], *, total: int | None = None, link: str = "") -> Job:
-        """Run ``work`` (which returns the closing message; an exception fails the job with its text)."""
+    def start(
+        self, title: str, work: Callable[[Job], str], *, total: int | None = None, link: str = "", wait: float = 0.5
+    ) -> Job:
+        """Run ``work`` (which returns the closing message; an exception fails the job with its text); return
+        when it is done or after ``wait`` seconds, so short work shows its result at once."""
         job = Job(secrets.token_urlsafe(8), title, total=total, link=link)
         with self._lock:
             self._jobs[job.id] = job
@@ -47,11 +51,14 @@ class Jobs:
             try:
                 job.message = work(job)
                 job.state = "done"
-            except Exception as exc:
+            except Exception as exc:  # whatever stopped the work is the job's outcome, shown on its page
                 job.message = _describe(exc)
                 job.state = "failed"
+            finally:
+                job.finished.set()
 
         threading.Thread(target=run, name=f"console-job-{job.id}", daemon=True).start()
+        job.finished.wait(wait)
         return job
 
     def get(self, job_id: str) -> Job | None:
