@@ -4,10 +4,20 @@ with its exact value, so the chart reads with a screen reader too; the markup is
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
+from html import escape as _escape
+
+#: Characters XML 1.0 does not allow at all (escaping cannot make them legal): dropped from chart text.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """Text for SVG markup: XML-escaped, with characters XML cannot hold dropped."""
+    return _escape(_NOT_XML.sub("", text))
+
 
 #: Series colours (colour-blind safe, Okabe-Ito); keys beyond them cycle.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -124,7 +134,7 @@ def bar_chart(title: str, groups: Mapping[str, Mapping[str, int]], outcomes: Seq
             if value <= 0:
                 continue
             bars += 1
-            h = plot_h * value / top
+            h = max(plot_h * value / top, 1.0)  # a count above zero never disappears
             body.append(
                 f'<rect class="bar" data-group="{escape(name)}" data-outcome="{escape(outcome)}" data-value="{value}"'
                 f' x="{left + bar_w * o:.1f}" y="{PAD_TOP + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}"'
