@@ -29,7 +29,6 @@ from exchange.console.auth import COOKIE, CSRF_FIELD, SESSION_SECONDS, Session, 
 from exchange.console.jobs import Jobs
 
 HERE = Path(__file__).parent
-ROLES = ("member", "operator", "auditor")
 #: An uploaded file larger than this is refused before it is read.
 MAX_UPLOAD = 32 * 1024 * 1024
 #: Every response: no framing, no other origin's scripts or styles, no Referer (a login URL holds a token).
@@ -80,6 +79,10 @@ class Console:
     @property
     def role(self) -> str:
         return self.settings.role
+
+    @property
+    def nav(self) -> list[tuple[str, str]]:
+        return nav_of(self.role)
 
     @property
     def member_id(self) -> str:
@@ -135,7 +138,7 @@ class Page:
         context.update(
             console=self.console,
             role=self.console.role,
-            nav=NAV[self.console.role],
+            nav=self.console.nav,
             session=self.session,
             csrf_field=CSRF_FIELD,
             csrf=self.session.csrf,
@@ -152,18 +155,25 @@ class Page:
 
 Handler = Callable[[Page], Response]
 
-NAV: dict[str, list[tuple[str, str]]] = {
-    "member": [("/queue", "Review queue"), ("/lookup", "Look up"), ("/submit", "Submit"), ("/index", "Index")],
-    "operator": [
-        ("/members", "Members"),
-        ("/policy", "Policy"),
-        ("/groups", "Groups"),
-        ("/retention", "Retention"),
-        ("/charts", "Charts"),
-    ],
-    "auditor": [("/audit", "Audit"), ("/checkpoints", "Checkpoints")],
+#: The page modules of each role, in menu order. Each has ``NAV`` (its menu entries, ``(path, label)``) and
+#: ``pages(console)`` (its routes). A new part of the exchange adds its module here (the safeguards pages: to
+#: "operator" and "member"), and the pages of no other role can be reached.
+ROLE_MODULES: dict[str, tuple[str, ...]] = {
+    "member": ("exchange.console.member",),
+    "operator": ("exchange.console.operator",),
+    "auditor": ("exchange.console.auditor",),
 }
-HOME = {role: items[0][0] for role, items in NAV.items()}
+
+
+def _modules(role: str) -> list[Any]:
+    import importlib
+
+    return [importlib.import_module(name) for name in ROLE_MODULES[role]]
+
+
+def nav_of(role: str) -> list[tuple[str, str]]:
+    """The menu of a role's console; its first entry is the home page."""
+    return [entry for module in _modules(role) for entry in module.NAV]
 
 
 def refused(request: Request, status: int, message: str) -> Response:
@@ -216,7 +226,7 @@ def _login(console: Console) -> Route:
                 403,
                 "This login link is not valid (each link works once): run sigx console again for a new one.",
             )
-        response = RedirectResponse(HOME[console.role], status_code=303)
+        response = RedirectResponse(console.nav[0][0], status_code=303)
         response.set_cookie(
             console.cookie,
             session.id,
@@ -242,7 +252,7 @@ def _logout(console: Console) -> Handler:
 
 
 def _home(p: Page) -> Response:
-    return RedirectResponse(HOME[p.console.role], status_code=303)
+    return RedirectResponse(p.console.nav[0][0], status_code=303)
 
 
 def _invite(p: Page) -> Response:
@@ -280,11 +290,8 @@ def _headers(app: ASGIApp) -> ASGIApp:
 
 def build_app(console: Console) -> ASGIApp:
     """The ASGI application for ``console``: the login route, static files and its role's pages."""
-    if console.role not in ROLES:
+    if console.role not in ROLE_MODULES:
         raise ConsoleError(f"the console serves members, operators and auditors, not role {console.role!r}")
-    from exchange.console import auditor, member, operator
-
-    role_pages = {"member": member.pages, "operator": operator.pages, "auditor": auditor.pages}[console.role]
     routes: list[BaseRoute] = [
         _login(console),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
@@ -294,6 +301,7 @@ def build_app(console: Console) -> ASGIApp:
         page(console, "/session/invite", _invite, ("POST",)),
         page(console, "/jobs/{job}", _job_page),
     ]
-    routes += [page(console, path, handler, methods) for path, handler, methods in role_pages(console)]
+    for module in _modules(console.role):
+        routes += [page(console, path, handler, methods) for path, handler, methods in module.pages(console)]
     app = Starlette(routes=routes)
     return _headers(app)

@@ -74,6 +74,9 @@ def checkpoints_page(p: Page) -> Response:
     return p.render("checkpoints.html", checkpoints=list(reversed(state.checkpoints)), state=state)
 
 
+NAV = [("/audit", "Audit"), ("/checkpoints", "Checkpoints")]
+
+
 def pages(console: Console) -> Iterator[tuple[str, Handler, tuple[str, ...]]]:
     yield "/audit", audit_page, ("GET",)
     yield "/audit/run", audit_run, ("POST",)

@@ -10,7 +10,7 @@ never another member's raw identifier (the exchange holds none).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,9 @@ VERDICT_KEYS = {"c": "confirmed", "a": "actioned", "f": "false_positive", "n": "
 SORTS = {"corroboration": "corroboration, then most recent", "recent": "most recent first"}
 #: The qualifier field each identifier type takes in the look-up form.
 QUALIFIER = {"payment_handle": "provider", "username": "platform", "phone": "region"}
+#: What else an item page says of its signal: each function gives ``(kind, text)`` flags (kind ok, warn or error),
+#: e.g. a quarantine or a warninglist entry; the safeguards' pages add theirs here.
+ITEM_FLAGS: list[Callable[[Console, ReviewItem], Iterable[tuple[str, str]]]] = []
 #: Bad lines shown on the page before "… and N more".
 SHOWN_BAD_LINES = 20
 
@@ -181,8 +184,10 @@ def item_page(p: Page) -> Response:
         decisions = queue.decisions(item_id)
         version = queue.versions([item_id]).get(item_id)
     inclusion = inclusion_of(p.console, item.signal_id)
+    flags = [flag for source in ITEM_FLAGS for flag in source(p.console, item)]
     return p.render(
         "item.html",
+        flags=flags,
         item=item,
         history=history,
         decisions=decisions,
@@ -369,6 +374,9 @@ def index_match(p: Page) -> Response:
 def _step(job: Job, report: Any) -> None:
     job.done = report.events
     job.counts = {"events": report.events, "hits": report.hits, "new items": report.new_items}
+
+
+NAV = [("/queue", "Review queue"), ("/lookup", "Look up"), ("/submit", "Submit"), ("/index", "Index")]
 
 
 def pages(console: Console) -> Iterator[tuple[str, Handler, tuple[str, ...]]]:

@@ -171,6 +171,15 @@ def charts_page(p: Page) -> Response:
     return p.render("charts.html", submits=submits, feedback=feedback, stats=stats)
 
 
+NAV = [
+    ("/members", "Members"),
+    ("/policy", "Policy"),
+    ("/groups", "Groups"),
+    ("/retention", "Retention"),
+    ("/charts", "Charts"),
+]
+
+
 def pages(console: Console) -> Iterator[tuple[str, Handler, tuple[str, ...]]]:
     yield "/members", members_page, ("GET",)
     yield "/members/{member}", member_page, ("GET",)

@@ -268,6 +268,18 @@ def test_csv_upload_submits_with_progress_and_a_bad_file_sends_nothing(world: Wo
     assert "behind the exchange" in b.find_element(By.ID, "lag").text  # type: ignore[attr-defined]
 
 
+def test_an_analyst_invites_a_colleague_with_a_one_time_link(world: World) -> None:
+    b = world.browser
+    world.get("/session")
+    b.find_element(By.NAME, "reviewer").send_keys("analyst-3")  # type: ignore[attr-defined]
+    b.find_element(By.CSS_SELECTOR, "form[action='/session/invite'] button").click()  # type: ignore[attr-defined]
+    link = wait_for(lambda: b.find_elements(By.ID, "invite-link"), what="the link")[0].text  # type: ignore[attr-defined]
+    colleague = requests.Session()
+    assert colleague.get(link, timeout=10).status_code == 200 and "analyst-3" in colleague.get(
+        world.console.base + "/queue", timeout=10).text  # fmt: skip
+    assert requests.get(link, timeout=10).status_code == 403  # once only
+
+
 def test_a_console_off_loopback_needs_tls(world: World) -> None:
     creds = ["--as", str(world.exchange.creds("demo-b")), "--server", world.exchange.address]
     refused = run_console([*creds, "--listen", "0.0.0.0:0"])
