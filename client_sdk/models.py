@@ -9,6 +9,7 @@ from client_sdk.log_entry import LogEntry
 from client_sdk.normalise import normalise
 from client_sdk.positions import log_index
 from client_sdk.vocab import EVENT_KIND_CODES, MEDIA_TYPES, TYPE_CODES, canonical_type
+from client_sdk.wire import signals_pb2
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class Identifier:
         object.__setattr__(self, "type", canonical_type(self.type))
 
     @property
-    def code(self) -> int:
+    def code(self) -> signals_pb2.SignalType:
         """The wire ``SignalType`` value."""
         return TYPE_CODES[self.type]
 

@@ -255,7 +255,8 @@ class Auditor:
             self._problem(index, "envelope payload type or key id differs from the leaf record")
             return None
         if index == 0:
-            return self._genesis(index, entry, opened)
+            self._genesis(index, entry, opened)
+            return None
         key = self.state.keys.get(opened.key_id)
         if key is None or key.member != entry.submitter:
             self._problem(index, f"signed by {opened.key_id}, which is not a key of {entry.submitter}")

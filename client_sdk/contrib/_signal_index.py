@@ -57,6 +57,14 @@ def signal_key(type_name: str, value: bytes) -> str:
     return f"{type_name}:{value.hex()}"
 
 
+def _labels_text(labels: Sequence[str]) -> str:
+    return json.dumps(list(labels)) if labels else "[]"  # most signals carry no labels
+
+
+def _labels_of(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text != "[]" else ()
+
+
 def _chunks(items: Sequence[object]) -> Iterable[Sequence[object]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -111,7 +119,7 @@ class SignalIndex:
                 "INSERT OR IGNORE INTO signals (signal_id, key, submitter, category, confidence, labels, expires_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (s.signal_id, s.key, s.submitter, s.category, s.confidence, json.dumps(s.labels), s.expires_at)
+                    (s.signal_id, s.key, s.submitter, s.category, s.confidence, _labels_text(s.labels), s.expires_at)
                     for s in submits
                 ],
             )
@@ -146,9 +154,7 @@ class SignalIndex:
                 (*chunk, now),
             )
             for signal_id, key, submitter, category, confidence, labels, expires_at in rows:
-                signal = IndexedSignal(
-                    signal_id, key, submitter, category, confidence, tuple(json.loads(labels)), expires_at
-                )
+                signal = IndexedSignal(signal_id, key, submitter, category, confidence, _labels_of(labels), expires_at)
                 out.setdefault(key, []).append(signal)
         return out
 

@@ -179,6 +179,8 @@ PYTX_TYPES: dict[str, tuple[type[signal_base.SignalType], ...]] = {
     **{s.IDENTIFIER: (s,) for s in PSEUDONYM_SIGNALS},
 }
 _SDK_TYPE = {pytx.get_name(): sdk for sdk, types in PYTX_TYPES.items() for pytx in types}
+#: The pytx names of each SDK type, computed once (pytx derives a name from the class name per call).
+_PYTX_NAMES: dict[str, tuple[str, ...]] = {sdk: tuple(t.get_name() for t in types) for sdk, types in PYTX_TYPES.items()}
 
 
 # -- configuration, credentials, checkpoint, records ------------------------------------------
@@ -448,8 +450,9 @@ class SignalExchangeSignalExchangeAPI(
                 page = []
         self._record(index, page, through)
 
-    def _record(self, index: SignalIndex, page: t.Sequence[Event], seen: int = 0) -> set[int]:
-        """Apply a page of events to the index; the signal ids it touched."""
+    def _record(self, index: SignalIndex, page: t.Sequence[Event], seen: int = 0) -> tuple[set[int], dict[int, str]]:
+        """Apply a page of events to the index; the signal ids it touched, and the value key of
+        those it submitted (the others' keys are in the index)."""
         submits: list[IndexedSignal] = []
         retracts: list[tuple[int, int]] = []
         feedback: list[tuple[int, int, str, str]] = []
@@ -478,11 +481,11 @@ class SignalExchangeSignalExchangeAPI(
                 continue
             touched.add(event.signal_id)
         index.apply(submits, retracts, feedback, max(seen, page[-1].seq if page else 0))
-        return touched
+        return touched, {s.signal_id: s.key for s in submits}
 
     def _apply(self, index: SignalIndex, page: t.Sequence[Event], supported: set[str]) -> Updates:
-        touched = self._record(index, page)
-        keys = sorted(set(index.keys_of(sorted(touched)).values()))
+        touched, keys_known = self._record(index, page)
+        keys = sorted(set(index.keys_of(sorted(touched - keys_known.keys())).values()) | set(keys_known.values()))
         return self._records(index, keys, int(self._clock()), supported)
 
     def _records(self, index: SignalIndex, keys: t.Sequence[str], now: int, supported: set[str]) -> Updates:
@@ -517,9 +520,9 @@ class SignalExchangeSignalExchangeAPI(
                         )
                     )
                 record = SignalExchangeSignalMetadata(me, entries)
-            for pytx_type in PYTX_TYPES.get(sdk_type, ()):
-                if pytx_type.get_name() in supported:
-                    updates[(pytx_type.get_name(), hexed)] = record
+            for name in _PYTX_NAMES.get(sdk_type, ()):
+                if name in supported:
+                    updates[(name, hexed)] = record
         return updates
 
     # -- opinions -----------------------------------------------------------------------------

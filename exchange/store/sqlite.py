@@ -352,7 +352,7 @@ class SqliteStore(SqlStore):
         )
         args.append(limit)
         with self._snapshot() as conn:
-            events = [EventRecord(*r[:5], leaf_expires(r[5])) for r in conn.execute(sql, args)]
+            events = [EventRecord(r[0], r[1], r[2], r[3], r[4], leaf_expires(r[5])) for r in conn.execute(sql, args)]
             if len(events) < limit:
                 # Nothing visible up to the snapshot's end: resume from there.
                 cursor = max(seq, conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])

@@ -28,27 +28,27 @@ DEFAULT_TAXONOMY: dict[str, int] = {
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["members"].create(
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("members").create(
         {"id": int, "member_id": str, "role": str, "status": str, "display_name": str, "created_at": int},
         pk="id",
         not_null={"member_id", "role", "status"},
     )
-    db["members"].create_index(["member_id"], unique=True)
-    db["signing_keys"].create(
+    db.table("members").create_index(["member_id"], unique=True)
+    db.table("signing_keys").create(
         {"key_id": str, "member": int, "public_key": bytes, "not_before": int, "not_after": int, "revoked_at": int},
         pk="key_id",
         not_null={"member", "public_key", "not_before"},
         foreign_keys=[("member", "members", "id")],
     )
-    db["groups"].create({"id": int, "name": str}, pk="id", not_null={"name"})
-    db["groups"].create_index(["name"], unique=True)
-    db["group_members"].create({"grp": int, "member": int}, pk=("grp", "member"))
-    db["categories"].create({"id": int, "name": str, "retention_days": int}, pk="id", not_null={"name"})
-    db["categories"].create_index(["name"], unique=True)
-    db["categories"].insert_all({"name": n, "retention_days": d} for n, d in DEFAULT_TAXONOMY.items())
+    db.table("groups").create({"id": int, "name": str}, pk="id", not_null={"name"})
+    db.table("groups").create_index(["name"], unique=True)
+    db.table("group_members").create({"grp": int, "member": int}, pk=("grp", "member"))
+    db.table("categories").create({"id": int, "name": str, "retention_days": int}, pk="id", not_null={"name"})
+    db.table("categories").create_index(["name"], unique=True)
+    db.table("categories").insert_all({"name": n, "retention_days": d} for n, d in DEFAULT_TAXONOMY.items())
     # id is the seq of the signal's SUBMIT event.
-    db["signals"].create(
+    db.table("signals").create(
         {
             "id": int,
             "value": bytes,
@@ -67,9 +67,9 @@ def _v1(db: sqlite_utils.Database) -> None:
         not_null={"value", "type", "submitter", "category", "first_seen", "last_seen", "expires_at", "retracted"},
     )
     # One index serves look-ups by value and the idempotency key.
-    db["signals"].create_index(["value", "type", "submitter", "category"], unique=True, index_name="signals_key")
+    db.table("signals").create_index(["value", "type", "submitter", "category"], unique=True, index_name="signals_key")
     db.execute("CREATE INDEX signals_pdq ON signals(type) WHERE type = 9")
-    db["events"].create(
+    db.table("events").create(
         {"seq": int, "kind": int, "signal": int, "member": int, "received_at": int, "envelope": bytes},
         pk="seq",
         not_null={"kind", "member", "received_at"},
@@ -82,7 +82,7 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 def _v2(db: sqlite_utils.Database) -> None:
     """Policy versions; every apply is a new row (the newest is in force)."""
-    db["policies"].create(
+    db.table("policies").create(
         {"version": int, "document": str, "applied_at": int, "seq": int}, pk="version", not_null={"document"}
     )
 
