@@ -68,7 +68,8 @@ class UsageSummary:
             name = COUNTED.get(quota)
             if name is not None and units:
                 per[name][member] = per[name].get(member, 0) + int(units)
-        return cls(denials=dict(denials), scope=scope, **per)
+        lookups, evaluations, bulk = per["lookups"], per["evaluations"], per["bulk_evaluations"]
+        return cls(lookups, dict(denials), scope, evaluations=evaluations, bulk_evaluations=bulk)
 
 
 class QuotaLedger:
