@@ -99,7 +99,9 @@ def cmd_console(args: argparse.Namespace) -> int:
         f"sigx console for {me.member_id} ({me.role}): open {scheme}://{shown}:{bound}/login?token={token}", flush=True
     )
     print("the link works once; press Ctrl-C to stop", file=sys.stderr, flush=True)
+    # no access log (a login URL holds a token); Ctrl-C waits at most 2 s for a browser's idle connections
     config: dict[str, Any] = {"access_log": False, "log_level": "warning", "lifespan": "on", "server_header": False}
+    config["timeout_graceful_shutdown"] = 2
     if args.tls_cert:
         config |= {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key}
     server = uvicorn.Server(uvicorn.Config(app, **config))

@@ -183,11 +183,13 @@ def item_page(p: Page) -> Response:
         history = queue.history(item_id)
         decisions = queue.decisions(item_id)
         version = queue.versions([item_id]).get(item_id)
+        record = track_record(queue, item.submitter)
     inclusion = inclusion_of(p.console, item.signal_id)
     flags = [flag for source in ITEM_FLAGS for flag in source(p.console, item)]
     return p.render(
         "item.html",
         flags=flags,
+        record=record,
         item=item,
         history=history,
         decisions=decisions,
@@ -196,6 +198,19 @@ def item_page(p: Page) -> Response:
         inclusion=inclusion,
         can_decide=item.status in (OPEN, DECIDED),
     )
+
+
+def track_record(queue: ReviewQueue, submitter: str) -> dict[str, int]:
+    """This member's verdicts on a submitter's signals: the latest decision of each item, by verdict."""
+    theirs = {i.id for i in queue.items() if i.submitter == submitter}
+    latest: dict[int, str] = {}
+    for d in queue.decisions():
+        if d.item in theirs and d.state != "refused":
+            latest[d.item] = d.verdict
+    counts: dict[str, int] = {}
+    for verdict in latest.values():
+        counts[verdict] = counts.get(verdict, 0) + 1
+    return counts
 
 
 def item_decide(p: Page) -> Response:
@@ -225,7 +240,8 @@ def inclusion_of(console: Console, signal_id: int) -> tuple[int, str]:
         return known
     client = console.exchange()
     try:
-        event = next(iter(client.pull(encode_cursor(signal_id - 1), limit=1)), None)
+        events = list(client.pull(encode_cursor(signal_id - 1), limit=1))  # the stream ends after one event
+        event = events[0] if events else None
         if event is None or event.seq != signal_id:
             result = (0, "not visible to this member any more (retracted, expired or out of its policy)")
         else:

@@ -192,6 +192,8 @@ def test_a_bulk_decision_and_an_item_page_without_anyone_elses_raw_identifier(wo
     world.get(f"/items/{chosen[0]}")
     page = b.page_source  # type: ignore[attr-defined]
     assert "verified in the signature log at checkpoint size" in b.find_element(By.ID, "inclusion").text  # type: ignore[attr-defined]
+    record = b.find_element(By.ID, "track-record").text  # type: ignore[attr-defined]
+    assert "actioned 2" in record and "confirmed 1" in record and "false_positive 1" in record, record
     own = b.find_element(By.ID, "own-id").text  # type: ignore[attr-defined]
     assert own.startswith("b-10")
     lowered = page.lower()
@@ -278,6 +280,46 @@ def test_an_analyst_invites_a_colleague_with_a_one_time_link(world: World) -> No
     assert colleague.get(link, timeout=10).status_code == 200 and "analyst-3" in colleague.get(
         world.console.base + "/queue", timeout=10).text  # fmt: skip
     assert requests.get(link, timeout=10).status_code == 403  # once only
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = directory / "console.crt", directory / "console.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return cert_path, key_path
+
+
+def test_over_tls_the_session_cookie_is_secure_too(world: World, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    console = ConsoleProcess(world.exchange.creds("demo-b"), world.exchange.address, "--index", str(world.index),
+                             "--tls-cert", str(cert), "--tls-key", str(key))  # fmt: skip
+    try:
+        assert console.login_url.startswith("https://127.0.0.1:")
+        login = requests.get(console.login_url, verify=str(cert), allow_redirects=False, timeout=10,
+                             headers={"Connection": "close"})  # fmt: skip
+        cookie = login.headers["set-cookie"].lower()
+        assert login.status_code == 303 and "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    finally:
+        console.stop()
 
 
 def test_a_console_off_loopback_needs_tls(world: World) -> None:
