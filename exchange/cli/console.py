@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import ipaddress
 import socket
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from client_sdk import ExchangeClient
 from client_sdk.credentials import Credentials
 from exchange.cli.common import UsageError
 from exchange.cli.serve import needs
+from exchange.config import loopback_host
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -31,15 +31,6 @@ def split_listen(listen: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise UsageError(f"--listen {listen[:80]!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
     return host, int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -58,7 +49,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def cmd_console(args: argparse.Namespace) -> int:
     host, port = split_listen(args.listen)
-    if not is_loopback(host) and not (args.tls_cert and args.tls_key):
+    if not loopback_host(host) and not (args.tls_cert and args.tls_key):
         raise UsageError(
             f"--listen {args.listen}: a console reachable from other machines needs --tls-cert and --tls-key"
         )
@@ -135,7 +126,7 @@ def add_console_parser(sub: Any) -> None:
         "--audit-state",
         default=None,
         metavar="DIR",
-        help="an auditor's state directory (default: none, each audit starts afresh)",
+        help="an auditor's state directory, kept between runs (default: a temporary one for this run)",
     )
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="how long to wait for the exchange")
     p.set_defaults(handler=cmd_console)

@@ -97,6 +97,15 @@ def test_the_login_link_works_once_and_the_cookie_is_strict(world: World) -> Non
     nav = [a.text for a in b.find_elements(By.CSS_SELECTOR, "header nav a")]  # type: ignore[attr-defined]
     assert nav == ["Review queue", "Look up", "Submit", "Index", "Session"]  # no operator pages
     world.shots.take(b, "member-queue")
+    world.get("/queue?category=grooming")
+    rows = b.find_elements(By.CSS_SELECTOR, "#queue tbody tr[data-item]")  # type: ignore[attr-defined]
+    assert len(rows) == 2 and all("grooming" in r.text for r in rows)
+    world.get("/queue?type=email&submitter=demo-a")
+    assert len(b.find_elements(By.CSS_SELECTOR, "#queue tbody tr[data-item]")) == 3  # type: ignore[attr-defined]
+    world.get("/queue?min_corroboration=2")
+    assert "match these filters" in world.text()
+    world.get("/queue?min_corroboration=lots")
+    assert "whole number" in b.find_element(By.ID, "error").text  # type: ignore[attr-defined]
     again = requests.get(world.console.login_url, allow_redirects=False, timeout=10)
     assert again.status_code == 403 and "not valid" in again.text and not again.cookies
     for path in ("/members", "/policy", "/charts", "/audit"):

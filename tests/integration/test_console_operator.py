@@ -169,3 +169,25 @@ def test_a_stale_base_version_is_refused_and_changes_nothing(world: World) -> No
     with AdminClient.connect(world.exchange.address, world.exchange.creds("operator")) as op:
         assert op.policy() == theirs
     assert world.find("#policy-version").get_attribute("data-version") == str(theirs.version)
+
+
+def test_groups_and_retention(world: World) -> None:
+    world.get(world.operator, "/groups")
+    world.find("input[name=group]").send_keys("trusted-flaggers")
+    world.find("button[value=create]").click()
+    wait_for(lambda: "trusted-flaggers" in world.find("#groups").text, what="the new group")
+    world.find("input[name=group]").send_keys("trusted-flaggers")
+    world.find("select[name=member] option[value=demo-a]").click()
+    world.find("button[value=add]").click()
+    wait_for(lambda: "demo-a" in world.find("#groups").text, what="the new member of the group")
+    with AdminClient.connect(world.exchange.address, world.exchange.creds("operator")) as op:
+        assert {g.name: list(g.members) for g in op.groups()}["trusted-flaggers"] == ["demo-a"]
+    world.find("input[name=group]").send_keys("no such group")
+    world.find("select[name=member] option[value=demo-a]").click()
+    world.find("button[value=add]").click()
+    error = wait_for(lambda: world.browser.find_elements(By.ID, "error"), what="the error")[0]  # type: ignore[attr-defined]
+    assert "no group" in error.text and "no such group" in error.text
+    world.get(world.operator, "/retention")
+    assert GROOMING in world.find("#retention").text
+    world.find("#run-retention").click()
+    wait_for(lambda: "Retention ran: 0 expired signal(s) purged" in world.text(), what="the retention message")
