@@ -90,8 +90,9 @@ def test_audit_passes_and_resumes(exchange: Exchange, tmp_path: Path, capsys: py
     rc, report = audit(exchange, capsys, tmp_path / "state")
     assert rc == 0 and report["ok"], report["problems"]
     assert report["entries"] == report["new_entries"] > 600
-    assert report["members"] == 4 and report["keys"] == 4
-    assert report["counts"]["submit"] == 600 and report["counts"]["admin"] == 4
+    # the first start's operator, demo-a, demo-b, auditor and the exchange's own key (member "exchange")
+    assert report["members"] == 5 and report["keys"] == 5
+    assert report["counts"]["submit"] == 600 and report["counts"]["admin"] == 5
     _fill(exchange, 5)
     exchange.running.services.checkpointer.sign_now()
     rc, again = audit(exchange, capsys, tmp_path / "state")
