@@ -20,7 +20,7 @@ from typing import Any
 
 from client_sdk.client import ExchangeClient
 from client_sdk.errors import DeadlineExceededError, ExchangeRpcError, UnavailableError
-from client_sdk.member.errors import ReviewError
+from client_sdk.member.errors import ReviewError, StaleItemError
 from client_sdk.member.index import MatchIndex
 from client_sdk.vocab import canonical_verdict
 
@@ -192,6 +192,15 @@ class ReviewQueue:
         sql = "SELECT at, status, signal_id, reason FROM history WHERE item = ? ORDER BY rowid"
         return [tuple(r) for r in self._index.query(sql, (item_id,))]
 
+    def versions(self, item_ids: Sequence[int] | None = None) -> dict[int, int]:
+        """Each item's version: the id of its latest history row, which every change of the item adds. A page
+        that shows an item keeps its version, so a decision made from it can be refused if someone else changed
+        the item meanwhile (``decide(expect_version=…)``)."""
+        sql = "SELECT item, max(rowid) FROM history GROUP BY item"
+        rows = self._index.query(sql)
+        wanted = None if item_ids is None else set(item_ids)
+        return {item: version for item, version in rows if wanted is None or item in wanted}
+
     def decisions(self, item_id: int | None = None, state: str | None = None) -> list[Decision]:
         """Decisions of one item or all, optionally in one state, oldest first."""
         clauses: list[str] = []
@@ -301,9 +310,20 @@ class ReviewQueue:
 
     # -- decisions -------------------------------------------------------------------------------
 
-    def decide(self, item_id: int, verdict: str, *, reviewer: str, note: str = "", force: bool = False) -> Decision:
+    def decide(
+        self,
+        item_id: int,
+        verdict: str,
+        *,
+        reviewer: str,
+        note: str = "",
+        force: bool = False,
+        expect_version: int | None = None,
+    ) -> Decision:
         """Record a decision and queue its feedback. Raises ReviewError for an unknown item or verdict, or a
-        withdrawn item without ``force`` (saying why it was withdrawn)."""
+        withdrawn item without ``force`` (saying why it was withdrawn); StaleItemError, changing nothing, if
+        ``expect_version`` is given and the item changed since (``versions``): someone else decided it, or
+        matching re-opened or withdrew it."""
         try:
             key = canonical_verdict(verdict)
         except ValueError as exc:
@@ -318,6 +338,13 @@ class ReviewQueue:
             if row is None:
                 raise ReviewError(f"no review item {item_id} in {self._index.path}")
             status, reason, signal_id = row
+            if expect_version is not None:
+                now_version = conn.execute("SELECT max(rowid) FROM history WHERE item = ?", (item_id,)).fetchone()[0]
+                if now_version != expect_version:
+                    why = f" ({reason})" if reason else ""
+                    raise StaleItemError(
+                        f"item {item_id} changed since it was shown: it is {status} now{why}; nothing was recorded"
+                    )
             new = next_status(status, DECIDE, force=force, reason=reason)
             conn.execute(
                 "UPDATE items SET status = ?, reason = ?, changed_at = ? WHERE id = ?",

@@ -309,8 +309,18 @@ class Count(_message.Message):
     value: int
     def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
 
+class PairCount(_message.Message):
+    __slots__ = ("key", "sub", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SUB_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    sub: str
+    value: int
+    def __init__(self, key: _Optional[str] = ..., sub: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+
 class GetStatsResponse(_message.Message):
-    __slots__ = ("signals_by_category", "signals_by_type", "signals_by_member", "events_by_kind", "feedback_by_verdict", "submits_by_day", "lookups_by_member", "quota_denials_by_member", "active_signals", "counts_scope", "evaluations_by_member", "bulk_evaluations_by_member")
+    __slots__ = ("signals_by_category", "signals_by_type", "signals_by_member", "events_by_kind", "feedback_by_verdict", "submits_by_day", "lookups_by_member", "quota_denials_by_member", "active_signals", "counts_scope", "evaluations_by_member", "bulk_evaluations_by_member", "submits_by_day_category", "feedback_by_category", "last_activity_by_member", "quota_used_today")
     SIGNALS_BY_CATEGORY_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_BY_TYPE_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
@@ -323,6 +333,10 @@ class GetStatsResponse(_message.Message):
     COUNTS_SCOPE_FIELD_NUMBER: _ClassVar[int]
     EVALUATIONS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
     BULK_EVALUATIONS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    SUBMITS_BY_DAY_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_BY_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTIVITY_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_USED_TODAY_FIELD_NUMBER: _ClassVar[int]
     signals_by_category: _containers.RepeatedCompositeFieldContainer[Count]
     signals_by_type: _containers.RepeatedCompositeFieldContainer[Count]
     signals_by_member: _containers.RepeatedCompositeFieldContainer[Count]
@@ -335,7 +349,11 @@ class GetStatsResponse(_message.Message):
     counts_scope: str
     evaluations_by_member: _containers.RepeatedCompositeFieldContainer[Count]
     bulk_evaluations_by_member: _containers.RepeatedCompositeFieldContainer[Count]
-    def __init__(self, signals_by_category: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_type: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., events_by_kind: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., feedback_by_verdict: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., lookups_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_denials_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., active_signals: _Optional[int] = ..., counts_scope: _Optional[str] = ..., evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., bulk_evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ...) -> None: ...
+    submits_by_day_category: _containers.RepeatedCompositeFieldContainer[PairCount]
+    feedback_by_category: _containers.RepeatedCompositeFieldContainer[PairCount]
+    last_activity_by_member: _containers.RepeatedCompositeFieldContainer[Count]
+    quota_used_today: _containers.RepeatedCompositeFieldContainer[PairCount]
+    def __init__(self, signals_by_category: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_type: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., events_by_kind: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., feedback_by_verdict: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., lookups_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_denials_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., active_signals: _Optional[int] = ..., counts_scope: _Optional[str] = ..., evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., bulk_evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day_category: _Optional[_Iterable[_Union[PairCount, _Mapping]]] = ..., feedback_by_category: _Optional[_Iterable[_Union[PairCount, _Mapping]]] = ..., last_activity_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_used_today: _Optional[_Iterable[_Union[PairCount, _Mapping]]] = ...) -> None: ...
 
 class SetQuarantine(_message.Message):
     __slots__ = ("signal_id", "quarantined", "reason")

@@ -497,6 +497,19 @@ def stats(client: AdminClient, args: argparse.Namespace) -> None:
     ):
         counts = getattr(s, field)
         parts.append(f"\n{title}:\n" + (_table([(c.key, c.value) for c in counts], ("", "")) if counts else "  -"))
+    for field, title in (
+        ("submits_by_day_category", "submits by day and category"),
+        ("feedback_by_category", "feedback by category and verdict"),
+        ("quota_used_today", "daily quotas used today"),
+    ):
+        pairs = getattr(s, field)
+        rows = [(c.key, c.sub, c.value) for c in pairs]
+        parts.append(f"\n{title}:\n" + (_table(rows, ("", "", "")) if rows else "  -"))
+    active = [
+        (c.key, f"{dt.datetime.fromtimestamp(c.value, dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
+        for c in s.last_activity_by_member
+    ]
+    parts.append("\nlast activity by member:\n" + (_table(active, ("", "")) if active else "  -"))
     _emit(args, data, "\n".join(parts))
 
 

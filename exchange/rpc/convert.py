@@ -188,7 +188,17 @@ def stats_response(stats: Stats, usage: UsageSummary) -> admin_pb2.GetStatsRespo
         bulk_evaluations_by_member=_counts(usage.bulk_evaluations),
         active_signals=stats.active_signals,
         counts_scope=usage.scope,
+        submits_by_day_category=_pairs(stats.submits_by_day_category),
+        feedback_by_category=_pairs(
+            {(c, VERDICT_NAMES.get(v, str(v))): n for (c, v), n in stats.feedback_by_category.items()}
+        ),
+        last_activity_by_member=_counts(stats.last_activity),
+        quota_used_today=_pairs(usage.today),
     )
+
+
+def _pairs(items: dict[tuple[str, str], int]) -> list[admin_pb2.PairCount]:
+    return [admin_pb2.PairCount(key=k, sub=s, value=v) for (k, s), v in sorted(items.items())]
 
 
 def entries_response(page: list[tuple[int, bytes, bytes]]) -> log_pb2.GetEntriesResponse:

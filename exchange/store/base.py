@@ -9,7 +9,7 @@ where the signature log attaches.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from client_sdk.keys import window_admits
@@ -230,6 +230,12 @@ class Stats:
     feedback_by_verdict: dict[int, int]
     submits_by_day: dict[str, int]
     active_signals: int
+    #: (UTC day, category name) -> SUBMIT events, over the 30 newest days with any
+    submits_by_day_category: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: (category name, verdict code) -> stored feedback
+    feedback_by_category: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: member id -> the Unix time of its newest event
+    last_activity: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
