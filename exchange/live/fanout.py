@@ -316,7 +316,7 @@ class Fanout:
         which writes them in the background."""
         done, self._deliveries = self._deliveries, []
         if done:
-            self._safeguards.live_deliveries.add(done)
+            self._safeguards.live_deliveries.add(done, "subscribe")
 
     def _queue(self, live: _Live, message: Any, count: int) -> bool:
         """Queue a message on a stream; False when the stream was cut off instead (its backlog is full)."""
