@@ -17,7 +17,7 @@ from client_sdk import Identifier, Signal
 from client_sdk.admin import AdminClient
 from client_sdk.wire import admin_pb2
 from exchange.cli import main
-from tests.console_harness import ConsoleProcess, Screenshots, chrome, run_console, session_for, wait_for
+from tests.console_harness import ConsoleProcess, Screenshots, chrome, session_for, wait_for
 from tests.harness import Exchange
 
 pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
@@ -331,8 +331,9 @@ def test_over_tls_the_session_cookie_is_secure_too(world: World, tmp_path: Path)
         console.stop()
 
 
-def test_a_console_off_loopback_needs_tls(world: World) -> None:
+def test_a_console_off_loopback_needs_tls(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     creds = ["--as", str(world.exchange.creds("demo-b")), "--server", world.exchange.address]
-    refused = run_console([*creds, "--listen", "0.0.0.0:0"])
-    assert refused.returncode == 2 and "needs --tls-cert and --tls-key" in refused.stderr
-    assert run_console([*creds, "--listen", "nonsense"]).returncode == 2
+    assert main(["console", *creds, "--listen", "0.0.0.0:0"]) == 2  # refused before anything is served
+    assert "needs --tls-cert and --tls-key" in capsys.readouterr().err
+    assert main(["console", *creds, "--listen", "nonsense"]) == 2
+    assert "expected HOST:PORT" in capsys.readouterr().err
