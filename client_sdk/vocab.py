@@ -77,6 +77,12 @@ KIND_SUBMIT = signals_pb2.EVENT_KIND_SUBMIT
 KIND_RETRACT = signals_pb2.EVENT_KIND_RETRACT
 KIND_FEEDBACK = signals_pb2.EVENT_KIND_FEEDBACK
 KIND_ADMIN = signals_pb2.EVENT_KIND_ADMIN
+KIND_SAFEGUARD = signals_pb2.EVENT_KIND_SAFEGUARD
+#: How a recipient answers a retraction for redress (``acknowledge(signal_id, outcome=…)``).
+REDRESS_OUTCOMES = ("no_action", "action_taken", "action_reversed")
+#: ``RetractBody.reason_code``: the first three make a retraction for redress (an operator's always is).
+RETRACT_REASON_CODES = ("appeal_upheld", "wrong_person", "false_positive", "superseded", "other")
+REDRESS_REASON_CODES = frozenset(RETRACT_REASON_CODES[:3])
 
 # -- verdicts ----------------------------------------------------------------------------------
 

@@ -53,6 +53,10 @@ class IndexedSignal:
     expires_at: int
 
 
+#: (signal id, submitter, category, confidence, labels, expires at) of a signal in force.
+LiveSignal = tuple[int, str, str, int, tuple[str, ...], int]
+
+
 def signal_key(type_name: str, value: bytes) -> str:
     return f"{type_name}:{value.hex()}"
 
@@ -143,19 +147,19 @@ class SignalIndex:
                 out[signal_id] = key
         return out
 
-    def live(self, keys: Sequence[str], now: int) -> dict[str, list[IndexedSignal]]:
-        """The signals on each key that are neither retracted nor expired at ``now``."""
-        out: dict[str, list[IndexedSignal]] = {}
+    def live(self, keys: Sequence[str], now: int) -> dict[str, list[LiveSignal]]:
+        """The signals on each key that are neither retracted nor expired at ``now``, oldest first."""
+        out: dict[str, list[LiveSignal]] = {}
         for chunk in _chunks(keys):
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                "SELECT signal_id, key, submitter, category, confidence, labels, expires_at FROM signals"
+                "SELECT key, signal_id, submitter, category, confidence, labels, expires_at FROM signals"
                 f" WHERE key IN ({marks}) AND retract_seq IS NULL AND expires_at > ? ORDER BY signal_id",
                 (*chunk, now),
             )
-            for signal_id, key, submitter, category, confidence, labels, expires_at in rows:
-                signal = IndexedSignal(signal_id, key, submitter, category, confidence, _labels_of(labels), expires_at)
-                out.setdefault(key, []).append(signal)
+            for key, *signal in rows:
+                signal[4] = _labels_of(signal[4])
+                out.setdefault(key, []).append(tuple(signal))  # type: ignore[arg-type]
         return out
 
     def feedback_of(self, signal_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:

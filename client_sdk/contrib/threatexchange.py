@@ -46,6 +46,7 @@ from threatexchange.signal_type.md5 import VideoMD5Signal
 from threatexchange.signal_type.pdq.signal import PdqSignal
 
 from client_sdk.client import ExchangeClient
+from client_sdk.contrib._read_ahead import ReadAhead
 from client_sdk.contrib._signal_index import IndexedSignal, SignalIndex, signal_key
 from client_sdk.credentials import Credentials
 from client_sdk.models import Event
@@ -411,19 +412,16 @@ class SignalExchangeSignalExchangeAPI(
                 done = SignalExchangeCheckpoint(done.cursor, done.event_time, now)
                 if expired:
                     yield state.FetchDelta(self._records(index, expired, now, supported), done)
-            page: list[Event] = []
             events = self.client.pull(
                 done.cursor or None, categories=sorted(self.collab.categories), verify=self.collab.verify_signatures
             )
-            for event in events:
-                page.append(event)
-                if len(page) >= self._page_size:
+            pages = ReadAhead(events, self._page_size)  # the next page is read while this one is indexed
+            try:
+                for page in pages:
                     done = self._checkpoint(done, page)
                     yield state.FetchDelta(self._apply(index, page, supported), done)
-                    page = []
-            if page:
-                done = self._checkpoint(done, page)
-                yield state.FetchDelta(self._apply(index, page, supported), done)
+            finally:
+                pages.close()
         finally:
             index.close()
 
@@ -491,38 +489,33 @@ class SignalExchangeSignalExchangeAPI(
     def _records(self, index: SignalIndex, keys: t.Sequence[str], now: int, supported: set[str]) -> Updates:
         """The current record of each value key (None: nothing active on it), under its pytx keys."""
         live = index.live(keys, now)
-        ids = [s.signal_id for signals in live.values() for s in signals]
-        feedback = index.feedback_of(ids)
+        feedback = index.feedback_of([s[0] for signals in live.values() for s in signals])
         me = self.credentials.member_id
         updates: Updates = {}
         for key in keys:
             sdk_type, _, hexed = key.partition(":")
+            names = [name for name in _PYTX_NAMES.get(sdk_type, ()) if name in supported]
+            if not names:
+                continue
             record = None
-            if key in live:
+            signals = live.get(key)
+            if signals:
                 entries = []
-                for s in live[key]:
+                for signal_id, submitter, category, confidence, labels, expires_at in signals:
                     counts: dict[str, int] = {}
                     mine = []
-                    for submitter, verdict in feedback.get(s.signal_id, ()):
+                    for who, verdict in feedback.get(signal_id, ()):
                         counts[verdict] = counts.get(verdict, 0) + 1
-                        if submitter == me:
+                        if who == me:
                             mine.append(verdict)
                     entries.append(
                         SharedSignalEntry(
-                            s.signal_id,
-                            s.submitter,
-                            s.category,
-                            s.confidence,
-                            list(s.labels),
-                            s.expires_at,
-                            counts,
-                            mine,
+                            signal_id, submitter, category, confidence, list(labels), expires_at, counts, mine
                         )
                     )
                 record = SignalExchangeSignalMetadata(me, entries)
-            for name in _PYTX_NAMES.get(sdk_type, ()):
-                if name in supported:
-                    updates[(name, hexed)] = record
+            for name in names:
+                updates[(name, hexed)] = record
         return updates
 
     # -- opinions -----------------------------------------------------------------------------

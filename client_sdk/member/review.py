@@ -80,6 +80,7 @@ class Counts:
     first_seen: int
     last_seen: int
     expires_at: int
+    quality: dict[str, int] = field(default_factory=dict)  # the submitter's record in the category
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,9 @@ class ReviewItem:
     corroboration: int
     changed_at: int
     value: bytes = field(repr=False, default=b"")
+    #: The submitter's record in this category: members' current verdicts on its signals (confirmed, actioned,
+    #: false_positive, not_found), from the last look-up.
+    submitter_quality: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__slots__ if name != "value"}  # type: ignore[attr-defined]
@@ -147,7 +151,7 @@ class SendReport:
 
 _ITEM_COLUMNS = (
     "id, status, reason, own_kind, own_id, signal_id, submitter, type, category, qualifier, confidence, first_seen,"
-    " last_seen, expires_at, distance, variant, feedback, corroboration, changed_at, value"
+    " last_seen, expires_at, distance, variant, feedback, corroboration, changed_at, value, quality"
 )
 _DECISION_COLUMNS = (
     "id, item, signal_id, verdict, reviewer, note, decided_at, state, attempts, error, sent_at, seq, log_index"
@@ -158,6 +162,7 @@ def _item(row: Sequence[Any]) -> ReviewItem:
     values = list(row)
     values[16] = json.loads(values[16])
     values[19] = bytes(values[19])
+    values[20] = json.loads(values[20])
     return ReviewItem(*values)
 
 
@@ -261,6 +266,12 @@ class ReviewQueue:
         sql = f"SELECT {_DECISION_COLUMNS} FROM decisions{where} ORDER BY id"
         return [Decision(*r) for r in self._index.query(sql, args)]
 
+    def redress_outcome(self, signal_id: int) -> str:
+        """What this member had done on a signal, for acknowledging its retraction for redress:
+        ``action_taken`` if an analyst confirmed or actioned one of its items, else ``no_action``."""
+        sql = "SELECT 1 FROM decisions WHERE signal_id = ? AND verdict IN ('confirmed', 'actioned') LIMIT 1"
+        return "action_taken" if self._index.query(sql, (signal_id,)) else "no_action"
+
     # -- what matching records --------------------------------------------------------------
 
     def record_hits(self, hits: Sequence[Hit]) -> list[int]:
@@ -333,10 +344,10 @@ class ReviewQueue:
         with self._index.transaction() as conn:
             conn.executemany(
                 "UPDATE items SET feedback = ?, corroboration = ?, first_seen = ?, last_seen = ?, expires_at = ?,"
-                " counted_at = ? WHERE id = ?",
+                " counted_at = ?, quality = ? WHERE id = ?",
                 [
                     (json.dumps(c.feedback, sort_keys=True), c.corroboration, c.first_seen, c.last_seen, c.expires_at,
-                     now, c.item)
+                     now, json.dumps(c.quality, sort_keys=True), c.item)
                     for c in counts
                 ],
             )  # fmt: skip

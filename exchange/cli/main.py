@@ -29,6 +29,7 @@ from exchange.cli.audit import add_audit_parser
 from exchange.cli.common import admin_client
 from exchange.cli.console import add_console_parser
 from exchange.cli.member_side import add_member_side_parsers
+from exchange.cli.safeguards import add_safeguard_parsers
 from exchange.cli.serve import add_serve_parser
 from exchange.cli.signals import add_signal_parsers
 from exchange.errors import ExchangeError
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_serve_parser(sub)
     add_signal_parsers(sub)
+    add_safeguard_parsers(sub)
 
     add_admin_parser(sub, _run_admin)
     add_audit_parser(sub)

@@ -32,10 +32,11 @@ class MemberRecord:
     status: str
     display_name: str
     certs_from: int = 0  # TLS certificates issued before this Unix time are refused (0: none)
+    kind: str = ""  # platform, ngo, government, … (the charter's rules follow it); "" for operators and auditors
 
 
 #: The members columns a MemberRecord is built from, in its field order.
-MEMBER_COLUMNS = "id, member_id, role, status, display_name, certs_from"
+MEMBER_COLUMNS = "id, member_id, role, status, display_name, certs_from, kind"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,7 @@ class FeedbackOutcome:
 
     seq: int
     changed: bool
+    quarantined: bool = False  # this verdict quarantined the signal (false positives crossed the threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,54 @@ class AdminEvent:
     envelope: bytes
     at: int
     seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WarninglistRecord:
+    name: str
+    mode: str  # block, inform
+    description: str
+    entries: dict[int, int]  # signal type -> how many values of it
+
+
+@dataclass(frozen=True, slots=True)
+class SignalFlags:
+    """What consumers are told about a signal beside it: the warninglists naming its value, and why it is
+    quarantined ("" when it is not)."""
+
+    warninglists: tuple[str, ...] = ()
+    quarantine: str = ""
+
+
+@dataclass(slots=True)
+class SafeguardEvent:
+    """A signed safeguard transition (release, quarantine by the exchange, acknowledgement), recorded in the
+    same transaction as its effect (the store sets ``seq``). Log-only: no member pulls it."""
+
+    member_row: int
+    envelope: bytes
+    at: int
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RedressRecord:
+    signal_id: int
+    member: str
+    via: str
+    retracted_at: int
+    retract_seq: int
+    outcome: str
+    acknowledged_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRecord:
+    signal_id: int
+    submitter: str
+    reason: str
+    since: int
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +345,7 @@ class Store(Protocol):
         at: int,
         event: AdminEvent | None = None,
         signing_key: tuple[str, bytes] | None = None,
+        kind: str = "",
     ) -> MemberRecord:
         """Add a member (and its first signing key, valid from ``at``) in one transaction. Raises
         FailedPreconditionError (``member_exists``) if the id is taken, even by a removed member."""
@@ -315,6 +366,18 @@ class Store(Protocol):
 
     def set_member_status(self, member_id: str, status: str, event: AdminEvent | None = None) -> bool:
         """Set a member's status (``active``, ``suspended``, ``removed``); False if it already had it."""
+        ...
+
+    def set_member_kind(self, member_id: str, kind: str, event: AdminEvent | None = None) -> bool:
+        """Set a member's kind; False if it already had it."""
+        ...
+
+    def get_charter(self) -> tuple[int, str]:
+        """The charter in force: (version, document); (0, "") if none was applied."""
+        ...
+
+    def set_charter(self, document: str, sha256: bytes, base_version: int | None, event: AdminEvent) -> int:
+        """Apply a charter as a new version (refused if the charter changed since ``base_version``)."""
         ...
 
     def add_signing_key(
@@ -381,6 +444,60 @@ class Store(Protocol):
         current feedback by verdict; submits by day."""
         ...
 
+    # warninglists and quarantine (safeguards)
+    def create_warninglist(self, name: str, mode: str, description: str, event: AdminEvent | None = None) -> bool:
+        """Create a warninglist; False if one of that name exists."""
+        ...
+
+    def set_warninglist_entries(
+        self, name: str, type_: int, values: Sequence[bytes], remove: bool, at: int, event: AdminEvent | None = None
+    ) -> tuple[int, list[int]]:
+        """Add values to a warninglist (or remove them) in one admin event; (values changed, active signals the
+        change quarantined: values added to a ``block`` list that were already shared)."""
+        ...
+
+    def list_warninglists(self) -> list[WarninglistRecord]: ...
+    def warninglist_hits(self, type_: int, values: Sequence[bytes]) -> dict[bytes, list[tuple[str, str]]]:
+        """For each value on some warninglist, the (name, mode) of those lists."""
+        ...
+
+    def signal_flags(self, signal_ids: Sequence[int]) -> dict[int, SignalFlags]:
+        """Flags of the signals that have any (warninglists, quarantine), by signal id."""
+        ...
+
+    def set_quarantine(
+        self, signal_id: int, quarantined: bool, reason: str, at: int, event: AdminEvent | SafeguardEvent
+    ) -> int:
+        """Quarantine an active signal or release it, as ``event`` records; its seq. Raises NotFoundError (no
+        active signal) or FailedPreconditionError (already in that state)."""
+        ...
+
+    def list_quarantined(self, submitter_row: int = 0) -> list[QuarantineRecord]:
+        """Quarantined signals (of one submitter), oldest first."""
+        ...
+
+    def acknowledge(self, signal_id: int, member_row: int, outcome: str, event: SafeguardEvent) -> int:
+        """Record a recipient's acknowledgement of a retraction for redress (the signed event in the same
+        transaction); its seq. FailedPreconditionError: not retracted for redress, never received by the member,
+        or acknowledged already."""
+        ...
+
+    def redress_items(self, member_row: int = 0, pending_only: bool = False) -> list[RedressRecord]:
+        """Recipients of retractions for redress and their acknowledgements (one member's, or every one)."""
+        ...
+
+    def submitter_quality(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[int, int]]:
+        """For each (submitter, category), the number of members' current verdicts on its stored signals of
+        that category, by verdict."""
+        ...
+
+    def record_deliveries(
+        self, member_row: int, signal_ids: Sequence[int], via: str, at: int, window: int = 0
+    ) -> dict[int, int]:
+        """Record that a member received these signals (first delivery: how and when). For a look-up (``window``
+        > 0), also count the matches in the current window: {signal id: matches in it}."""
+        ...
+
     # events
     def submit(self, items: Sequence[NewSignal]) -> list[SubmitOutcome]:
         """Store a batch of verified submissions in one transaction, each as a SUBMIT event (or its
@@ -391,16 +508,28 @@ class Store(Protocol):
         """The signal with this id (any status), or None."""
         ...
 
-    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, by_operator: bool = False) -> int:
+    def retract(
+        self,
+        signal_id: int,
+        member_row: int,
+        envelope: bytes,
+        at: int,
+        by_operator: bool = False,
+        redress: bool = False,
+    ) -> int:
         """Mark a signal retracted (by its submitter, or by an operator for redress) and record the RETRACT event
         in one transaction; its seq. Raises NotFoundError (no such signal) or FailedPreconditionError (already
-        retracted). Who may retract what is the policy engine's decision, made before."""
+        retracted). Who may retract what is the policy engine's decision, made before. ``redress``: a retraction
+        for redress, which every member that received the signal is asked to acknowledge."""
         ...
 
-    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> FeedbackOutcome:
+    def feedback(
+        self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int, quarantine_after: int = 0
+    ) -> FeedbackOutcome:
         """Make ``verdict`` the member's current verdict on an active signal, recording the FEEDBACK event in the
-        same transaction; the same verdict again records nothing. Raises NotFoundError (no active signal) or
-        FailedPreconditionError (retracted)."""
+        same transaction; the same verdict again records nothing. With ``quarantine_after``, a false_positive that
+        makes that many members' current verdict quarantines the signal in the same transaction. Raises
+        NotFoundError (no active signal) or FailedPreconditionError (retracted)."""
         ...
 
     def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]:

@@ -131,7 +131,39 @@ def _v5(db: sqlite_utils.Database) -> None:
         )
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4, _v5)
+#: Safeguards (v6, the same statements on both stores; ``{blob}`` is the database's byte-string type): each
+#: member's kind (the charter's rules follow it), charter versions, warninglists and their entries,
+#: quarantined signals, which members received each signal (Pull, Subscribe, Lookup), and, for retractions
+#: for redress, who acknowledged them.
+SAFEGUARD_TABLES = (
+    "ALTER TABLE members ADD COLUMN kind TEXT NOT NULL DEFAULT ''",
+    "CREATE TABLE charters (version BIGINT PRIMARY KEY, document TEXT NOT NULL, sha256 {blob} NOT NULL,"
+    " applied_at BIGINT, seq BIGINT)",
+    "CREATE TABLE warninglists (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE, mode TEXT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '', created_at BIGINT, seq BIGINT)",
+    "CREATE TABLE warninglist_entries (type INTEGER NOT NULL, value {blob} NOT NULL, list BIGINT NOT NULL,"
+    " PRIMARY KEY (type, value, list))",
+    # a signal that stops matching until released; reason: false_positive, match_flood, operator, warninglist
+    "CREATE TABLE quarantine (signal BIGINT PRIMARY KEY, reason TEXT NOT NULL, at BIGINT NOT NULL,"
+    " seq BIGINT NOT NULL)",
+    # who received a signal, first how (pull, subscribe, lookup) and when; its look-up matches in a window
+    "CREATE TABLE deliveries (signal BIGINT NOT NULL, member BIGINT NOT NULL, via TEXT NOT NULL, at BIGINT NOT NULL,"
+    " win BIGINT NOT NULL DEFAULT 0, matches BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (signal, member))",
+    "CREATE TABLE redress (signal BIGINT PRIMARY KEY, seq BIGINT NOT NULL, at BIGINT NOT NULL)",
+    "CREATE TABLE redress_acks (signal BIGINT NOT NULL, member BIGINT NOT NULL, outcome TEXT NOT NULL,"
+    " at BIGINT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (signal, member))",
+    # members before v6 are platforms; operators and auditors have no kind
+    "UPDATE members SET kind = 'platform' WHERE role = 'member'",
+)
+
+
+def _v6(db: sqlite_utils.Database) -> None:
+    """Safeguards (``SAFEGUARD_TABLES``)."""
+    for sql in SAFEGUARD_TABLES:
+        db.execute(sql.format(blob="BLOB"))
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4, _v5, _v6)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
