@@ -95,7 +95,7 @@ def test_the_login_link_works_once_and_the_cookie_is_strict(world: World) -> Non
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["name"].startswith("sigx_console_")
     assert len(b.find_elements(By.CSS_SELECTOR, "#queue tbody tr[data-item]")) == 6  # type: ignore[attr-defined]
     nav = [a.text for a in b.find_elements(By.CSS_SELECTOR, "header nav a")]  # type: ignore[attr-defined]
-    assert nav == ["Review queue", "Look up", "Submit", "Index", "Session"]  # no operator pages
+    assert nav == ["Review queue", "Look up", "Submit", "Index", "Redress", "Quarantined", "Session"]  # no operator's
     world.shots.take(b, "member-queue")
     world.get("/queue?category=grooming")
     rows = b.find_elements(By.CSS_SELECTOR, "#queue tbody tr[data-item]")  # type: ignore[attr-defined]
@@ -108,7 +108,7 @@ def test_the_login_link_works_once_and_the_cookie_is_strict(world: World) -> Non
     assert "whole number" in b.find_element(By.ID, "error").text  # type: ignore[attr-defined]
     again = requests.get(world.console.login_url, allow_redirects=False, timeout=10)
     assert again.status_code == 403 and "not valid" in again.text and not again.cookies
-    for path in ("/members", "/policy", "/charts", "/audit"):
+    for path in ("/members", "/policy", "/charts", "/audit", "/safeguards", "/report"):
         assert session_for(b, world.console).get(world.console.base + path, timeout=10).status_code == 404
 
 
