@@ -140,13 +140,29 @@ class PdqIndex:
 
     def add(self, rows: Iterable[tuple[int, bytes]]) -> None:
         """Index ``(id, 32-byte hash)`` rows in ascending id order; ids up to :attr:`last_id` are skipped."""
+        self.add_pages([rows])
+
+    def add_pages(self, pages: Iterable[Iterable[tuple[int, bytes]]]) -> None:
+        """:meth:`add` for pages of rows read one after another: each page becomes two small arrays at once
+        (so a million rows never exist as Python objects together) and the lot is indexed in one step."""
+        ids_parts: list[Ids] = []
+        words_parts: list[Hashes] = []
+        after = self.last_id
+        for rows in pages:
+            fresh = [(int(i), bytes(v)) for i, v in rows if int(i) > after and len(v) == HASH_BYTES]
+            if fresh:
+                ids_parts.append(np.array([i for i, _ in fresh], dtype=np.int64))
+                words_parts.append(_as_words([v for _, v in fresh]))
+                after = fresh[-1][0]
+        if not ids_parts:
+            return
         with self._lock:
-            fresh = [(int(i), bytes(v)) for i, v in rows if int(i) > self.last_id and len(v) == HASH_BYTES]
-            if not fresh:
+            keep = np.concatenate(ids_parts) > self.last_id  # another thread may have added some meanwhile
+            if not keep.any():
                 return
-            self._tail_words = np.concatenate([self._tail_words, _as_words([v for _, v in fresh])])
-            self._tail_ids = np.concatenate([self._tail_ids, np.array([i for i, _ in fresh], dtype=np.int64)])
-            self.last_id = max(self.last_id, fresh[-1][0])
+            self._tail_ids = np.concatenate([self._tail_ids, np.concatenate(ids_parts)[keep]])
+            self._tail_words = np.concatenate([self._tail_words, np.concatenate(words_parts)[keep]])
+            self.last_id = int(self._tail_ids[-1])
             self._maybe_merge()
 
     def _maybe_merge(self) -> None:
@@ -179,7 +195,8 @@ class PdqIndex:
     def _swap(self, merged: _Main, merged_tail: int) -> None:
         """Under the lock: the new main part holds the tail's first ``merged_tail`` rows."""
         self._main = merged
-        self._tail_words, self._tail_ids = self._tail_words[merged_tail:], self._tail_ids[merged_tail:]
+        # copies, not views: a view would keep the whole merged tail alive
+        self._tail_words, self._tail_ids = self._tail_words[merged_tail:].copy(), self._tail_ids[merged_tail:].copy()
         self._merging = None
         self._maybe_merge()
 

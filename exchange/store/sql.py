@@ -10,7 +10,7 @@ for its database (submit, look-up, pull).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -126,11 +126,16 @@ class SqlStore:
         searched. The first search of a process loads every PDQ signal stored."""
         index = self._pdq
         with self._pdq_catch_up:
-            while rows := self._run(conn, _NEW_PDQ, (TYPE_MEDIA_PDQ, index.last_id, _PDQ_PAGE)).fetchall():
-                index.add(rows)
-                if len(rows) < _PDQ_PAGE:
-                    break
+            index.add_pages(self._new_pdq_pages(conn, index.last_id))
         return index.search(values, max_distance)
+
+    def _new_pdq_pages(self, conn: Any, after: int) -> Iterator[list[tuple[int, bytes]]]:
+        """Pages of (id, value) of the PDQ signals above id ``after``, in id order."""
+        while rows := self._run(conn, _NEW_PDQ, (TYPE_MEDIA_PDQ, after, _PDQ_PAGE)).fetchall():
+            yield rows
+            if len(rows) < _PDQ_PAGE:
+                return
+            after = rows[-1][0]
 
     # -- members and keys -------------------------------------------------------
 
