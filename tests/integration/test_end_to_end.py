@@ -361,6 +361,28 @@ def test_feedback_is_rate_limited(exchange: Exchange, client_a: ExchangeClient, 
     assert info.value.reason == "feedback_per_day" and info.value.retry_after
 
 
+def test_submit_in_batches_keeps_order_and_stops_at_a_failing_batch(
+    exchange: Exchange, client_a: ExchangeClient
+) -> None:
+    """submit() prepares a batch while the one before is stored: results still come in input order, local
+    rejections in their places (a batch of nothing but rejections included), and when a later batch
+    cannot be prepared the error is raised with every earlier batch stored and nothing after it sent."""
+    idents = [Identifier("email", f"order{i}@example.com") for i in range(25)]
+    idents[3] = idents[12] = Identifier("email", "not an address")
+    idents[20:23] = [Identifier("email", "@nowhere")] * 3
+    results = client_a.submit([Signal(i, category=CAT) for i in idents], batch_size=3)
+    assert [r.status for r in results] == ["rejected" if i in (3, 12, 20, 21, 22) else "accepted" for i in range(25)]
+    accepted = [r.seq for r in results if r.status == "accepted"]
+    assert accepted == sorted(accepted) and [e.seq for e in client_a.pull()] == accepted
+    with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
+        op.change(apply_policy=admin_pb2.ApplyPolicy(document="[members.demo-a]\nevaluations_per_day = 30\n"))
+    more = [Signal(Identifier("email", f"later{i}@example.com"), category=CAT) for i in range(40)]
+    with pytest.raises(QuotaExceededError):
+        client_a.submit(more, batch_size=10)  # 20 pseudonyms used above; the second batch of 10 is refused
+    stored = [e.seq for e in client_a.pull() if e.kind == "submit" and e.seq > accepted[-1]]
+    assert len(stored) == 10  # the first batch, and nothing after the refusal
+
+
 def _tls(exchange: Exchange, name: str) -> grpc.ChannelCredentials:
     c = Credentials.load(exchange.creds(name))
     return grpc.ssl_channel_credentials(c.ca_pem, c.tls_key_pem, c.cert_pem)
