@@ -185,13 +185,17 @@ class Submitting(Pseudonymising):
 
         source = batches()
         unanswered: deque[_Prepared] = deque()
-        carry: list[list[Signal]] = []  # a batch whose sealing failed: seal it again next time
+        carry: deque[list[Signal]] = deque()  # batches whose sealing failed: sealed again next time, in order
+        ahead: deque[tuple[list[Signal], _Sealing]] = deque()  # begun: their Evaluate calls under way
         failures: list[SignalExchangeError] = []
         lock = threading.Lock()
         generation = 0
 
         def requests(mine: int) -> Iterator[exchange_pb2.SubmitRequest]:
-            """Runs on gRPC's thread, so it never raises: a failure is handed to the caller's loop."""
+            """Runs on gRPC's thread, so it never raises: a failure is handed to the caller's loop.
+
+            One batch is kept begun ahead of the one being finished, so the exchange evaluates the next
+            batch's pseudonyms while this process unblinds and signs the current one."""
             with lock:
                 resend = list(unanswered)  # sent on a stream that broke: send again (idempotent)
             for prepared in resend:
@@ -200,13 +204,23 @@ class Submitting(Pseudonymising):
                 with lock:
                     if mine != generation:
                         return
-                    batch = carry.pop() if carry else next(source, None)
-                    if batch is None:
-                        return
                     try:
-                        prepared = self._seal_signals(batch)
+                        while len(ahead) < 2:
+                            batch = carry.popleft() if carry else next(source, None)
+                            if batch is None:
+                                break
+                            try:
+                                ahead.append((batch, self._begin_seal(batch, self._send_pool)))
+                            except SignalExchangeError:
+                                carry.appendleft(batch)
+                                raise
+                        if not ahead:
+                            return
+                        prepared = self._end_seal(ahead[0][1])
+                        ahead.popleft()
                     except SignalExchangeError as exc:
-                        carry.append(batch)
+                        carry.extendleft(reversed([b for b, _ in ahead]))  # begin them again, in order
+                        ahead.clear()
                         failures.append(exc)
                         return
                     unanswered.append(prepared)
