@@ -107,13 +107,13 @@ class Medallion:
                 time.sleep(0.2)
         raise SystemExit(f"medallion did not start; see {tmp / 'medallion.log'}")
 
-    def request(self, method: str, path: str, body: object = None) -> dict:
+    def request(self, method: str, path: str, body: object = None, timeout: float = 600) -> dict:
         data = None if body is None else json.dumps(body).encode()
         headers = {"Accept": TAXII, "Authorization": self.auth}
         if data is not None:
             headers["Content-Type"] = TAXII
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(req, timeout=600) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read() or b"{}")
 
     def stop(self) -> None:
@@ -136,7 +136,7 @@ def _indicator(i: int, now: str) -> dict:
     }
 
 
-def run_medallion(command: str, tmp: Path, n: int, page: int) -> dict[str, float | str]:
+def run_medallion(command: str, tmp: Path, n: int, page: int, timeout: float) -> dict[str, float | str]:
     server = Medallion(command, tmp, page)
     objects = f"/api1/collections/{COLLECTION}/objects/"
     try:
@@ -154,9 +154,12 @@ def run_medallion(command: str, tmp: Path, n: int, page: int) -> dict[str, float
         while True:
             try:
                 query = f"?limit={page}" + (f"&next={token}" if token else "")
-                envelope = server.request("GET", objects + query)
+                envelope = server.request("GET", objects + query, timeout=timeout)
             except urllib.error.HTTPError as exc:
                 problem = f"paging failed after {got:,} objects: HTTP {exc.code}"
+                break
+            except (urllib.error.URLError, TimeoutError) as exc:
+                problem = f"no page within {timeout:.0f} s after {got:,} objects ({exc})"
                 break
             got += len(envelope.get("objects", []))
             token = envelope.get("next")
@@ -206,11 +209,12 @@ def main() -> None:
     ap.add_argument("--medallion", required=True, help="the medallion command (from its own virtualenv)")
     ap.add_argument("--n", type=int, default=10_000, help="objects / signals added (default 10,000)")
     ap.add_argument("--page", type=int, default=100, help="medallion's page size (max_page_size; default 100)")
+    ap.add_argument("--page-timeout", type=float, default=300.0, help="seconds to wait for one medallion page")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sigx-peers-") as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "m").mkdir()
-        med = run_medallion(args.medallion, tmp / "m", args.n, args.page)
+        med = run_medallion(args.medallion, tmp / "m", args.n, args.page, args.page_timeout)
         ex = run_exchange(tmp, args.n, args.page)
     print(f"\nPeers side by side: {args.n:,} added in calls of 100, then all fetched back (shared 2-core machine)")
     print(f"{'':54} | {'per second':>10} | vs medallion")
@@ -226,7 +230,8 @@ def main() -> None:
     print(f"{f'medallion: fetch, pages of {args.page}':54} | {med['fetch']:10,.0f} |")
     for verify in (False, True):
         rate = ex[f"fetch_verify_{verify}"]
-        print(f"{f'exchange: pull, verify={verify}':54} | {rate:10,.0f} | {rate / float(med['fetch']):6.1f}x")
+        versus = f"{rate / float(med['fetch']):6.1f}x" if med["fetch"] else "   n/a"
+        print(f"{f'exchange: pull, verify={verify}':54} | {rate:10,.0f} | {versus}")
     if med["problem"]:
         print(f"medallion: {med['problem']}")
     print(
