@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -78,3 +79,23 @@ class AdminClient:
 
     def stats(self) -> admin_pb2.GetStatsResponse:
         return self._call(self._admin.GetStats, admin_pb2.GetStatsRequest())
+
+    def warninglists(self) -> list[admin_pb2.Warninglist]:
+        """Every warninglist with its mode and how many values of each type it holds."""
+        return list(self._call(self._admin.ListWarninglists, admin_pb2.ListWarninglistsRequest()).warninglists)
+
+    def report(self, period: str) -> str:
+        """The signed transparency report of ``period`` (``2026-Q4`` or ``2026``)."""
+        return self._call(self._admin.GetReport, admin_pb2.GetReportRequest(period=period)).report
+
+    def charter(self) -> admin_pb2.GetCharterResponse:
+        """The charter in force (version 0: the default)."""
+        return self._call(self._admin.GetCharter, admin_pb2.GetCharterRequest())
+
+    def apply_charter(
+        self, document: str, *, base_version: int = 0, dry_run: bool = False
+    ) -> admin_pb2.ApplyChangeResponse:
+        """Put a charter (JSON or YAML text) in force; its SHA-256 goes into the signed change."""
+        digest = hashlib.sha256(document.encode()).digest()
+        change = admin_pb2.ApplyCharter(document=document, sha256=digest, base_version=base_version)
+        return self.change(dry_run=dry_run, apply_charter=change)

@@ -21,18 +21,24 @@ PAYLOAD_SIGNAL = "sigx.signal/v1"
 PAYLOAD_RETRACT = "sigx.retract/v1"
 PAYLOAD_FEEDBACK = "sigx.feedback/v1"
 PAYLOAD_ADMIN = "sigx.admin/v1"
+PAYLOAD_SAFEGUARD = "sigx.safeguard/v1"
 
 BODY_TYPES: dict[str, type[Message]] = {
     PAYLOAD_SIGNAL: signals_pb2.SignalBody,
     PAYLOAD_RETRACT: signals_pb2.RetractBody,
     PAYLOAD_FEEDBACK: signals_pb2.FeedbackBody,
     PAYLOAD_ADMIN: admin_pb2.AdminChange,
+    PAYLOAD_SAFEGUARD: signals_pb2.SafeguardBody,
 }
 
 
 #: The event kind each payload type records in the signature log.
 PAYLOAD_KINDS: dict[str, int] = dict(
-    zip(BODY_TYPES, (vocab.KIND_SUBMIT, vocab.KIND_RETRACT, vocab.KIND_FEEDBACK, vocab.KIND_ADMIN), strict=True)
+    zip(
+        BODY_TYPES,
+        (vocab.KIND_SUBMIT, vocab.KIND_RETRACT, vocab.KIND_FEEDBACK, vocab.KIND_ADMIN, vocab.KIND_SAFEGUARD),
+        strict=True,
+    )
 )
 
 

@@ -7,6 +7,8 @@ from the exchange carry the gRPC status code name and the server's ``reason``
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -116,13 +118,14 @@ RPC_ERRORS: dict[str, type[ExchangeRpcError]] = {
 def from_rpc_error(exc: grpc.RpcError) -> ExchangeRpcError:
     """The SDK error for a failed call: its class from the status code, ``reason`` from the
     exchange's ErrorInfo (or ``sigx-reason`` trailer), ``retry_after`` from RetryInfo."""
-    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-    details = (exc.details() if hasattr(exc, "details") else "") or ""
-    trailers = dict(exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else {}
+    call: Any = exc  # a grpc.Call as well when it came from a call; the stubs type RpcError bare
+    code = call.code() if hasattr(call, "code") else grpc.StatusCode.UNKNOWN
+    details = (call.details() if hasattr(call, "details") else "") or ""
+    trailers: dict[str, Any] = dict(call.trailing_metadata() or ()) if hasattr(call, "trailing_metadata") else {}
     reason = str(trailers.get("sigx-reason", ""))
     retry_after = None
     try:
-        status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+        status = rpc_status.from_call(call) if hasattr(call, "trailing_metadata") else None
     except ValueError:  # details that disagree with the status (a proxy or a truncated trailer): ignore them
         status = None
     for detail in status.details if status is not None else ():

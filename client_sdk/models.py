@@ -9,6 +9,7 @@ from client_sdk.log_entry import LogEntry
 from client_sdk.normalise import normalise
 from client_sdk.positions import log_index
 from client_sdk.vocab import EVENT_KIND_CODES, MEDIA_TYPES, TYPE_CODES, canonical_type
+from client_sdk.wire import signals_pb2
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class Identifier:
         object.__setattr__(self, "type", canonical_type(self.type))
 
     @property
-    def code(self) -> int:
+    def code(self) -> signals_pb2.SignalType:
         """The wire ``SignalType`` value."""
         return TYPE_CODES[self.type]
 
@@ -134,9 +135,12 @@ class Event:
     cursor: str  # resume after this event
     signal: SharedSignal | None = None  # for submit events
     reason: str = ""  # for retract events
+    reason_code: str = ""  # for retract events: appeal_upheld, wrong_person, false_positive, superseded, other
     verdict: str = ""  # for feedback events
     envelope: bytes = b""  # the verbatim signed envelope
     expires_at: int = 0  # the expiry its signature-log leaf records (when retention may purge it; 0: never)
+    warninglists: tuple[str, ...] = ()  # warninglists naming the signal's value (mode inform): weigh it accordingly
+    quarantine: str = ""  # why the signal is quarantined (it matches nothing until released); "": it is not
 
     @property
     def log_index(self) -> int:
@@ -171,6 +175,10 @@ class Match:
     expires_at: int
     feedback: dict[str, int] = field(default_factory=dict)
     distance: int = 0
+    warninglists: tuple[str, ...] = ()  # warninglists naming the value (mode inform)
+    #: How the submitter's signals of this category have fared: members' current verdicts (confirmed, actioned,
+    #: false_positive, not_found), to weigh the signal by its submitter's record.
+    submitter_quality: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +191,30 @@ class LookupResult:
     @property
     def found(self) -> bool:
         return bool(self.matches)
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A quarantined signal: it matches nothing until its submitter or an operator releases it."""
+
+    signal_id: int
+    submitter: str
+    reason: str  # false_positive, match_flood, operator, warninglist:NAME
+    since: int
+    seq: int  # the event that quarantined it
+
+
+@dataclass(frozen=True, slots=True)
+class RedressItem:
+    """A signal retracted for redress that a member received, and whether it acknowledged it."""
+
+    signal_id: int
+    member: str
+    received_via: str  # pull, subscribe, lookup
+    retracted_at: int
+    outcome: str  # "" until acknowledged: no_action, action_taken, action_reversed
+    acknowledged_at: int
+    retract_seq: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ In (what a member's threat-intelligence platform exports)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import uuid
@@ -138,6 +139,7 @@ def _extension(sco_type: str) -> dict[str, Any]:
 # -- timestamps and ids ---------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # signals come in batches that share a second
 def timestamp(unix: float) -> str:
     """A STIX/TAXII timestamp in UTC with microsecond precision."""
     return dt.datetime.fromtimestamp(unix, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -201,6 +203,7 @@ class StixMapper:
 
     def __init__(self, namespace: uuid.UUID) -> None:
         self._ns = namespace
+        self._identity_ids: dict[str, str] = {}
         self._tags = {
             kind: int.from_bytes(hashlib.sha256(namespace.bytes + kind.encode()).digest()[:10], "big") >> 6
             for kind in self._KINDS
@@ -244,7 +247,10 @@ class StixMapper:
         return self._packed("opinion", seq)
 
     def identity_id(self, member_id: str) -> str:
-        return f"identity--{stable_uuid(self._ns, f'member:{member_id}')}"
+        known = self._identity_ids.get(member_id)
+        if known is None:
+            known = self._identity_ids[member_id] = f"identity--{stable_uuid(self._ns, f'member:{member_id}')}"
+        return known
 
     def identity(self, member_id: str) -> dict[str, Any]:
         """The identity object standing for a member (``created_by_ref`` of what it shares)."""
@@ -291,19 +297,20 @@ class StixMapper:
         changed = float(view.created if modified is None else modified)
         if revoked:  # a new version needs a later ``modified``, even when retracted in the same second
             changed = max(changed, view.created + 0.001)
+        created = timestamp(view.created)
         obj: dict[str, Any] = {
             "type": "indicator",
             "spec_version": SPEC_VERSION,
             "id": self.indicator_id(view.signal_id),
             "created_by_ref": self.identity_id(view.submitter),
-            "created": timestamp(view.created),
-            "modified": timestamp(changed),
+            "created": created,
+            "modified": created if changed == view.created else timestamp(changed),
             "name": f"{view.category}: {what}",
             "description": f"Signal {view.signal_id} shared by {view.submitter} on this Signal Exchange.",
             "indicator_types": ["malicious-activity"],
             "pattern": self.pattern(view),
             "pattern_type": "stix",
-            "valid_from": timestamp(view.created),
+            "valid_from": created,
             "labels": [view.category],
             "confidence": view.confidence,
             "external_references": [{"source_name": "signal-exchange", "external_id": str(view.signal_id)}],

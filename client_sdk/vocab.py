@@ -17,7 +17,7 @@ from client_sdk.errors import InvalidIdentifierError
 from client_sdk.wire import exchange_pb2, signals_pb2
 
 
-def _table(enum: Any, prefix: str) -> dict[str, int]:
+def _table(enum: Any, prefix: str) -> dict[str, Any]:
     """``{name: value}`` of a proto enum, without its prefix and its UNSPECIFIED zero."""
     return {name.removeprefix(prefix).lower(): value for name, value in enum.items() if value}
 
@@ -28,7 +28,7 @@ def _inverse(table: Mapping[str, int]) -> dict[int, str]:
 
 # -- signal types ------------------------------------------------------------------------------
 
-TYPE_CODES: dict[str, int] = _table(signals_pb2.SignalType, "SIGNAL_TYPE_")
+TYPE_CODES: dict[str, signals_pb2.SignalType] = _table(signals_pb2.SignalType, "SIGNAL_TYPE_")
 TYPE_NAMES: dict[int, str] = _inverse(TYPE_CODES)
 TYPES: tuple[str, ...] = tuple(TYPE_CODES)
 
@@ -71,16 +71,22 @@ def type_name(code: int) -> str:
 
 # -- event kinds -------------------------------------------------------------------------------
 
-EVENT_KIND_CODES: dict[str, int] = _table(signals_pb2.EventKind, "EVENT_KIND_")
+EVENT_KIND_CODES: dict[str, signals_pb2.EventKind] = _table(signals_pb2.EventKind, "EVENT_KIND_")
 EVENT_KINDS: dict[int, str] = _inverse(EVENT_KIND_CODES)
 KIND_SUBMIT = signals_pb2.EVENT_KIND_SUBMIT
 KIND_RETRACT = signals_pb2.EVENT_KIND_RETRACT
 KIND_FEEDBACK = signals_pb2.EVENT_KIND_FEEDBACK
 KIND_ADMIN = signals_pb2.EVENT_KIND_ADMIN
+KIND_SAFEGUARD = signals_pb2.EVENT_KIND_SAFEGUARD
+#: How a recipient answers a retraction for redress (``acknowledge(signal_id, outcome=…)``).
+REDRESS_OUTCOMES = ("no_action", "action_taken", "action_reversed")
+#: ``RetractBody.reason_code``: the first three make a retraction for redress (an operator's always is).
+RETRACT_REASON_CODES = ("appeal_upheld", "wrong_person", "false_positive", "superseded", "other")
+REDRESS_REASON_CODES = frozenset(RETRACT_REASON_CODES[:3])
 
 # -- verdicts ----------------------------------------------------------------------------------
 
-VERDICT_CODES: dict[str, int] = _table(signals_pb2.Verdict, "VERDICT_")
+VERDICT_CODES: dict[str, signals_pb2.Verdict] = _table(signals_pb2.Verdict, "VERDICT_")
 VERDICT_NAMES: dict[int, str] = _inverse(VERDICT_CODES)
 VERDICTS: tuple[str, ...] = tuple(VERDICT_CODES)
 #: Verdicts that count against a signal (a consumer found it wrong or could not find it).
@@ -101,5 +107,5 @@ def canonical_verdict(verdict: object) -> str:
 
 # -- submit statuses ---------------------------------------------------------------------------
 
-SUBMIT_STATUS_CODES: dict[str, int] = _table(exchange_pb2.SubmitStatus, "SUBMIT_STATUS_")
+SUBMIT_STATUS_CODES: dict[str, exchange_pb2.SubmitStatus] = _table(exchange_pb2.SubmitStatus, "SUBMIT_STATUS_")
 SUBMIT_STATUS_NAMES: dict[int, str] = _inverse(SUBMIT_STATUS_CODES)

@@ -14,6 +14,8 @@ from exchange.live.wakeups import WakeupBus
 from exchange.pki.ca import CertificateAuthority
 from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.policy.engine import PolicyEngine
+from exchange.safeguards.report import make_report
+from exchange.safeguards.service import Safeguards
 from exchange.services.admin import AdminQueries, AdminService
 from exchange.services.directory import DirectoryService
 from exchange.services.envelopes import EnvelopeOpener
@@ -37,6 +39,7 @@ class Services:
     policy: PolicyEngine
     ingest: IngestService
     reader: ReaderService
+    safeguards: Safeguards
     admin: AdminService
     queries: AdminQueries
     directory: DirectoryService
@@ -71,6 +74,8 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
     checkpointer = Checkpointer(store, log_key, log_origin(settings, log_key), clock, settings.checkpoint_interval)
 
     log = LogService(store, checkpointer, policy)
+    system_key = SigningKey.load(paths.system_key) if paths.system_key.exists() else None
+    safeguards = Safeguards(store, policy, opener, clock, system_key)
 
     @cache
     def ca() -> CertificateAuthority:
@@ -80,10 +85,13 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
         store=store,
         bus=bus,
         policy=policy,
-        ingest=IngestService(store, settings, keyring, bus, clock, policy, opener),
-        reader=ReaderService(store, settings, clock, policy),
+        ingest=IngestService(store, settings, keyring, bus, clock, policy, opener, safeguards),
+        reader=ReaderService(store, settings, clock, policy, safeguards),
+        safeguards=safeguards,
         admin=AdminService(store, opener, policy, ca),
-        queries=AdminQueries(store, policy, retention.run_once),
+        queries=AdminQueries(
+            store, policy, retention.run_once, lambda period: make_report(store, checkpointer, period, clock)
+        ),
         directory=DirectoryService(store, log),
         pseudonymizer=PseudonymizerService(keyring, settings, policy),
         retention=retention,

@@ -55,6 +55,16 @@ TOML_KEYS: dict[tuple[str, str], str] = {
 }
 
 
+def loopback_host(host: str) -> bool:
+    """True for a loopback address (127.0.0.0/8, ::1) or ``localhost``: reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the server needs to start."""
@@ -159,13 +169,7 @@ class Settings:
 
     def is_loopback(self) -> bool:
         """True when the listen address is a loopback address (or ``localhost``)."""
-        host = self.listen_host
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return loopback_host(self.listen_host)
 
     def describe(self) -> dict[str, Any]:
         """The settings as plain values, a database URL's password replaced by ``***``."""

@@ -45,6 +45,8 @@ from client_sdk.wire import (
     log_pb2_grpc,
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
+    safeguards_pb2,
+    safeguards_pb2_grpc,
 )
 from exchange import app
 from exchange.app import Services
@@ -62,6 +64,7 @@ from exchange.rpc.handlers import (
     ExchangeHandler,
     LogHandler,
     PseudonymizerHandler,
+    SafeguardsHandler,
 )
 from exchange.rpc.interceptor import ExchangeInterceptor
 from exchange.rpc.offload import Offload
@@ -79,6 +82,7 @@ SERVICE_NAMES = (
     pseudonymizer_pb2.DESCRIPTOR.services_by_name["Pseudonymizer"].full_name,
     directory_pb2.DESCRIPTOR.services_by_name["Directory"].full_name,
     log_pb2.DESCRIPTOR.services_by_name["Log"].full_name,
+    safeguards_pb2.DESCRIPTOR.services_by_name["Safeguards"].full_name,
 )
 HEALTH_INTERVAL = 2.0  # seconds between store probes behind the health service
 GC_THRESHOLDS = (50_000, 20, 100)  # for ``serve``: see there
@@ -217,7 +221,7 @@ def create_server(settings: Settings, clock: Callable[[], float] = time.time) ->
     tls = ServerTls(DataDir(settings.data_dir))
     services = app.build(settings, open_store(settings), clock)
     metrics = Metrics()
-    metrics.watch(services.store, services.policy, tls.expiry)
+    metrics.watch(services.store, services.policy, tls.expiry, services.safeguards.oldest_pending)
     loop = EventLoopThread()
     try:
         running = loop.run(_start(settings, services, tls, metrics, loop))
@@ -261,6 +265,7 @@ async def _start(
         offload,
         Offload(reads),
         convert.pull_response,
+        services.safeguards,
         metrics,
     )
     server = grpc.aio.server(
@@ -285,6 +290,7 @@ async def _start(
     directory_pb2_grpc.add_DirectoryServicer_to_server(DirectoryHandler(offload, services.directory), server)
     admin_pb2_grpc.add_AdminServicer_to_server(AdminHandler(offload, services.admin, services.queries), server)
     log_pb2_grpc.add_LogServicer_to_server(LogHandler(offload, services.log, settings.max_batch), server)
+    safeguards_pb2_grpc.add_SafeguardsServicer_to_server(SafeguardsHandler(offload, services.safeguards), server)
     health_ = Health(loop)
     health_pb2_grpc.add_HealthServicer_to_server(health_.servicer, server)
     reflection.enable(server, (*SERVICE_NAMES, health.SERVICE_NAME))

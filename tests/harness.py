@@ -57,10 +57,11 @@ class Exchange:
     def db_path(self) -> Path:
         return self.data_dir / "exchange.db"
 
-    def add_member(self, name: str, role: str = "member") -> Path:
+    def add_member(self, name: str, role: str = "member", kind: str = "") -> Path:
         """Onboard a member the way an operator does (``sigx admin member add``); its credentials directory."""
         out = self.data_dir.parent / "onboarded" / name
         argv = ["admin", "member", "add", name, "--role", role, "--out", str(out)]
+        argv += ["--kind", kind] if kind else []
         argv += ["--as", str(self.creds("operator")), "--server", self.address, "--json"]
         with contextlib.redirect_stdout(io.StringIO()) as printed:
             code = cli.main(argv)

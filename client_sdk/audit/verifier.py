@@ -12,6 +12,7 @@ checkpoint seen before must be consistent with it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from client_sdk.errors import VerificationError
 from client_sdk.log_entry import KINDS, EntryError, LogEntry
 from client_sdk.note import Checkpoint, open_checkpoint, unverified_checkpoint
 from client_sdk.positions import seq_at
-from client_sdk.vocab import KIND_ADMIN
+from client_sdk.vocab import KIND_ADMIN, KIND_SAFEGUARD
 
 
 @dataclass
@@ -255,7 +256,8 @@ class Auditor:
             self._problem(index, "envelope payload type or key id differs from the leaf record")
             return None
         if index == 0:
-            return self._genesis(index, entry, opened)
+            self._genesis(index, entry, opened)
+            return None
         key = self.state.keys.get(opened.key_id)
         if key is None or key.member != entry.submitter:
             self._problem(index, f"signed by {opened.key_id}, which is not a key of {entry.submitter}")
@@ -267,6 +269,9 @@ class Auditor:
         if member.get("status") != "active":
             self._problem(index, f"{entry.submitter} was {member.get('status', 'unknown')} when this was accepted")
         public_key = bytes.fromhex(key.public_key)
+        if member.get("role") == "system" and entry.kind != KIND_SAFEGUARD:
+            self._problem(index, f"{entry.submitter}, the exchange's own key, signed an entry that is not a safeguard")
+            return None
         if entry.kind != KIND_ADMIN:
             return entry, opened, public_key
         if member.get("role") != "operator":
@@ -315,7 +320,11 @@ class Auditor:
         st = self.state
         seq = seq_at(entry.index)
         if kind == "add_member":
-            st.members[change.member_id] = {"role": change.role or "member", "status": "active"}
+            st.members[change.member_id] = {
+                "role": change.role or "member",
+                "status": "active",
+                "kind": change.kind or ("platform" if (change.role or "member") == "member" else ""),
+            }
             kid = keys.key_id_for(change.signing_public_key)
             st.keys[kid] = KeyWindow(change.member_id, change.signing_public_key.hex(), entry.time, registered_seq=seq)
         elif kind == "register_key":
@@ -325,3 +334,7 @@ class Auditor:
             st.keys[change.key_id].end(seq, entry.time, revoked=kind == "revoke_key")
         elif kind == "set_member_status" and change.member_id in st.members:
             st.members[change.member_id]["status"] = change.status
+        elif kind == "set_member_kind" and change.member_id in st.members:
+            st.members[change.member_id]["kind"] = change.kind
+        elif kind == "apply_charter" and hashlib.sha256(change.document.encode()).digest() != change.sha256:
+            self._problem(entry.index, "a charter change whose sha256 is not that of its document")

@@ -18,6 +18,7 @@ from client_sdk.client.connection import BATCH, DEFAULT_RETRY, Connection, Retry
 from client_sdk.client.log_checks import _Directory
 from client_sdk.client.pseudonymising import oprf_input
 from client_sdk.client.pulling import Pulling
+from client_sdk.client.safeguarding import Safeguarding
 from client_sdk.client.submitting import Submitting
 from client_sdk.credentials import Credentials
 from client_sdk.models import (
@@ -47,7 +48,7 @@ from client_sdk.wire import (
 __all__ = ["BATCH", "Connection", "ExchangeClient", "RetryPolicy", "open_channel", "oprf_input"]
 
 
-class ExchangeClient(Submitting, Pulling):
+class ExchangeClient(Submitting, Pulling, Safeguarding):
     """A member's connection to the exchange. Use as a context manager."""
 
     def __init__(
@@ -108,10 +109,16 @@ class ExchangeClient(Submitting, Pulling):
                 out.append(LookupResult(q if isinstance(q, Identifier) else q[1], [_match(m) for m in result.matches]))
         return out
 
-    def retract(self, signal_id: int, reason: str = "") -> Accepted:
-        """Retract one of this member's signals; returns the event's seq and log receipt."""
+    def retract(self, signal_id: int, reason: str = "", *, reason_code: str = "") -> Accepted:
+        """Retract one of this member's signals; returns the event's seq and log receipt. ``reason_code``
+        appeal_upheld, wrong_person or false_positive makes it a retraction for redress: every member that
+        received the signal is asked to acknowledge it."""
         body = signals_pb2.RetractBody(
-            submitter=self.member_id, signal_id=signal_id, reason=reason, created_at=int(time.time())
+            submitter=self.member_id,
+            signal_id=signal_id,
+            reason=reason,
+            created_at=int(time.time()),
+            reason_code=reason_code,
         )
         sealed = env.seal_body(body, self.credentials.signing_key)
         resp = self._call(self._exchange.Retract, exchange_pb2.RetractRequest(envelope=sealed), idempotent=False)
@@ -154,4 +161,10 @@ def _match(m: exchange_pb2.Match) -> Match:
         expires_at=m.expires_at,
         feedback={name: getattr(fb, name) for name in VERDICT_CODES},
         distance=m.distance,
+        warninglists=tuple(m.warninglists),
+        submitter_quality={name: getattr(m.submitter_quality, name) for name in QUALITY_VERDICTS},
     )
+
+
+#: The verdicts ``Match.submitter_quality`` counts: the first two for the submitter's record, the others against.
+QUALITY_VERDICTS = ("confirmed", "actioned", "false_positive", "not_found")

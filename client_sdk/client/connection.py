@@ -34,7 +34,13 @@ _MAX_MESSAGE = 16 * 1024 * 1024
 class RetryPolicy:
     """How the client retries idempotent calls (Submit, SubmitStream, Lookup, Evaluate, Pull, reads)
     when the exchange is UNAVAILABLE: exponential backoff with jitter. Re-submitting is safe: the
-    exchange answers an already-stored signal with ``duplicate`` and its original seq."""
+    exchange answers an already-stored signal with ``duplicate`` and its original seq.
+
+    This is done here rather than with gRPC's service-config retry policy because that policy
+    cannot do what a member needs from it: it retries silently (a member must be told at once that
+    the exchange is unreachable and for how long the call will keep trying), it cannot resume a
+    stream part-way (SubmitStream resends only the unacknowledged envelopes, Pull resumes from its
+    cursor), and it knows nothing of the exchange's RetryInfo on RESOURCE_EXHAUSTED."""
 
     attempts: int = 8
     initial_backoff: float = 0.2

@@ -170,6 +170,8 @@ class Pulling(LogChecking):
             "cursor": cursor,
             "envelope": event.envelope,
             "expires_at": event.expires_at,
+            "warninglists": tuple(event.warninglists),
+            "quarantine": event.quarantine,
         }
         if kind == "submit":
             signal = SharedSignal(
@@ -187,5 +189,5 @@ class Pulling(LogChecking):
             )
             return Event(**common, signal=signal)
         if kind == "retract":
-            return Event(**common, reason=body.reason)
+            return Event(**common, reason=body.reason, reason_code=body.reason_code)
         return Event(**common, verdict=VERDICT_NAMES.get(body.verdict, "unknown"))

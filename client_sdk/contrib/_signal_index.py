@@ -53,8 +53,20 @@ class IndexedSignal:
     expires_at: int
 
 
+#: (signal id, submitter, category, confidence, labels, expires at) of a signal in force.
+LiveSignal = tuple[int, str, str, int, tuple[str, ...], int]
+
+
 def signal_key(type_name: str, value: bytes) -> str:
     return f"{type_name}:{value.hex()}"
+
+
+def _labels_text(labels: Sequence[str]) -> str:
+    return json.dumps(list(labels)) if labels else "[]"  # most signals carry no labels
+
+
+def _labels_of(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text != "[]" else ()
 
 
 def _chunks(items: Sequence[object]) -> Iterable[Sequence[object]]:
@@ -111,7 +123,7 @@ class SignalIndex:
                 "INSERT OR IGNORE INTO signals (signal_id, key, submitter, category, confidence, labels, expires_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (s.signal_id, s.key, s.submitter, s.category, s.confidence, json.dumps(s.labels), s.expires_at)
+                    (s.signal_id, s.key, s.submitter, s.category, s.confidence, _labels_text(s.labels), s.expires_at)
                     for s in submits
                 ],
             )
@@ -135,21 +147,19 @@ class SignalIndex:
                 out[signal_id] = key
         return out
 
-    def live(self, keys: Sequence[str], now: int) -> dict[str, list[IndexedSignal]]:
-        """The signals on each key that are neither retracted nor expired at ``now``."""
-        out: dict[str, list[IndexedSignal]] = {}
+    def live(self, keys: Sequence[str], now: int) -> dict[str, list[LiveSignal]]:
+        """The signals on each key that are neither retracted nor expired at ``now``, oldest first."""
+        out: dict[str, list[LiveSignal]] = {}
         for chunk in _chunks(keys):
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                "SELECT signal_id, key, submitter, category, confidence, labels, expires_at FROM signals"
+                "SELECT key, signal_id, submitter, category, confidence, labels, expires_at FROM signals"
                 f" WHERE key IN ({marks}) AND retract_seq IS NULL AND expires_at > ? ORDER BY signal_id",
                 (*chunk, now),
             )
-            for signal_id, key, submitter, category, confidence, labels, expires_at in rows:
-                signal = IndexedSignal(
-                    signal_id, key, submitter, category, confidence, tuple(json.loads(labels)), expires_at
-                )
-                out.setdefault(key, []).append(signal)
+            for key, *signal in rows:
+                signal[4] = _labels_of(signal[4])
+                out.setdefault(key, []).append(tuple(signal))  # type: ignore[arg-type]
         return out
 
     def feedback_of(self, signal_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:

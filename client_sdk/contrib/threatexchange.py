@@ -46,6 +46,7 @@ from threatexchange.signal_type.md5 import VideoMD5Signal
 from threatexchange.signal_type.pdq.signal import PdqSignal
 
 from client_sdk.client import ExchangeClient
+from client_sdk.contrib._read_ahead import ReadAhead
 from client_sdk.contrib._signal_index import IndexedSignal, SignalIndex, signal_key
 from client_sdk.credentials import Credentials
 from client_sdk.models import Event
@@ -179,6 +180,8 @@ PYTX_TYPES: dict[str, tuple[type[signal_base.SignalType], ...]] = {
     **{s.IDENTIFIER: (s,) for s in PSEUDONYM_SIGNALS},
 }
 _SDK_TYPE = {pytx.get_name(): sdk for sdk, types in PYTX_TYPES.items() for pytx in types}
+#: The pytx names of each SDK type, computed once (pytx derives a name from the class name per call).
+_PYTX_NAMES: dict[str, tuple[str, ...]] = {sdk: tuple(t.get_name() for t in types) for sdk, types in PYTX_TYPES.items()}
 
 
 # -- configuration, credentials, checkpoint, records ------------------------------------------
@@ -409,19 +412,16 @@ class SignalExchangeSignalExchangeAPI(
                 done = SignalExchangeCheckpoint(done.cursor, done.event_time, now)
                 if expired:
                     yield state.FetchDelta(self._records(index, expired, now, supported), done)
-            page: list[Event] = []
             events = self.client.pull(
                 done.cursor or None, categories=sorted(self.collab.categories), verify=self.collab.verify_signatures
             )
-            for event in events:
-                page.append(event)
-                if len(page) >= self._page_size:
+            pages = ReadAhead(events, self._page_size)  # the next page is read while this one is indexed
+            try:
+                for page in pages:
                     done = self._checkpoint(done, page)
                     yield state.FetchDelta(self._apply(index, page, supported), done)
-                    page = []
-            if page:
-                done = self._checkpoint(done, page)
-                yield state.FetchDelta(self._apply(index, page, supported), done)
+            finally:
+                pages.close()
         finally:
             index.close()
 
@@ -448,8 +448,9 @@ class SignalExchangeSignalExchangeAPI(
                 page = []
         self._record(index, page, through)
 
-    def _record(self, index: SignalIndex, page: t.Sequence[Event], seen: int = 0) -> set[int]:
-        """Apply a page of events to the index; the signal ids it touched."""
+    def _record(self, index: SignalIndex, page: t.Sequence[Event], seen: int = 0) -> tuple[set[int], dict[int, str]]:
+        """Apply a page of events to the index; the signal ids it touched, and the value key of
+        those it submitted (the others' keys are in the index)."""
         submits: list[IndexedSignal] = []
         retracts: list[tuple[int, int]] = []
         feedback: list[tuple[int, int, str, str]] = []
@@ -478,48 +479,43 @@ class SignalExchangeSignalExchangeAPI(
                 continue
             touched.add(event.signal_id)
         index.apply(submits, retracts, feedback, max(seen, page[-1].seq if page else 0))
-        return touched
+        return touched, {s.signal_id: s.key for s in submits}
 
     def _apply(self, index: SignalIndex, page: t.Sequence[Event], supported: set[str]) -> Updates:
-        touched = self._record(index, page)
-        keys = sorted(set(index.keys_of(sorted(touched)).values()))
+        touched, keys_known = self._record(index, page)
+        keys = sorted(set(index.keys_of(sorted(touched - keys_known.keys())).values()) | set(keys_known.values()))
         return self._records(index, keys, int(self._clock()), supported)
 
     def _records(self, index: SignalIndex, keys: t.Sequence[str], now: int, supported: set[str]) -> Updates:
         """The current record of each value key (None: nothing active on it), under its pytx keys."""
         live = index.live(keys, now)
-        ids = [s.signal_id for signals in live.values() for s in signals]
-        feedback = index.feedback_of(ids)
+        feedback = index.feedback_of([s[0] for signals in live.values() for s in signals])
         me = self.credentials.member_id
         updates: Updates = {}
         for key in keys:
             sdk_type, _, hexed = key.partition(":")
+            names = [name for name in _PYTX_NAMES.get(sdk_type, ()) if name in supported]
+            if not names:
+                continue
             record = None
-            if key in live:
+            signals = live.get(key)
+            if signals:
                 entries = []
-                for s in live[key]:
+                for signal_id, submitter, category, confidence, labels, expires_at in signals:
                     counts: dict[str, int] = {}
                     mine = []
-                    for submitter, verdict in feedback.get(s.signal_id, ()):
+                    for who, verdict in feedback.get(signal_id, ()):
                         counts[verdict] = counts.get(verdict, 0) + 1
-                        if submitter == me:
+                        if who == me:
                             mine.append(verdict)
                     entries.append(
                         SharedSignalEntry(
-                            s.signal_id,
-                            s.submitter,
-                            s.category,
-                            s.confidence,
-                            list(s.labels),
-                            s.expires_at,
-                            counts,
-                            mine,
+                            signal_id, submitter, category, confidence, list(labels), expires_at, counts, mine
                         )
                     )
                 record = SignalExchangeSignalMetadata(me, entries)
-            for pytx_type in PYTX_TYPES.get(sdk_type, ()):
-                if pytx_type.get_name() in supported:
-                    updates[(pytx_type.get_name(), hexed)] = record
+            for name in names:
+                updates[(name, hexed)] = record
         return updates
 
     # -- opinions -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from client_sdk.member.errors import (
     MediaError,
     MediaSupportError,
     ReviewError,
+    StaleItemError,
 )
 from client_sdk.member.index import IndexStats, MatchIndex, MediaAdded
 from client_sdk.member.matcher import DEFAULT_MAX_DISTANCE, Matcher, MatchReport, MatchRun
@@ -42,4 +43,5 @@ __all__ = [
     "ReviewError",
     "ReviewItem",
     "ReviewQueue",
+    "StaleItemError",
 ]

@@ -58,3 +58,8 @@ class MediaSupportError(MediaError):
 
 class ReviewError(MatchIndexError):
     """A review action the queue refuses: unknown item, bad verdict, or a withdrawn signal."""
+
+
+class StaleItemError(ReviewError):
+    """The item changed since the decision's page showed it (another analyst decided it, or matching re-opened
+    or withdrew it): nothing was recorded."""

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from client_sdk.member.review import ReviewQueue
 
 FORMAT = "sigx-match-index"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: items.quality (the submitter's record in the item's category)
 MEDIA_MD5, MEDIA_PDQ = 8, 9  # wire type codes, as stored in media.kind
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _IN_CHUNK = 500  # values per "IN (…)" query
@@ -80,6 +80,7 @@ CREATE TABLE items (
     variant TEXT NOT NULL,
     feedback TEXT NOT NULL DEFAULT '{}',
     corroboration INTEGER NOT NULL DEFAULT 1,
+    quality TEXT NOT NULL DEFAULT '{}',
     counted_at INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
@@ -229,6 +230,11 @@ class MatchIndex:
             raise IndexCorruptError(f"{path} is a SQLite database but not a match index; nothing was changed")
         if int(meta.get("schema", "0")) > SCHEMA_VERSION:
             raise MatchIndexError(f"{path} was made by a newer version of signal-exchange (schema {meta['schema']})")
+        if int(meta.get("schema", "0")) < 2:  # one transaction: the column and the version move together
+            conn.executescript(
+                "BEGIN IMMEDIATE; ALTER TABLE items ADD COLUMN quality TEXT NOT NULL DEFAULT '{}';"
+                " UPDATE meta SET value = '2' WHERE key = 'schema'; COMMIT;"
+            )
 
     def bind(self, credentials: Credentials) -> None:
         """Check that the index is this member's and for this OPRF key; record them on a new index.

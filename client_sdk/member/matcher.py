@@ -110,6 +110,7 @@ class MatchReport:
     hits: int = 0
     new_items: int = 0  # created or re-opened
     withdrawn: int = 0
+    acknowledged: list[tuple[int, str]] = field(default_factory=list)  # retractions for redress: (signal, outcome)
     refreshed: int = 0
     cursor: str = ""
     feedback: list[SendReport] = field(default_factory=list)
@@ -175,10 +176,14 @@ class MatchRun:
         report = self.report
         hits = self.matcher.hits(events)
         changed = self.queue.record_hits(hits) if hits else []
+        retracted: set[int] = set()
         for event in events:
             if event.kind == "retract":
                 why = f": {event.reason}" if event.reason else ""
                 report.withdrawn += self.queue.withdraw_signal(event.signal_id, f"retracted by {event.submitter}{why}")
+                retracted.add(event.signal_id)
+        if retracted:
+            self._acknowledge(retracted)
         if changed and self._follow:  # live: counts at once; a pull refreshes every open item once at its end
             self.refresh([self.queue.item(i) for i in changed])
         if cursor and cursor != self.index.cursor:
@@ -191,6 +196,15 @@ class MatchRun:
         report.cursor = cursor or report.cursor
         if self.on_step is not None:
             self.on_step(report)
+
+    def _acknowledge(self, retracted: set[int]) -> None:
+        """Acknowledge the retractions for redress among ``retracted`` that the exchange says this member owes,
+        each with what had been done on the signal here (its withdrawn items' decisions)."""
+        for item in self.client.redress(pending_only=True):
+            if item.signal_id in retracted:
+                outcome = self.queue.redress_outcome(item.signal_id)
+                self.client.acknowledge(item.signal_id, outcome)
+                self.report.acknowledged.append((item.signal_id, outcome))
 
     def refresh(self, items: Sequence[ReviewItem] | None = None) -> None:
         """Feedback counts, corroboration (distinct submitters of the same value) and first/last seen from a
@@ -212,7 +226,15 @@ class MatchRun:
             if mine is not None:
                 corroboration = len({m.submitter for m in found})
                 counts.append(
-                    Counts(item.id, mine.feedback, corroboration, mine.first_seen, mine.last_seen, mine.expires_at)
+                    Counts(
+                        item.id,
+                        mine.feedback,
+                        corroboration,
+                        mine.first_seen,
+                        mine.last_seen,
+                        mine.expires_at,
+                        mine.submitter_quality,
+                    )
                 )
             elif item.status == OPEN:
                 expired = item.expires_at and item.expires_at <= now

@@ -20,7 +20,7 @@ from typing import Any
 
 from client_sdk.client import ExchangeClient
 from client_sdk.errors import DeadlineExceededError, ExchangeRpcError, UnavailableError
-from client_sdk.member.errors import ReviewError
+from client_sdk.member.errors import ReviewError, StaleItemError
 from client_sdk.member.index import MatchIndex
 from client_sdk.vocab import canonical_verdict
 
@@ -78,6 +78,7 @@ class Counts:
     first_seen: int
     last_seen: int
     expires_at: int
+    quality: dict[str, int] = field(default_factory=dict)  # the submitter's record in the category
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,9 @@ class ReviewItem:
     corroboration: int
     changed_at: int
     value: bytes = field(repr=False, default=b"")
+    #: The submitter's record in this category: members' current verdicts on its signals (confirmed, actioned,
+    #: false_positive, not_found), from the last look-up.
+    submitter_quality: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__slots__ if name != "value"}  # type: ignore[attr-defined]
@@ -145,7 +149,7 @@ class SendReport:
 
 _ITEM_COLUMNS = (
     "id, status, reason, own_kind, own_id, signal_id, submitter, type, category, qualifier, confidence, first_seen,"
-    " last_seen, expires_at, distance, variant, feedback, corroboration, changed_at, value"
+    " last_seen, expires_at, distance, variant, feedback, corroboration, changed_at, value, quality"
 )
 _DECISION_COLUMNS = (
     "id, item, signal_id, verdict, reviewer, note, decided_at, state, attempts, error, sent_at, seq, log_index"
@@ -156,6 +160,7 @@ def _item(row: Sequence[Any]) -> ReviewItem:
     values = list(row)
     values[16] = json.loads(values[16])
     values[19] = bytes(values[19])
+    values[20] = json.loads(values[20])
     return ReviewItem(*values)
 
 
@@ -187,6 +192,15 @@ class ReviewQueue:
         sql = "SELECT at, status, signal_id, reason FROM history WHERE item = ? ORDER BY rowid"
         return [tuple(r) for r in self._index.query(sql, (item_id,))]
 
+    def versions(self, item_ids: Sequence[int] | None = None) -> dict[int, int]:
+        """Each item's version: the id of its latest history row, which every change of the item adds. A page
+        that shows an item keeps its version, so a decision made from it can be refused if someone else changed
+        the item meanwhile (``decide(expect_version=…)``)."""
+        sql = "SELECT item, max(rowid) FROM history GROUP BY item"
+        rows = self._index.query(sql)
+        wanted = None if item_ids is None else set(item_ids)
+        return {item: version for item, version in rows if wanted is None or item in wanted}
+
     def decisions(self, item_id: int | None = None, state: str | None = None) -> list[Decision]:
         """Decisions of one item or all, optionally in one state, oldest first."""
         clauses: list[str] = []
@@ -200,6 +214,12 @@ class ReviewQueue:
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         sql = f"SELECT {_DECISION_COLUMNS} FROM decisions{where} ORDER BY id"
         return [Decision(*r) for r in self._index.query(sql, args)]
+
+    def redress_outcome(self, signal_id: int) -> str:
+        """What this member had done on a signal, for acknowledging its retraction for redress:
+        ``action_taken`` if an analyst confirmed or actioned one of its items, else ``no_action``."""
+        sql = "SELECT 1 FROM decisions WHERE signal_id = ? AND verdict IN ('confirmed', 'actioned') LIMIT 1"
+        return "action_taken" if self._index.query(sql, (signal_id,)) else "no_action"
 
     # -- what matching records --------------------------------------------------------------
 
@@ -273,10 +293,10 @@ class ReviewQueue:
         with self._index.transaction() as conn:
             conn.executemany(
                 "UPDATE items SET feedback = ?, corroboration = ?, first_seen = ?, last_seen = ?, expires_at = ?,"
-                " counted_at = ? WHERE id = ?",
+                " counted_at = ?, quality = ? WHERE id = ?",
                 [
                     (json.dumps(c.feedback, sort_keys=True), c.corroboration, c.first_seen, c.last_seen, c.expires_at,
-                     now, c.item)
+                     now, json.dumps(c.quality, sort_keys=True), c.item)
                     for c in counts
                 ],
             )  # fmt: skip
@@ -290,9 +310,20 @@ class ReviewQueue:
 
     # -- decisions -------------------------------------------------------------------------------
 
-    def decide(self, item_id: int, verdict: str, *, reviewer: str, note: str = "", force: bool = False) -> Decision:
+    def decide(
+        self,
+        item_id: int,
+        verdict: str,
+        *,
+        reviewer: str,
+        note: str = "",
+        force: bool = False,
+        expect_version: int | None = None,
+    ) -> Decision:
         """Record a decision and queue its feedback. Raises ReviewError for an unknown item or verdict, or a
-        withdrawn item without ``force`` (saying why it was withdrawn)."""
+        withdrawn item without ``force`` (saying why it was withdrawn); StaleItemError, changing nothing, if
+        ``expect_version`` is given and the item changed since (``versions``): someone else decided it, or
+        matching re-opened or withdrew it."""
         try:
             key = canonical_verdict(verdict)
         except ValueError as exc:
@@ -307,6 +338,13 @@ class ReviewQueue:
             if row is None:
                 raise ReviewError(f"no review item {item_id} in {self._index.path}")
             status, reason, signal_id = row
+            if expect_version is not None:
+                now_version = conn.execute("SELECT max(rowid) FROM history WHERE item = ?", (item_id,)).fetchone()[0]
+                if now_version != expect_version:
+                    why = f" ({reason})" if reason else ""
+                    raise StaleItemError(
+                        f"item {item_id} changed since it was shown: it is {status} now{why}; nothing was recorded"
+                    )
             new = next_status(status, DECIDE, force=force, reason=reason)
             conn.execute(
                 "UPDATE items SET status = ?, reason = ?, changed_at = ? WHERE id = ?",

@@ -69,6 +69,21 @@ class AdminStub:
                 request_serializer=signal__exchange_dot_v1_dot_admin__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=signal__exchange_dot_v1_dot_admin__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.GetCharter = channel.unary_unary(
+                '/signal_exchange.v1.Admin/GetCharter',
+                request_serializer=signal__exchange_dot_v1_dot_admin__pb2.GetCharterRequest.SerializeToString,
+                response_deserializer=signal__exchange_dot_v1_dot_admin__pb2.GetCharterResponse.FromString,
+                _registered_method=True)
+        self.ListWarninglists = channel.unary_unary(
+                '/signal_exchange.v1.Admin/ListWarninglists',
+                request_serializer=signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsRequest.SerializeToString,
+                response_deserializer=signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsResponse.FromString,
+                _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/signal_exchange.v1.Admin/GetReport',
+                request_serializer=signal__exchange_dot_v1_dot_admin__pb2.GetReportRequest.SerializeToString,
+                response_deserializer=signal__exchange_dot_v1_dot_admin__pb2.GetReportResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -117,6 +132,26 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCharter(self, request, context):
+        """The charter in force: rules above every member policy (member kinds; docs in exchange/safeguards/charter.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWarninglists(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReport(self, request, context):
+        """The transparency report of a period, built from the signature log, signed with the log key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -154,6 +189,21 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=signal__exchange_dot_v1_dot_admin__pb2.GetStatsRequest.FromString,
                     response_serializer=signal__exchange_dot_v1_dot_admin__pb2.GetStatsResponse.SerializeToString,
+            ),
+            'GetCharter': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCharter,
+                    request_deserializer=signal__exchange_dot_v1_dot_admin__pb2.GetCharterRequest.FromString,
+                    response_serializer=signal__exchange_dot_v1_dot_admin__pb2.GetCharterResponse.SerializeToString,
+            ),
+            'ListWarninglists': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWarninglists,
+                    request_deserializer=signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsRequest.FromString,
+                    response_serializer=signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsResponse.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=signal__exchange_dot_v1_dot_admin__pb2.GetReportRequest.FromString,
+                    response_serializer=signal__exchange_dot_v1_dot_admin__pb2.GetReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -345,6 +395,87 @@ class Admin:
             '/signal_exchange.v1.Admin/GetStats',
             signal__exchange_dot_v1_dot_admin__pb2.GetStatsRequest.SerializeToString,
             signal__exchange_dot_v1_dot_admin__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCharter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signal_exchange.v1.Admin/GetCharter',
+            signal__exchange_dot_v1_dot_admin__pb2.GetCharterRequest.SerializeToString,
+            signal__exchange_dot_v1_dot_admin__pb2.GetCharterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWarninglists(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signal_exchange.v1.Admin/ListWarninglists',
+            signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsRequest.SerializeToString,
+            signal__exchange_dot_v1_dot_admin__pb2.ListWarninglistsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/signal_exchange.v1.Admin/GetReport',
+            signal__exchange_dot_v1_dot_admin__pb2.GetReportRequest.SerializeToString,
+            signal__exchange_dot_v1_dot_admin__pb2.GetReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

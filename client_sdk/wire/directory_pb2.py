@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"signal_exchange/v1/directory.proto\x12\x12signal_exchange.v1\"O\n\x06Member\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\"\x14\n\x12ListMembersRequest\"B\n\x13ListMembersResponse\x12+\n\x07members\x18\x01 \x03(\x0b\x32\x1a.signal_exchange.v1.Member\"\xad\x01\n\nSigningKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12\x12\n\nnot_before\x18\x04 \x01(\x03\x12\x11\n\tnot_after\x18\x05 \x01(\x03\x12\x12\n\nrevoked_at\x18\x06 \x01(\x03\x12\x18\n\x10registered_index\x18\x07 \x01(\x04\x12\x13\n\x0b\x65nded_index\x18\x08 \x01(\x04\":\n\x16ListSigningKeysRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\r\n\x05prove\x18\x02 \x01(\x08\"K\n\x0bLogEvidence\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\x12\x10\n\x08\x65nvelope\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x03(\x0c\"\x8e\x01\n\x17ListSigningKeysResponse\x12,\n\x04keys\x18\x01 \x03(\x0b\x32\x1e.signal_exchange.v1.SigningKey\x12\x12\n\ncheckpoint\x18\x02 \x01(\t\x12\x31\n\x08\x65vidence\x18\x03 \x03(\x0b\x32\x1f.signal_exchange.v1.LogEvidence\"\x0f\n\rWhoAmIRequest\"L\n\x0eWhoAmIResponse\x12*\n\x06member\x18\x01 \x01(\x0b\x32\x1a.signal_exchange.v1.Member\x12\x0e\n\x06groups\x18\x02 \x03(\t2\xa8\x02\n\tDirectory\x12^\n\x0bListMembers\x12&.signal_exchange.v1.ListMembersRequest\x1a\'.signal_exchange.v1.ListMembersResponse\x12j\n\x0fListSigningKeys\x12*.signal_exchange.v1.ListSigningKeysRequest\x1a+.signal_exchange.v1.ListSigningKeysResponse\x12O\n\x06WhoAmI\x12!.signal_exchange.v1.WhoAmIRequest\x1a\".signal_exchange.v1.WhoAmIResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"signal_exchange/v1/directory.proto\x12\x12signal_exchange.v1\"]\n\x06Member\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\"\x14\n\x12ListMembersRequest\"B\n\x13ListMembersResponse\x12+\n\x07members\x18\x01 \x03(\x0b\x32\x1a.signal_exchange.v1.Member\"\xad\x01\n\nSigningKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\x12\x12\n\nnot_before\x18\x04 \x01(\x03\x12\x11\n\tnot_after\x18\x05 \x01(\x03\x12\x12\n\nrevoked_at\x18\x06 \x01(\x03\x12\x18\n\x10registered_index\x18\x07 \x01(\x04\x12\x13\n\x0b\x65nded_index\x18\x08 \x01(\x04\":\n\x16ListSigningKeysRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\r\n\x05prove\x18\x02 \x01(\x08\"K\n\x0bLogEvidence\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0c\n\x04leaf\x18\x02 \x01(\x0c\x12\x10\n\x08\x65nvelope\x18\x03 \x01(\x0c\x12\r\n\x05proof\x18\x04 \x03(\x0c\"\x8e\x01\n\x17ListSigningKeysResponse\x12,\n\x04keys\x18\x01 \x03(\x0b\x32\x1e.signal_exchange.v1.SigningKey\x12\x12\n\ncheckpoint\x18\x02 \x01(\t\x12\x31\n\x08\x65vidence\x18\x03 \x03(\x0b\x32\x1f.signal_exchange.v1.LogEvidence\"\x0f\n\rWhoAmIRequest\"L\n\x0eWhoAmIResponse\x12*\n\x06member\x18\x01 \x01(\x0b\x32\x1a.signal_exchange.v1.Member\x12\x0e\n\x06groups\x18\x02 \x03(\t2\xa8\x02\n\tDirectory\x12^\n\x0bListMembers\x12&.signal_exchange.v1.ListMembersRequest\x1a\'.signal_exchange.v1.ListMembersResponse\x12j\n\x0fListSigningKeys\x12*.signal_exchange.v1.ListSigningKeysRequest\x1a+.signal_exchange.v1.ListSigningKeysResponse\x12O\n\x06WhoAmI\x12!.signal_exchange.v1.WhoAmIRequest\x1a\".signal_exchange.v1.WhoAmIResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,23 +32,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'signal_exchange.v1.director
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MEMBER']._serialized_start=58
-  _globals['_MEMBER']._serialized_end=137
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=139
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=159
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=161
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=227
-  _globals['_SIGNINGKEY']._serialized_start=230
-  _globals['_SIGNINGKEY']._serialized_end=403
-  _globals['_LISTSIGNINGKEYSREQUEST']._serialized_start=405
-  _globals['_LISTSIGNINGKEYSREQUEST']._serialized_end=463
-  _globals['_LOGEVIDENCE']._serialized_start=465
-  _globals['_LOGEVIDENCE']._serialized_end=540
-  _globals['_LISTSIGNINGKEYSRESPONSE']._serialized_start=543
-  _globals['_LISTSIGNINGKEYSRESPONSE']._serialized_end=685
-  _globals['_WHOAMIREQUEST']._serialized_start=687
-  _globals['_WHOAMIREQUEST']._serialized_end=702
-  _globals['_WHOAMIRESPONSE']._serialized_start=704
-  _globals['_WHOAMIRESPONSE']._serialized_end=780
-  _globals['_DIRECTORY']._serialized_start=783
-  _globals['_DIRECTORY']._serialized_end=1079
+  _globals['_MEMBER']._serialized_end=151
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=153
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=173
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=175
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=241
+  _globals['_SIGNINGKEY']._serialized_start=244
+  _globals['_SIGNINGKEY']._serialized_end=417
+  _globals['_LISTSIGNINGKEYSREQUEST']._serialized_start=419
+  _globals['_LISTSIGNINGKEYSREQUEST']._serialized_end=477
+  _globals['_LOGEVIDENCE']._serialized_start=479
+  _globals['_LOGEVIDENCE']._serialized_end=554
+  _globals['_LISTSIGNINGKEYSRESPONSE']._serialized_start=557
+  _globals['_LISTSIGNINGKEYSRESPONSE']._serialized_end=699
+  _globals['_WHOAMIREQUEST']._serialized_start=701
+  _globals['_WHOAMIREQUEST']._serialized_end=716
+  _globals['_WHOAMIRESPONSE']._serialized_start=718
+  _globals['_WHOAMIRESPONSE']._serialized_end=794
+  _globals['_DIRECTORY']._serialized_start=797
+  _globals['_DIRECTORY']._serialized_end=1093
 # @@protoc_insertion_point(module_scope)

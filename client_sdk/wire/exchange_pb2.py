@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from client_sdk.wire import signals_pb2 as signal__exchange_dot_v1_dot_signals__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!signal_exchange/v1/exchange.proto\x12\x12signal_exchange.v1\x1a signal_exchange/v1/signals.proto\"\"\n\rSubmitRequest\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"\xa2\x01\n\x0cSubmitResult\x12\x30\n\x06status\x18\x01 \x01(\x0e\x32 .signal_exchange.v1.SubmitStatus\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x11\n\tsignal_id\x18\x03 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x11\n\tlog_index\x18\x07 \x01(\x04\"C\n\x0eSubmitResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .signal_exchange.v1.SubmitResult\"o\n\x0bPullRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12-\n\x05types\x18\x03 \x03(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\x12\n\ncategories\x18\x04 \x03(\t\"\x8f\x01\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.signal_exchange.v1.EventKind\x12\x10\n\x08\x65nvelope\x18\x03 \x01(\x0c\x12\x13\n\x0breceived_at\x18\x04 \x01(\x03\x12\x11\n\tsignal_id\x18\x05 \x01(\x04\x12\x12\n\nexpires_at\x18\x06 \x01(\x03\"I\n\x0cPullResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.signal_exchange.v1.Event\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"J\n\x0bLookupQuery\x12,\n\x04type\x18\x01 \x01(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\r\n\x05value\x18\x02 \x01(\x0c\"m\n\rLookupRequest\x12\x30\n\x07queries\x18\x01 \x03(\x0b\x32\x1f.signal_exchange.v1.LookupQuery\x12\x19\n\x0cmax_distance\x18\x02 \x01(\rH\x00\x88\x01\x01\x42\x0f\n\r_max_distance\"s\n\x0e\x46\x65\x65\x64\x62\x61\x63kCounts\x12\x11\n\tconfirmed\x18\x01 \x01(\r\x12\x10\n\x08\x61\x63tioned\x18\x02 \x01(\r\x12\x16\n\x0e\x66\x61lse_positive\x18\x03 \x01(\r\x12\x11\n\tnot_found\x18\x04 \x01(\r\x12\x11\n\tduplicate\x18\x05 \x01(\r\"\xb3\x02\n\x05Match\x12\x11\n\tsignal_id\x18\x01 \x01(\x04\x12\x11\n\tsubmitter\x18\x02 \x01(\t\x12,\n\x04type\x18\x03 \x01(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\r\n\x05value\x18\x04 \x01(\x0c\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x11\n\tqualifier\x18\x06 \x01(\t\x12\x12\n\nconfidence\x18\x07 \x01(\r\x12\x12\n\nfirst_seen\x18\x08 \x01(\x03\x12\x11\n\tlast_seen\x18\t \x01(\x03\x12\x12\n\nexpires_at\x18\n \x01(\x03\x12\x34\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x0b \x01(\x0b\x32\".signal_exchange.v1.FeedbackCounts\x12\x10\n\x08\x64istance\x18\x0c \x01(\r\x12\x0b\n\x03seq\x18\r \x01(\x04\":\n\x0cLookupResult\x12*\n\x07matches\x18\x01 \x03(\x0b\x32\x19.signal_exchange.v1.Match\"C\n\x0eLookupResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .signal_exchange.v1.LookupResult\"\"\n\x0eRetractRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\"1\n\x0fRetractResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tlog_index\x18\x02 \x01(\x04\"#\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\"E\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tlog_index\x18\x02 \x01(\x04\x12\x11\n\tunchanged\x18\x03 \x01(\x08*\x82\x01\n\x0cSubmitStatus\x12\x1d\n\x19SUBMIT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SUBMIT_STATUS_ACCEPTED\x10\x01\x12\x1b\n\x17SUBMIT_STATUS_DUPLICATE\x10\x02\x12\x1a\n\x16SUBMIT_STATUS_REJECTED\x10\x03\x32\xd1\x04\n\x08\x45xchange\x12O\n\x06Submit\x12!.signal_exchange.v1.SubmitRequest\x1a\".signal_exchange.v1.SubmitResponse\x12Y\n\x0cSubmitStream\x12!.signal_exchange.v1.SubmitRequest\x1a\".signal_exchange.v1.SubmitResponse(\x01\x30\x01\x12K\n\x04Pull\x12\x1f.signal_exchange.v1.PullRequest\x1a .signal_exchange.v1.PullResponse0\x01\x12P\n\tSubscribe\x12\x1f.signal_exchange.v1.PullRequest\x1a .signal_exchange.v1.PullResponse0\x01\x12O\n\x06Lookup\x12!.signal_exchange.v1.LookupRequest\x1a\".signal_exchange.v1.LookupResponse\x12R\n\x07Retract\x12\".signal_exchange.v1.RetractRequest\x1a#.signal_exchange.v1.RetractResponse\x12U\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12#.signal_exchange.v1.FeedbackRequest\x1a$.signal_exchange.v1.FeedbackResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!signal_exchange/v1/exchange.proto\x12\x12signal_exchange.v1\x1a signal_exchange/v1/signals.proto\"\"\n\rSubmitRequest\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"\xa2\x01\n\x0cSubmitResult\x12\x30\n\x06status\x18\x01 \x01(\x0e\x32 .signal_exchange.v1.SubmitStatus\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x11\n\tsignal_id\x18\x03 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x11\n\tlog_index\x18\x07 \x01(\x04\"C\n\x0eSubmitResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .signal_exchange.v1.SubmitResult\"o\n\x0bPullRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12-\n\x05types\x18\x03 \x03(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\x12\n\ncategories\x18\x04 \x03(\t\"\xb9\x01\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.signal_exchange.v1.EventKind\x12\x10\n\x08\x65nvelope\x18\x03 \x01(\x0c\x12\x13\n\x0breceived_at\x18\x04 \x01(\x03\x12\x11\n\tsignal_id\x18\x05 \x01(\x04\x12\x12\n\nexpires_at\x18\x06 \x01(\x03\x12\x14\n\x0cwarninglists\x18\x07 \x03(\t\x12\x12\n\nquarantine\x18\x08 \x01(\t\"I\n\x0cPullResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.signal_exchange.v1.Event\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"J\n\x0bLookupQuery\x12,\n\x04type\x18\x01 \x01(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\r\n\x05value\x18\x02 \x01(\x0c\"m\n\rLookupRequest\x12\x30\n\x07queries\x18\x01 \x03(\x0b\x32\x1f.signal_exchange.v1.LookupQuery\x12\x19\n\x0cmax_distance\x18\x02 \x01(\rH\x00\x88\x01\x01\x42\x0f\n\r_max_distance\"s\n\x0e\x46\x65\x65\x64\x62\x61\x63kCounts\x12\x11\n\tconfirmed\x18\x01 \x01(\r\x12\x10\n\x08\x61\x63tioned\x18\x02 \x01(\r\x12\x16\n\x0e\x66\x61lse_positive\x18\x03 \x01(\r\x12\x11\n\tnot_found\x18\x04 \x01(\r\x12\x11\n\tduplicate\x18\x05 \x01(\r\"\x8a\x03\n\x05Match\x12\x11\n\tsignal_id\x18\x01 \x01(\x04\x12\x11\n\tsubmitter\x18\x02 \x01(\t\x12,\n\x04type\x18\x03 \x01(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\r\n\x05value\x18\x04 \x01(\x0c\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x11\n\tqualifier\x18\x06 \x01(\t\x12\x12\n\nconfidence\x18\x07 \x01(\r\x12\x12\n\nfirst_seen\x18\x08 \x01(\x03\x12\x11\n\tlast_seen\x18\t \x01(\x03\x12\x12\n\nexpires_at\x18\n \x01(\x03\x12\x34\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x0b \x01(\x0b\x32\".signal_exchange.v1.FeedbackCounts\x12\x10\n\x08\x64istance\x18\x0c \x01(\r\x12\x0b\n\x03seq\x18\r \x01(\x04\x12\x14\n\x0cwarninglists\x18\x0e \x03(\t\x12?\n\x11submitter_quality\x18\x0f \x01(\x0b\x32$.signal_exchange.v1.SubmitterQuality\"b\n\x10SubmitterQuality\x12\x11\n\tconfirmed\x18\x01 \x01(\r\x12\x10\n\x08\x61\x63tioned\x18\x02 \x01(\r\x12\x16\n\x0e\x66\x61lse_positive\x18\x03 \x01(\r\x12\x11\n\tnot_found\x18\x04 \x01(\r\":\n\x0cLookupResult\x12*\n\x07matches\x18\x01 \x03(\x0b\x32\x19.signal_exchange.v1.Match\"C\n\x0eLookupResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .signal_exchange.v1.LookupResult\"\"\n\x0eRetractRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\"1\n\x0fRetractResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tlog_index\x18\x02 \x01(\x04\"#\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\"E\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tlog_index\x18\x02 \x01(\x04\x12\x11\n\tunchanged\x18\x03 \x01(\x08*\x82\x01\n\x0cSubmitStatus\x12\x1d\n\x19SUBMIT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SUBMIT_STATUS_ACCEPTED\x10\x01\x12\x1b\n\x17SUBMIT_STATUS_DUPLICATE\x10\x02\x12\x1a\n\x16SUBMIT_STATUS_REJECTED\x10\x03\x32\xd1\x04\n\x08\x45xchange\x12O\n\x06Submit\x12!.signal_exchange.v1.SubmitRequest\x1a\".signal_exchange.v1.SubmitResponse\x12Y\n\x0cSubmitStream\x12!.signal_exchange.v1.SubmitRequest\x1a\".signal_exchange.v1.SubmitResponse(\x01\x30\x01\x12K\n\x04Pull\x12\x1f.signal_exchange.v1.PullRequest\x1a .signal_exchange.v1.PullResponse0\x01\x12P\n\tSubscribe\x12\x1f.signal_exchange.v1.PullRequest\x1a .signal_exchange.v1.PullResponse0\x01\x12O\n\x06Lookup\x12!.signal_exchange.v1.LookupRequest\x1a\".signal_exchange.v1.LookupResponse\x12R\n\x07Retract\x12\".signal_exchange.v1.RetractRequest\x1a#.signal_exchange.v1.RetractResponse\x12U\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12#.signal_exchange.v1.FeedbackRequest\x1a$.signal_exchange.v1.FeedbackResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'signal_exchange.v1.exchange_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBMITSTATUS']._serialized_start=1634
-  _globals['_SUBMITSTATUS']._serialized_end=1764
+  _globals['_SUBMITSTATUS']._serialized_start=1863
+  _globals['_SUBMITSTATUS']._serialized_end=1993
   _globals['_SUBMITREQUEST']._serialized_start=91
   _globals['_SUBMITREQUEST']._serialized_end=125
   _globals['_SUBMITRESULT']._serialized_start=128
@@ -43,29 +43,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PULLREQUEST']._serialized_start=361
   _globals['_PULLREQUEST']._serialized_end=472
   _globals['_EVENT']._serialized_start=475
-  _globals['_EVENT']._serialized_end=618
-  _globals['_PULLRESPONSE']._serialized_start=620
-  _globals['_PULLRESPONSE']._serialized_end=693
-  _globals['_LOOKUPQUERY']._serialized_start=695
-  _globals['_LOOKUPQUERY']._serialized_end=769
-  _globals['_LOOKUPREQUEST']._serialized_start=771
-  _globals['_LOOKUPREQUEST']._serialized_end=880
-  _globals['_FEEDBACKCOUNTS']._serialized_start=882
-  _globals['_FEEDBACKCOUNTS']._serialized_end=997
-  _globals['_MATCH']._serialized_start=1000
-  _globals['_MATCH']._serialized_end=1307
-  _globals['_LOOKUPRESULT']._serialized_start=1309
-  _globals['_LOOKUPRESULT']._serialized_end=1367
-  _globals['_LOOKUPRESPONSE']._serialized_start=1369
-  _globals['_LOOKUPRESPONSE']._serialized_end=1436
-  _globals['_RETRACTREQUEST']._serialized_start=1438
-  _globals['_RETRACTREQUEST']._serialized_end=1472
-  _globals['_RETRACTRESPONSE']._serialized_start=1474
-  _globals['_RETRACTRESPONSE']._serialized_end=1523
-  _globals['_FEEDBACKREQUEST']._serialized_start=1525
-  _globals['_FEEDBACKREQUEST']._serialized_end=1560
-  _globals['_FEEDBACKRESPONSE']._serialized_start=1562
-  _globals['_FEEDBACKRESPONSE']._serialized_end=1631
-  _globals['_EXCHANGE']._serialized_start=1767
-  _globals['_EXCHANGE']._serialized_end=2360
+  _globals['_EVENT']._serialized_end=660
+  _globals['_PULLRESPONSE']._serialized_start=662
+  _globals['_PULLRESPONSE']._serialized_end=735
+  _globals['_LOOKUPQUERY']._serialized_start=737
+  _globals['_LOOKUPQUERY']._serialized_end=811
+  _globals['_LOOKUPREQUEST']._serialized_start=813
+  _globals['_LOOKUPREQUEST']._serialized_end=922
+  _globals['_FEEDBACKCOUNTS']._serialized_start=924
+  _globals['_FEEDBACKCOUNTS']._serialized_end=1039
+  _globals['_MATCH']._serialized_start=1042
+  _globals['_MATCH']._serialized_end=1436
+  _globals['_SUBMITTERQUALITY']._serialized_start=1438
+  _globals['_SUBMITTERQUALITY']._serialized_end=1536
+  _globals['_LOOKUPRESULT']._serialized_start=1538
+  _globals['_LOOKUPRESULT']._serialized_end=1596
+  _globals['_LOOKUPRESPONSE']._serialized_start=1598
+  _globals['_LOOKUPRESPONSE']._serialized_end=1665
+  _globals['_RETRACTREQUEST']._serialized_start=1667
+  _globals['_RETRACTREQUEST']._serialized_end=1701
+  _globals['_RETRACTRESPONSE']._serialized_start=1703
+  _globals['_RETRACTRESPONSE']._serialized_end=1752
+  _globals['_FEEDBACKREQUEST']._serialized_start=1754
+  _globals['_FEEDBACKREQUEST']._serialized_end=1789
+  _globals['_FEEDBACKRESPONSE']._serialized_start=1791
+  _globals['_FEEDBACKRESPONSE']._serialized_end=1860
+  _globals['_EXCHANGE']._serialized_start=1996
+  _globals['_EXCHANGE']._serialized_end=2589
 # @@protoc_insertion_point(module_scope)

@@ -62,20 +62,24 @@ class PullRequest(_message.Message):
     def __init__(self, cursor: _Optional[str] = ..., limit: _Optional[int] = ..., types: _Optional[_Iterable[_Union[_signals_pb2.SignalType, str]]] = ..., categories: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("seq", "kind", "envelope", "received_at", "signal_id", "expires_at")
+    __slots__ = ("seq", "kind", "envelope", "received_at", "signal_id", "expires_at", "warninglists", "quarantine")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    WARNINGLISTS_FIELD_NUMBER: _ClassVar[int]
+    QUARANTINE_FIELD_NUMBER: _ClassVar[int]
     seq: int
     kind: _signals_pb2.EventKind
     envelope: bytes
     received_at: int
     signal_id: int
     expires_at: int
-    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[_signals_pb2.EventKind, str]] = ..., envelope: _Optional[bytes] = ..., received_at: _Optional[int] = ..., signal_id: _Optional[int] = ..., expires_at: _Optional[int] = ...) -> None: ...
+    warninglists: _containers.RepeatedScalarFieldContainer[str]
+    quarantine: str
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[_signals_pb2.EventKind, str]] = ..., envelope: _Optional[bytes] = ..., received_at: _Optional[int] = ..., signal_id: _Optional[int] = ..., expires_at: _Optional[int] = ..., warninglists: _Optional[_Iterable[str]] = ..., quarantine: _Optional[str] = ...) -> None: ...
 
 class PullResponse(_message.Message):
     __slots__ = ("events", "cursor")
@@ -116,7 +120,7 @@ class FeedbackCounts(_message.Message):
     def __init__(self, confirmed: _Optional[int] = ..., actioned: _Optional[int] = ..., false_positive: _Optional[int] = ..., not_found: _Optional[int] = ..., duplicate: _Optional[int] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("signal_id", "submitter", "type", "value", "category", "qualifier", "confidence", "first_seen", "last_seen", "expires_at", "feedback", "distance", "seq")
+    __slots__ = ("signal_id", "submitter", "type", "value", "category", "qualifier", "confidence", "first_seen", "last_seen", "expires_at", "feedback", "distance", "seq", "warninglists", "submitter_quality")
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     SUBMITTER_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -130,6 +134,8 @@ class Match(_message.Message):
     FEEDBACK_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
+    WARNINGLISTS_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTER_QUALITY_FIELD_NUMBER: _ClassVar[int]
     signal_id: int
     submitter: str
     type: _signals_pb2.SignalType
@@ -143,7 +149,21 @@ class Match(_message.Message):
     feedback: FeedbackCounts
     distance: int
     seq: int
-    def __init__(self, signal_id: _Optional[int] = ..., submitter: _Optional[str] = ..., type: _Optional[_Union[_signals_pb2.SignalType, str]] = ..., value: _Optional[bytes] = ..., category: _Optional[str] = ..., qualifier: _Optional[str] = ..., confidence: _Optional[int] = ..., first_seen: _Optional[int] = ..., last_seen: _Optional[int] = ..., expires_at: _Optional[int] = ..., feedback: _Optional[_Union[FeedbackCounts, _Mapping]] = ..., distance: _Optional[int] = ..., seq: _Optional[int] = ...) -> None: ...
+    warninglists: _containers.RepeatedScalarFieldContainer[str]
+    submitter_quality: SubmitterQuality
+    def __init__(self, signal_id: _Optional[int] = ..., submitter: _Optional[str] = ..., type: _Optional[_Union[_signals_pb2.SignalType, str]] = ..., value: _Optional[bytes] = ..., category: _Optional[str] = ..., qualifier: _Optional[str] = ..., confidence: _Optional[int] = ..., first_seen: _Optional[int] = ..., last_seen: _Optional[int] = ..., expires_at: _Optional[int] = ..., feedback: _Optional[_Union[FeedbackCounts, _Mapping]] = ..., distance: _Optional[int] = ..., seq: _Optional[int] = ..., warninglists: _Optional[_Iterable[str]] = ..., submitter_quality: _Optional[_Union[SubmitterQuality, _Mapping]] = ...) -> None: ...
+
+class SubmitterQuality(_message.Message):
+    __slots__ = ("confirmed", "actioned", "false_positive", "not_found")
+    CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    ACTIONED_FIELD_NUMBER: _ClassVar[int]
+    FALSE_POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    confirmed: int
+    actioned: int
+    false_positive: int
+    not_found: int
+    def __init__(self, confirmed: _Optional[int] = ..., actioned: _Optional[int] = ..., false_positive: _Optional[int] = ..., not_found: _Optional[int] = ...) -> None: ...
 
 class LookupResult(_message.Message):
     __slots__ = ("matches",)

@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n signal_exchange/v1/signals.proto\x12\x12signal_exchange.v1\"d\n\x08\x45nvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x14\n\x0cpayload_type\x18\x02 \x01(\t\x12\x31\n\nsignatures\x18\x03 \x03(\x0b\x32\x1d.signal_exchange.v1.Signature\"\'\n\tSignature\x12\r\n\x05keyid\x18\x01 \x01(\t\x12\x0b\n\x03sig\x18\x02 \x01(\x0c\"\xf3\x01\n\nSignalBody\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12,\n\x04type\x18\x02 \x01(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x11\n\tqualifier\x18\x05 \x01(\t\x12\x10\n\x08\x61udience\x18\x06 \x01(\t\x12\x12\n\nconfidence\x18\x07 \x01(\r\x12\x12\n\ncreated_at\x18\x08 \x01(\x03\x12\x12\n\nexpires_at\x18\t \x01(\x03\x12\x0e\n\x06labels\x18\n \x03(\t\x12\x12\n\noprf_epoch\x18\x0b \x01(\r\"W\n\x0bRetractBody\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12\x11\n\tsignal_id\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\ncreated_at\x18\x04 \x01(\x03\"v\n\x0c\x46\x65\x65\x64\x62\x61\x63kBody\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12\x11\n\tsignal_id\x18\x02 \x01(\x04\x12,\n\x07verdict\x18\x03 \x01(\x0e\x32\x1b.signal_exchange.v1.Verdict\x12\x12\n\ncreated_at\x18\x04 \x01(\x03*\x88\x02\n\nSignalType\x12\x1b\n\x17SIGNAL_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11SIGNAL_TYPE_EMAIL\x10\x01\x12\x15\n\x11SIGNAL_TYPE_PHONE\x10\x02\x12\x18\n\x14SIGNAL_TYPE_USERNAME\x10\x03\x12\x1e\n\x1aSIGNAL_TYPE_PAYMENT_HANDLE\x10\x04\x12\x13\n\x0fSIGNAL_TYPE_URL\x10\x05\x12\x16\n\x12SIGNAL_TYPE_DOMAIN\x10\x06\x12\x12\n\x0eSIGNAL_TYPE_IP\x10\x07\x12\x19\n\x15SIGNAL_TYPE_MEDIA_MD5\x10\x08\x12\x19\n\x15SIGNAL_TYPE_MEDIA_PDQ\x10\t*\x85\x01\n\tEventKind\x12\x1a\n\x16\x45VENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45VENT_KIND_SUBMIT\x10\x01\x12\x16\n\x12\x45VENT_KIND_RETRACT\x10\x02\x12\x17\n\x13\x45VENT_KIND_FEEDBACK\x10\x03\x12\x14\n\x10\x45VENT_KIND_ADMIN\x10\x04*\x99\x01\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x15\n\x11VERDICT_CONFIRMED\x10\x01\x12\x14\n\x10VERDICT_ACTIONED\x10\x02\x12\x1a\n\x16VERDICT_FALSE_POSITIVE\x10\x03\x12\x15\n\x11VERDICT_NOT_FOUND\x10\x04\x12\x15\n\x11VERDICT_DUPLICATE\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n signal_exchange/v1/signals.proto\x12\x12signal_exchange.v1\"d\n\x08\x45nvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x14\n\x0cpayload_type\x18\x02 \x01(\t\x12\x31\n\nsignatures\x18\x03 \x03(\x0b\x32\x1d.signal_exchange.v1.Signature\"\'\n\tSignature\x12\r\n\x05keyid\x18\x01 \x01(\t\x12\x0b\n\x03sig\x18\x02 \x01(\x0c\"\xf3\x01\n\nSignalBody\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12,\n\x04type\x18\x02 \x01(\x0e\x32\x1e.signal_exchange.v1.SignalType\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x11\n\tqualifier\x18\x05 \x01(\t\x12\x10\n\x08\x61udience\x18\x06 \x01(\t\x12\x12\n\nconfidence\x18\x07 \x01(\r\x12\x12\n\ncreated_at\x18\x08 \x01(\x03\x12\x12\n\nexpires_at\x18\t \x01(\x03\x12\x0e\n\x06labels\x18\n \x03(\t\x12\x12\n\noprf_epoch\x18\x0b \x01(\r\"l\n\x0bRetractBody\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12\x11\n\tsignal_id\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\ncreated_at\x18\x04 \x01(\x03\x12\x13\n\x0breason_code\x18\x05 \x01(\t\"v\n\x0c\x46\x65\x65\x64\x62\x61\x63kBody\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12\x11\n\tsignal_id\x18\x02 \x01(\x04\x12,\n\x07verdict\x18\x03 \x01(\x0e\x32\x1b.signal_exchange.v1.Verdict\x12\x12\n\ncreated_at\x18\x04 \x01(\x03\"\xe4\x01\n\rSafeguardBody\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\x03\x12.\n\x07release\x18\n \x01(\x0b\x32\x1b.signal_exchange.v1.ReleaseH\x00\x12:\n\nquarantine\x18\x0b \x01(\x0b\x32$.signal_exchange.v1.QuarantineSignalH\x00\x12\x36\n\x0b\x61\x63knowledge\x18\x0c \x01(\x0b\x32\x1f.signal_exchange.v1.AcknowledgeH\x00\x42\x08\n\x06\x61\x63tion\",\n\x07Release\x12\x11\n\tsignal_id\x18\x01 \x01(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\"f\n\x10QuarantineSignal\x12\x11\n\tsignal_id\x18\x01 \x01(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06member\x18\x03 \x01(\t\x12\x0f\n\x07matches\x18\x04 \x01(\x04\x12\x0e\n\x06window\x18\x05 \x01(\x04\"1\n\x0b\x41\x63knowledge\x12\x11\n\tsignal_id\x18\x01 \x01(\x04\x12\x0f\n\x07outcome\x18\x02 \x01(\t*\x88\x02\n\nSignalType\x12\x1b\n\x17SIGNAL_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11SIGNAL_TYPE_EMAIL\x10\x01\x12\x15\n\x11SIGNAL_TYPE_PHONE\x10\x02\x12\x18\n\x14SIGNAL_TYPE_USERNAME\x10\x03\x12\x1e\n\x1aSIGNAL_TYPE_PAYMENT_HANDLE\x10\x04\x12\x13\n\x0fSIGNAL_TYPE_URL\x10\x05\x12\x16\n\x12SIGNAL_TYPE_DOMAIN\x10\x06\x12\x12\n\x0eSIGNAL_TYPE_IP\x10\x07\x12\x19\n\x15SIGNAL_TYPE_MEDIA_MD5\x10\x08\x12\x19\n\x15SIGNAL_TYPE_MEDIA_PDQ\x10\t*\x9f\x01\n\tEventKind\x12\x1a\n\x16\x45VENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11\x45VENT_KIND_SUBMIT\x10\x01\x12\x16\n\x12\x45VENT_KIND_RETRACT\x10\x02\x12\x17\n\x13\x45VENT_KIND_FEEDBACK\x10\x03\x12\x14\n\x10\x45VENT_KIND_ADMIN\x10\x04\x12\x18\n\x14\x45VENT_KIND_SAFEGUARD\x10\x05*\x99\x01\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x15\n\x11VERDICT_CONFIRMED\x10\x01\x12\x14\n\x10VERDICT_ACTIONED\x10\x02\x12\x1a\n\x16VERDICT_FALSE_POSITIVE\x10\x03\x12\x15\n\x11VERDICT_NOT_FOUND\x10\x04\x12\x15\n\x11VERDICT_DUPLICATE\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'signal_exchange.v1.signals_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SIGNALTYPE']._serialized_start=655
-  _globals['_SIGNALTYPE']._serialized_end=919
-  _globals['_EVENTKIND']._serialized_start=922
-  _globals['_EVENTKIND']._serialized_end=1055
-  _globals['_VERDICT']._serialized_start=1058
-  _globals['_VERDICT']._serialized_end=1211
+  _globals['_SIGNALTYPE']._serialized_start=1108
+  _globals['_SIGNALTYPE']._serialized_end=1372
+  _globals['_EVENTKIND']._serialized_start=1375
+  _globals['_EVENTKIND']._serialized_end=1534
+  _globals['_VERDICT']._serialized_start=1537
+  _globals['_VERDICT']._serialized_end=1690
   _globals['_ENVELOPE']._serialized_start=56
   _globals['_ENVELOPE']._serialized_end=156
   _globals['_SIGNATURE']._serialized_start=158
@@ -44,7 +44,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SIGNALBODY']._serialized_start=200
   _globals['_SIGNALBODY']._serialized_end=443
   _globals['_RETRACTBODY']._serialized_start=445
-  _globals['_RETRACTBODY']._serialized_end=532
-  _globals['_FEEDBACKBODY']._serialized_start=534
-  _globals['_FEEDBACKBODY']._serialized_end=652
+  _globals['_RETRACTBODY']._serialized_end=553
+  _globals['_FEEDBACKBODY']._serialized_start=555
+  _globals['_FEEDBACKBODY']._serialized_end=673
+  _globals['_SAFEGUARDBODY']._serialized_start=676
+  _globals['_SAFEGUARDBODY']._serialized_end=904
+  _globals['_RELEASE']._serialized_start=906
+  _globals['_RELEASE']._serialized_end=950
+  _globals['_QUARANTINESIGNAL']._serialized_start=952
+  _globals['_QUARANTINESIGNAL']._serialized_end=1054
+  _globals['_ACKNOWLEDGE']._serialized_start=1056
+  _globals['_ACKNOWLEDGE']._serialized_end=1105
 # @@protoc_insertion_point(module_scope)

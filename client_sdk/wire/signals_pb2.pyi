@@ -27,6 +27,7 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_RETRACT: _ClassVar[EventKind]
     EVENT_KIND_FEEDBACK: _ClassVar[EventKind]
     EVENT_KIND_ADMIN: _ClassVar[EventKind]
+    EVENT_KIND_SAFEGUARD: _ClassVar[EventKind]
 
 class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -51,6 +52,7 @@ EVENT_KIND_SUBMIT: EventKind
 EVENT_KIND_RETRACT: EventKind
 EVENT_KIND_FEEDBACK: EventKind
 EVENT_KIND_ADMIN: EventKind
+EVENT_KIND_SAFEGUARD: EventKind
 VERDICT_UNSPECIFIED: Verdict
 VERDICT_CONFIRMED: Verdict
 VERDICT_ACTIONED: Verdict
@@ -103,16 +105,18 @@ class SignalBody(_message.Message):
     def __init__(self, submitter: _Optional[str] = ..., type: _Optional[_Union[SignalType, str]] = ..., value: _Optional[bytes] = ..., category: _Optional[str] = ..., qualifier: _Optional[str] = ..., audience: _Optional[str] = ..., confidence: _Optional[int] = ..., created_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., oprf_epoch: _Optional[int] = ...) -> None: ...
 
 class RetractBody(_message.Message):
-    __slots__ = ("submitter", "signal_id", "reason", "created_at")
+    __slots__ = ("submitter", "signal_id", "reason", "created_at", "reason_code")
     SUBMITTER_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
     submitter: str
     signal_id: int
     reason: str
     created_at: int
-    def __init__(self, submitter: _Optional[str] = ..., signal_id: _Optional[int] = ..., reason: _Optional[str] = ..., created_at: _Optional[int] = ...) -> None: ...
+    reason_code: str
+    def __init__(self, submitter: _Optional[str] = ..., signal_id: _Optional[int] = ..., reason: _Optional[str] = ..., created_at: _Optional[int] = ..., reason_code: _Optional[str] = ...) -> None: ...
 
 class FeedbackBody(_message.Message):
     __slots__ = ("submitter", "signal_id", "verdict", "created_at")
@@ -125,3 +129,47 @@ class FeedbackBody(_message.Message):
     verdict: Verdict
     created_at: int
     def __init__(self, submitter: _Optional[str] = ..., signal_id: _Optional[int] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., created_at: _Optional[int] = ...) -> None: ...
+
+class SafeguardBody(_message.Message):
+    __slots__ = ("submitter", "created_at", "release", "quarantine", "acknowledge")
+    SUBMITTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    QUARANTINE_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGE_FIELD_NUMBER: _ClassVar[int]
+    submitter: str
+    created_at: int
+    release: Release
+    quarantine: QuarantineSignal
+    acknowledge: Acknowledge
+    def __init__(self, submitter: _Optional[str] = ..., created_at: _Optional[int] = ..., release: _Optional[_Union[Release, _Mapping]] = ..., quarantine: _Optional[_Union[QuarantineSignal, _Mapping]] = ..., acknowledge: _Optional[_Union[Acknowledge, _Mapping]] = ...) -> None: ...
+
+class Release(_message.Message):
+    __slots__ = ("signal_id", "reason")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    signal_id: int
+    reason: str
+    def __init__(self, signal_id: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class QuarantineSignal(_message.Message):
+    __slots__ = ("signal_id", "reason", "member", "matches", "window")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    signal_id: int
+    reason: str
+    member: str
+    matches: int
+    window: int
+    def __init__(self, signal_id: _Optional[int] = ..., reason: _Optional[str] = ..., member: _Optional[str] = ..., matches: _Optional[int] = ..., window: _Optional[int] = ...) -> None: ...
+
+class Acknowledge(_message.Message):
+    __slots__ = ("signal_id", "outcome")
+    SIGNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    signal_id: int
+    outcome: str
+    def __init__(self, signal_id: _Optional[int] = ..., outcome: _Optional[str] = ...) -> None: ...

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import html
 import json
 import os
 import sys
@@ -69,6 +70,7 @@ def member_add(client: AdminClient, args: argparse.Namespace) -> None:
         display_name=args.display_name or args.name,
         signing_public_key=key.public_key,
         tls_public_key=tls_spki,
+        kind=args.kind or "",
     )
     resp = client.change(add_member=change)
     op = client.credentials
@@ -100,7 +102,8 @@ def member_list(client: AdminClient, args: argparse.Namespace) -> None:
         args,
         [MessageToDict(m, preserving_proto_field_name=True) for m in members],
         _table(
-            [(m.member_id, m.role, m.status, m.display_name) for m in members], ("MEMBER", "ROLE", "STATUS", "NAME")
+            [(m.member_id, m.role, m.kind or "-", m.status, m.display_name) for m in members],
+            ("MEMBER", "ROLE", "KIND", "STATUS", "NAME"),
         ),
     )
 
@@ -112,10 +115,18 @@ def member_show(client: AdminClient, args: argparse.Namespace) -> None:
         since = dt.datetime.fromtimestamp(m.certificates_from, dt.UTC)
         certs = f"only those valid from {since:%Y-%m-%d %H:%M:%S} UTC on (earlier ones revoked)"
     text = (
-        f"member   {m.member_id} ({m.display_name})\nrole     {m.role}\nstatus   {m.status}\n"
+        f"member   {m.member_id} ({m.display_name})\nrole     {m.role}\nkind     {m.kind or '-'}\nstatus   {m.status}\n"
         f"groups   {', '.join(m.groups) or '-'}\nkeys     {', '.join(m.key_ids) or '-'}\ncerts    {certs}\n\n{m.policy}"
     )
     _emit(args, MessageToDict(m, preserving_proto_field_name=True), text)
+
+
+def member_set_kind(client: AdminClient, args: argparse.Namespace) -> None:
+    _change(
+        client,
+        args,
+        set_member_kind=admin_pb2.SetMemberKind(member_id=args.name, kind=args.kind, reason=args.reason or ""),
+    )
 
 
 def _status(status: str) -> Handler:
@@ -287,6 +298,169 @@ def policy_apply(client: AdminClient, args: argparse.Namespace) -> None:
     )
 
 
+def charter_show(client: AdminClient, args: argparse.Namespace) -> None:
+    c = client.charter()
+    where = f"version {c.version}, sha256:{c.sha256.hex()}" if c.version else "the default charter"
+    _emit(args, {"version": c.version, "sha256": c.sha256.hex(), "document": c.document}, f"# {where}\n{c.document}")
+
+
+def charter_apply(client: AdminClient, args: argparse.Namespace) -> None:
+    document = Path(args.file).read_text()
+    resp = client.apply_charter(document, base_version=client.charter().version, dry_run=args.dry_run)
+    _emit(args, {"seq": resp.seq, "summary": resp.summary}, resp.summary)
+
+
+def warninglist_create(client: AdminClient, args: argparse.Namespace) -> None:
+    change = admin_pb2.CreateWarninglist(name=args.name, mode=args.mode, description=args.description or "")
+    _change(client, args, create_warninglist=change)
+
+
+def _warninglist_values(client: AdminClient, items: Sequence[str], raw: bool) -> dict[str, list[bytes]]:
+    """``TYPE:VALUE`` items by type: identifiers pseudonymised through the exchange (as any member's are),
+    media hashes as they are; with ``raw``, every VALUE is the stored value in hex (a pseudonym or a hash)."""
+    from client_sdk import ExchangeClient
+    from client_sdk.vocab import canonical_type
+    from exchange.cli.signals import parse_query
+
+    by_type: dict[str, list[bytes]] = {}
+    if raw:
+        for item in items:
+            kind, sep, text = item.partition(":")
+            if not sep:
+                raise UsageError(f"expected TYPE:HEX, got {item[:60]!r}")
+            try:
+                by_type.setdefault(canonical_type(kind), []).append(bytes.fromhex(text))
+            except ValueError as exc:
+                raise UsageError(f"{item[:60]!r}: {exc}") from None
+        return by_type
+    idents = [parse_query(item) for item in items]
+    with ExchangeClient.connect(client.credentials.address, credentials=client.credentials) as member:
+        values = member._values(idents)
+    for ident, value in zip(idents, values, strict=True):
+        by_type.setdefault(ident.type, []).append(value)
+    return by_type
+
+
+def _warninglist_entries(remove: bool) -> Handler:
+    def handler(client: AdminClient, args: argparse.Namespace) -> None:
+        from client_sdk.vocab import TYPE_CODES
+
+        results: list[dict[str, Any]] = []
+        for kind, values in _warninglist_values(client, args.items, args.hex).items():
+            change = admin_pb2.SetWarninglistEntries(
+                list=args.name, type=TYPE_CODES[kind], values=values, remove=remove
+            )
+            resp = client.change(dry_run=args.dry_run, set_warninglist_entries=change)
+            results.append({"type": kind, "seq": resp.seq, "summary": resp.summary})
+        _emit(args, results, "\n".join(str(r["summary"]) for r in results))
+
+    return handler
+
+
+def warninglist_list(client: AdminClient, args: argparse.Namespace) -> None:
+    lists = client.warninglists()
+    rows = [
+        (w.name, w.mode, ", ".join(f"{c.key}={c.value}" for c in w.entries_by_type) or "-", w.description or "-")
+        for w in lists
+    ]
+    _emit(
+        args,
+        [MessageToDict(w, preserving_proto_field_name=True) for w in lists],
+        _table(rows, ("WARNINGLIST", "MODE", "VALUES", "DESCRIPTION")),
+    )
+
+
+def _quarantine(quarantined: bool) -> Handler:
+    def handler(client: AdminClient, args: argparse.Namespace) -> None:
+        change = admin_pb2.SetQuarantine(signal_id=args.signal_id, quarantined=quarantined, reason=args.reason)
+        _change(client, args, set_quarantine=change)
+
+    return handler
+
+
+def quarantine_list(client: AdminClient, args: argparse.Namespace) -> None:
+    from client_sdk import ExchangeClient
+
+    with ExchangeClient.connect(client.credentials.address, credentials=client.credentials) as operator:
+        held = operator.quarantined()
+    rows = [(q.signal_id, q.submitter, q.reason, dt.datetime.fromtimestamp(q.since, dt.UTC), q.seq) for q in held]
+    _emit(
+        args,
+        [{"signal_id": q.signal_id, "submitter": q.submitter, "reason": q.reason, "since": q.since} for q in held],
+        _table(rows, ("SIGNAL", "SUBMITTER", "REASON", "SINCE", "EVENT")),
+    )
+
+
+def redress_pending(client: AdminClient, args: argparse.Namespace) -> None:
+    import time
+
+    from client_sdk import ExchangeClient
+
+    with ExchangeClient.connect(client.credentials.address, credentials=client.credentials) as operator:
+        pending = operator.redress(pending_only=True)
+    now = int(time.time())
+    rows = [(r.member, r.signal_id, r.received_via, _age(now - r.retracted_at)) for r in pending]
+    _emit(
+        args,
+        [
+            {"member": r.member, "signal_id": r.signal_id, "via": r.received_via, "age_seconds": now - r.retracted_at}
+            for r in pending
+        ],
+        _table(rows, ("MEMBER", "SIGNAL", "RECEIVED_BY", "WAITING")) if rows else "no acknowledgement pending",
+    )
+
+
+def _age(seconds: int) -> str:
+    seconds = max(0, seconds)
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
+def report(client: AdminClient, args: argparse.Namespace) -> None:
+    from client_sdk.audit import report as reports
+    from exchange.cli.audit import HTML_NOTE_END, HTML_NOTE_START
+
+    note = client.report(args.period)
+    op = client.credentials
+    opened = reports.open_report(note, op.log_public_key, op.log_key_name, op.log_origin)
+    if args.html:
+        rows = "\n".join(
+            f"<tr><td>{html.escape(name)}</td><td>{html.escape(str(value))}</td></tr>"
+            for name, value in reports.flatten(opened.numbers)
+        )
+        out = (
+            f'<!doctype html>\n<html><head><meta charset="utf-8"><title>Transparency report {opened.period}</title>'
+            f"</head><body>\n<h1>Transparency report {opened.period}</h1>\n<p>Counts from 1 to 9 are shown as"
+            f" &lt; 10. Anchored to the first {opened.checkpoint.size} entries of the signature log; check it with"
+            f" <code>sigx audit report FILE</code>.</p>\n<table>\n<tr><th>number</th><th>value</th></tr>\n{rows}\n"
+            f"</table>\n<h2>Signed report</h2>\n{HTML_NOTE_START}{html.escape(note)}{HTML_NOTE_END}\n</body></html>\n"
+        )
+    elif args.json:
+        out = (
+            json.dumps(
+                {
+                    "period": opened.period,
+                    "start": opened.start,
+                    "end": opened.end,
+                    "numbers": opened.numbers,
+                    "report": note,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    else:
+        out = note
+    if args.out:
+        Path(args.out).write_text(out, encoding="utf-8")
+        print(f"report {opened.period} written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(out)
+
+
 def retention_show(client: AdminClient, args: argparse.Namespace) -> None:
     cats = client.categories()
     _emit(
@@ -323,6 +497,19 @@ def stats(client: AdminClient, args: argparse.Namespace) -> None:
     ):
         counts = getattr(s, field)
         parts.append(f"\n{title}:\n" + (_table([(c.key, c.value) for c in counts], ("", "")) if counts else "  -"))
+    for field, title in (
+        ("submits_by_day_category", "submits by day and category"),
+        ("feedback_by_category", "feedback by category and verdict"),
+        ("quota_used_today", "daily quotas used today"),
+    ):
+        pairs = getattr(s, field)
+        rows = [(c.key, c.sub, c.value) for c in pairs]
+        parts.append(f"\n{title}:\n" + (_table(rows, ("", "", "")) if rows else "  -"))
+    active = [
+        (c.key, f"{dt.datetime.fromtimestamp(c.value, dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
+        for c in s.last_activity_by_member
+    ]
+    parts.append("\nlast activity by member:\n" + (_table(active, ("", "")) if active else "  -"))
     _emit(args, data, "\n".join(parts))
 
 
@@ -383,6 +570,13 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
         "--role", choices=["member", "operator", "auditor"], default="member", help="what it may do (default member)"
     )
     p.add_argument("--display-name", default=None, metavar="TEXT", help="a readable name (default: NAME)")
+    p.add_argument(
+        "--kind",
+        default=None,
+        metavar="KIND",
+        help="what the member is: platform (default for members), payment_provider, ngo, hotline, government, …"
+        " (the charter's kinds; its rules follow the kind)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="where to write the credentials directory")
     leaf(member, "list", member_list, "list members")
     leaf(member, "show", member_show, "a member's status, groups, keys and effective policy").add_argument(
@@ -400,6 +594,10 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
     p.add_argument(
         "--revoke-old", action="store_true", help="refuse every earlier certificate of the member (a lost key)"
     )
+    p = leaf(member, "set-kind", member_set_kind, "change a member's kind (a logged change)", dry_run=True)
+    p.add_argument("name", metavar="NAME", help="the member id")
+    p.add_argument("kind", metavar="KIND", help="one of the charter's kinds (sigx admin charter show)")
+    p.add_argument("--reason", default="", metavar="TEXT", help="why (kept in the signed log entry; no personal data)")
     for action, status in (("suspend", "suspended"), ("reinstate", "active"), ("remove", "removed")):
         p = leaf(member, action, _status(status), f"{action} a member", dry_run=True)
         p.add_argument("name", metavar="NAME", help="the member id")
@@ -442,6 +640,65 @@ def add_admin_parser(sub: Any, run: Callable[[Handler, argparse.Namespace], int]
     p.add_argument("file", metavar="FILE", help="the policy, TOML (see deploy/examples/policy.toml)")
     p.add_argument("--yes", action="store_true", help="apply without asking")
     leaf(policy, "show", policy_show, "print the policy in force")
+
+    charter = topics.add_parser("charter", help="rules above every member policy, by member kind").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = leaf(charter, "apply", charter_apply, "put a charter (JSON or YAML) in force; its hash is logged", dry_run=True)
+    p.add_argument("file", metavar="FILE", help="the charter, JSON or YAML (see exchange/safeguards/charter.py)")
+    leaf(charter, "show", charter_show, "print the charter in force")
+
+    warn = topics.add_parser("warninglist", help="values that must never become signals").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = leaf(warn, "create", warninglist_create, "create a warninglist", dry_run=True)
+    p.add_argument("name", metavar="NAME", help="the list's name: lower-case letters, digits, . _ -")
+    p.add_argument(
+        "--mode",
+        required=True,
+        choices=["block", "inform"],
+        help="block: submissions of its values are refused; inform: accepted and flagged to every consumer",
+    )
+    p.add_argument("--description", default="", metavar="TEXT", help="what the list holds (no personal data)")
+    for action, flag in (("add", False), ("remove", True)):
+        p = leaf(
+            warn,
+            action,
+            _warninglist_entries(flag),
+            f"{action} values {'from' if flag else 'to'} a warninglist (one signed change per type)",
+            dry_run=True,
+        )
+        p.add_argument("name", metavar="NAME", help="the warninglist")
+        p.add_argument(
+            "items",
+            nargs="+",
+            metavar="TYPE:VALUE",
+            help="identifiers (pseudonymised through the exchange, like a look-up) or media hashes",
+        )
+        p.add_argument(
+            "--hex", action="store_true", help="each VALUE is the stored value in hex: a pseudonym or a media hash"
+        )
+    leaf(warn, "list", warninglist_list, "warninglists with their mode and number of values")
+
+    quarantine = topics.add_parser("quarantine", help="signals that match nothing until released").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    for action, flag in (("add", True), ("release", False)):
+        text = "quarantine a signal: it stops matching" if flag else "release a quarantined signal"
+        p = leaf(quarantine, action, _quarantine(flag), text + " (a logged change)", dry_run=True)
+        p.add_argument("signal_id", type=int, metavar="SIGNAL_ID", help="the signal's id")
+        p.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the signed log entry)")
+    leaf(quarantine, "list", quarantine_list, "every quarantined signal, why and since when")
+
+    redress = topics.add_parser("redress", help="acknowledgements of retractions for redress").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    leaf(redress, "pending", redress_pending, "pending acknowledgements per member, with how long each has waited")
+
+    p = leaf(topics, "report", report, "the transparency report of a period, signed with the log key")
+    p.add_argument("--period", required=True, metavar="PERIOD", help="YEAR-QN (e.g. 2026-Q4) or YEAR")
+    p.add_argument("--html", action="store_true", help="an HTML page (the signed report inside)")
+    p.add_argument("--out", default=None, metavar="FILE", help="write it to FILE (default: standard output)")
 
     retention = topics.add_parser("retention", help="retention per category").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import sys
 from pathlib import Path
@@ -65,6 +66,64 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def read_report_note(path: Path) -> str:
+    """The signed report in a file ``sigx admin report`` wrote: the note itself, its ``--json`` or ``--html``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot be read ({exc})") from None
+    if text.lstrip().startswith("{"):
+        try:
+            return str(json.loads(text)["report"])
+        except (ValueError, KeyError, TypeError):
+            raise UsageError(f'{path}: JSON without a "report" (the signed note)') from None
+    start, end = text.find(HTML_NOTE_START), text.find(HTML_NOTE_END)
+    if start >= 0 and end > start:
+        return html.unescape(text[start + len(HTML_NOTE_START) : end])
+    return text
+
+
+HTML_NOTE_START = '<pre id="signed-report">'
+HTML_NOTE_END = "</pre>"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from client_sdk.audit import report as reports
+
+    creds = Credentials.load(args.as_)
+    note = read_report_note(Path(args.report))
+    try:
+        report = reports.open_report(note, creds.log_public_key, creds.log_key_name, creds.log_origin)
+    except reports.ReportError as exc:
+        raise UsageError(f"{args.report}: {exc}") from None
+    source = RemoteSource(args.server, creds)
+    try:
+        pages = source.entries(0, report.checkpoint.size)
+        result = reports.check(report, (e for page in pages for e in page))
+    finally:
+        source.close()
+    if args.json:
+        data = {
+            "ok": result.ok,
+            "period": report.period,
+            "checkpoint_size": report.checkpoint.size,
+            "agree": result.agree,
+            "disagree": [{"number": n, "report": a, "log": b} for n, a, b in result.disagree],
+            "problems": result.problems,
+        }
+        print(json.dumps(data, indent=2))
+    else:
+        verdict = "every number agrees with the log" if result.ok else "the report and the log DISAGREE"
+        print(f"report {report.period}, anchored to {report.checkpoint.size} entries: {verdict}")
+        for name in result.agree:
+            print(f"  agrees     {name}")
+        for name, theirs, mine in result.disagree:
+            print(f"  DISAGREES  {name}: the report says {theirs}, the log gives {mine}")
+        for problem in result.problems:
+            print(f"  problem    {problem}")
+    return 0 if result.ok else 1
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, None, "entries")
     source = RemoteSource(args.server, args.as_)
@@ -105,3 +164,16 @@ def add_audit_parser(sub: Any) -> None:
     p.add_argument("--server", default=None, help="exchange address (default: the one in member.json)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_export)
+    p = actions.add_parser(
+        "report",
+        help="rebuild a transparency report from the log alone and compare it",
+        description="Verify a report's signature and anchor, rebuild every number from the signature log (no"
+        " database access), and say which agree; exit 1 on any disagreement.",
+    )
+    p.add_argument(
+        "report", metavar="REPORT", help="the report file (sigx admin report: the signed note, --json or --html)"
+    )
+    p.add_argument("--as", dest="as_", required=True, metavar="CREDS", help="auditor credentials directory")
+    p.add_argument("--server", default=None, help="exchange address (default: the one in member.json)")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+    p.set_defaults(handler=cmd_report)

@@ -7,6 +7,7 @@ sigx lookup --as CREDS TYPE:VALUE...
 sigx retract --as CREDS SIGNAL_ID [--reason TEXT]
 sigx feedback --as CREDS SIGNAL_ID VERDICT
 sigx admin … | sigx audit … | sigx index … | sigx match … | sigx review …
+sigx console --as CREDS [--index PATH] [--listen 127.0.0.1:8080]
 
 Exit codes: 0 done; 1 done, but some items were rejected (or an audit found problems); 2 bad input or
 the exchange refused the request; 130 interrupted.
@@ -26,7 +27,9 @@ from client_sdk.admin import AdminClient
 from exchange.cli.admin import add_admin_parser
 from exchange.cli.audit import add_audit_parser
 from exchange.cli.common import admin_client
+from exchange.cli.console import add_console_parser
 from exchange.cli.member_side import add_member_side_parsers
+from exchange.cli.safeguards import add_safeguard_parsers
 from exchange.cli.serve import add_serve_parser
 from exchange.cli.signals import add_signal_parsers
 from exchange.errors import ExchangeError
@@ -45,10 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_serve_parser(sub)
     add_signal_parsers(sub)
+    add_safeguard_parsers(sub)
 
     add_admin_parser(sub, _run_admin)
     add_audit_parser(sub)
     add_member_side_parsers(sub)
+    add_console_parser(sub)
     return parser
 
 

@@ -232,9 +232,15 @@ def _item_line(item: ReviewItem) -> str:
     near = f" distance {item.distance} ({item.variant})" if item.type == "media_pdq" else ""
     fb = ", ".join(f"{k}={v}" for k, v in sorted(item.feedback.items()) if v) or "no feedback"
     why = f" — {item.reason}" if item.reason else ""
+    q = item.submitter_quality
+    upheld, not_upheld = (
+        q.get("confirmed", 0) + q.get("actioned", 0),
+        q.get("false_positive", 0) + q.get("not_found", 0),
+    )
+    record = f"  submitter's record {upheld} upheld / {not_upheld} not"
     return (
         f"{item.id:>5}  {item.status:<9} {own}  signal {item.signal_id} {item.type} {item.category}"
-        f" by {item.submitter}{near}  seen {_ts(item.last_seen)}  members {item.corroboration}  {fb}{why}"
+        f" by {item.submitter}{near}  seen {_ts(item.last_seen)}  members {item.corroboration}  {fb}{record}{why}"
     )
 
 

@@ -1,4 +1,8 @@
-"""A one-line progress report on stderr: a bar on a terminal, a line every few seconds otherwise."""
+"""A one-line progress report on stderr: a bar on a terminal, a line every few seconds otherwise.
+
+Hand-written rather than taken from a progress-bar package: the member's base install stays at the
+SDK's own dependencies, and the report must also work when stderr is a log file (a line every few
+seconds with rate and ETA, no control characters) and keep a tally of outcomes for the summary."""
 
 from __future__ import annotations
 

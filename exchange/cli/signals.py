@@ -24,7 +24,7 @@ from typing import Any
 from client_sdk import Identifier, stix
 from client_sdk.files import InputFileError, parse_rows, sniff
 from client_sdk.models import Accepted, Event, LookupResult, Signal
-from client_sdk.vocab import VERDICTS
+from client_sdk.vocab import RETRACT_REASON_CODES, VERDICTS
 from exchange.cli.common import UsageError, client, member_parser, text_lines
 from exchange.cli.progress import Progress
 
@@ -245,7 +245,16 @@ def cmd_lookup(args: argparse.Namespace) -> int:
         print(f"{text}: {len(result.matches)} match{'' if len(result.matches) == 1 else 'es'}")
         for m in result.matches:
             fb = ", ".join(f"{k}={v}" for k, v in m.feedback.items() if v) or "no feedback"
-            print(f"  signal {m.signal_id}  {m.category}  by {m.submitter}  last seen {_ts(m.last_seen)}  ({fb})")
+            q = m.submitter_quality
+            upheld, not_upheld = (
+                q.get("confirmed", 0) + q.get("actioned", 0),
+                q.get("false_positive", 0) + q.get("not_found", 0),
+            )
+            flags = "".join(f"  [warninglist {w}]" for w in m.warninglists)
+            print(
+                f"  signal {m.signal_id}  {m.category}  by {m.submitter}  last seen {_ts(m.last_seen)}  ({fb})"
+                f"  submitter's record in {m.category}: {upheld} upheld, {not_upheld} not{flags}"
+            )
     return 0
 
 
@@ -255,7 +264,7 @@ def _ts(t: int) -> str:
 
 def cmd_retract(args: argparse.Namespace) -> int:
     with client(args) as c:
-        done = c.retract(args.signal_id, reason=args.reason)
+        done = c.retract(args.signal_id, reason=args.reason, reason_code=args.reason_code or "")
     _accepted(args, done, "retracted")
     return 0
 
@@ -326,6 +335,13 @@ def add_signal_parsers(sub: Any) -> None:
     p = member_parser(sub, "retract", cmd_retract, "retract one of your signals")
     p.add_argument("signal_id", type=int, metavar="SIGNAL_ID", help="the signal's id (from push or pull)")
     p.add_argument("--reason", default="", help="why (no personal data)")
+    p.add_argument(
+        "--reason-code",
+        default=None,
+        choices=RETRACT_REASON_CODES,
+        help="why, for machines; appeal_upheld, wrong_person and false_positive make it a retraction for redress:"
+        " every member that received the signal is asked to acknowledge it",
+    )
 
     p = member_parser(sub, "feedback", cmd_feedback, "give feedback on another member's signal")
     p.add_argument("signal_id", type=int, metavar="SIGNAL_ID", help="the signal's id (from pull or lookup)")

@@ -25,6 +25,7 @@ from exchange.identity import Caller
 from exchange.pki.ca import CertificateAuthority
 from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.pki.server_tls import server_hosts
+from exchange.safeguards.service import SYSTEM_MEMBER, SYSTEM_ROLE
 from exchange.signature_log.checkpoints import log_origin
 from exchange.store import open_store
 from exchange.store.base import AdminEvent
@@ -125,6 +126,13 @@ def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
                 result = services.admin.apply(Caller(operator), admin_change(op_key, op_id, add_member=change))
                 assert result.certificate is not None
                 write(member_id, role, sub, key, result.certificate.cert_pem, result.certificate.key_pem)
+            # the exchange's own key, for the safeguard transitions no member makes (its certificate is not kept)
+            system_key = SigningKey.generate()
+            write_private_file(paths.system_key, system_key.to_pem())
+            change = admin_pb2.AddMember(
+                member_id=SYSTEM_MEMBER, role=SYSTEM_ROLE, signing_public_key=system_key.public_key
+            )
+            services.admin.apply(Caller(operator), admin_change(op_key, op_id, add_member=change))
         finally:
             services.close()
     finally:

@@ -4,7 +4,7 @@
 
     exchange.db              the SQLite store
     ca.crt  server.crt       public certificates
-    secrets/                 mode 0700: ca.key, server.key, oprf.key, log.key (each 0600)
+    secrets/                 mode 0700: ca.key, server.key, oprf.key, log.key, system.key (each 0600)
     members/demo-a/ members/demo-b/ operator/ auditor/    credentials directories
     .initialised             written last; its absence means a first start did not finish
 """
@@ -56,3 +56,9 @@ class DataDir:
     @property
     def log_key(self) -> Path:
         return self.secrets / "log.key"
+
+    @property
+    def system_key(self) -> Path:
+        """The exchange's own signing key (member ``exchange``, role ``system``): it signs the safeguard
+        transitions no member makes, such as a quarantine for a flood of matches."""
+        return self.secrets / "system.key"

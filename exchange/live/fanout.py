@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from client_sdk.vocab import KIND_ADMIN
+from client_sdk.vocab import KIND_ADMIN, KIND_SUBMIT
 from exchange.config import Settings
 from exchange.errors import ExchangeError, QuotaExceededError, UnavailableError
 from exchange.identity import Caller
@@ -37,8 +37,9 @@ from exchange.observability.metrics import Metrics
 from exchange.policy.engine import PolicyEngine
 from exchange.rpc.offload import Offload
 from exchange.rpc.streams import CURRENT_CALL, CallEnder
+from exchange.safeguards.service import Safeguards
 from exchange.services.reader import FilterFn, Page, ReaderService, decode_cursor, encode_cursor
-from exchange.store.base import EventFilter, EventRecord, LiveEvent, Store
+from exchange.store.base import EventFilter, EventRecord, LiveEvent, SignalFlags, Store
 
 log = structlog.get_logger("exchange.live.fanout")
 
@@ -110,9 +111,12 @@ class Fanout:
         offload: Offload,
         reads: Offload,
         render: Render,
+        safeguards: Safeguards,
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._safeguards = safeguards
+        self._deliveries: list[tuple[Caller, list[int]]] = []
         self._reader = reader
         self._policy = policy
         self._page = settings.pull_page
@@ -263,21 +267,24 @@ class Fanout:
         woken, self._woken_at = self._woken_at, None
         while self._groups:
             events = await self._reads(self._store.live_events, self._head, self._page)
+            flags = await self._reads(self._safeguards.flags, [e.event.signal_id for e in events if e.type is not None])
             start = 0
             for i, event in enumerate(events):
                 if event.event.kind == KIND_ADMIN:  # policy may have changed: re-admit before what follows
-                    self._hand_out(events[start : i + 1])
+                    self._hand_out(events[start : i + 1], flags)
                     start = i + 1
                     await self._recheck()
-            self._hand_out(events[start:])
+            self._hand_out(events[start:], flags)
+            await self._reads(self._record_deliveries)
             await self._wake_queued()
             if len(events) < self._page:
                 break
         if woken is not None and self._metrics is not None:
             self._metrics.fanout_lag.observe(time.monotonic() - woken)
 
-    def _hand_out(self, events: Sequence[LiveEvent]) -> None:
-        """Queue ``events`` on every live stream that may see them (synchronous: no stream joins midway)."""
+    def _hand_out(self, events: Sequence[LiveEvent], flags: dict[int, SignalFlags]) -> None:
+        """Queue ``events`` on every live stream that may see them (synchronous: no stream joins midway);
+        ``flags``: of their signals, by signal id."""
         if not events:
             return
         top = events[-1].event.seq
@@ -287,17 +294,28 @@ class Fanout:
             hit = shared.get(live.filter)
             if hit is None:
                 visible = [e.event for e in events if live.filter.admits(e)]
-                hit = shared[live.filter] = (visible, self._render(Page(visible, cursor)) if visible else None)
+                page = Page(visible, cursor, flags)
+                hit = shared[live.filter] = (visible, self._render(page) if visible else None)
             visible, message = hit
             if visible and visible[-1].seq > live.seq:
                 if visible[0].seq <= live.seq:  # it caught up past part of this read on its own
                     visible = [e for e in visible if e.seq > live.seq]
-                    message = self._render(Page(visible, cursor))
-                self._queue(live, message, len(visible))
+                    message = self._render(Page(visible, cursor, flags))
+                if self._queue(live, message, len(visible)):
+                    submitted = [e.signal_id for e in visible if e.kind == KIND_SUBMIT]
+                    if submitted:
+                        self._deliveries.append((live.caller, submitted))
             live.seq = max(live.seq, top)
         self._head = max(self._head, top)
 
-    def _queue(self, live: _Live, message: Any, count: int) -> None:
+    def _record_deliveries(self) -> None:
+        """Record what the last hand-out queued on each stream (signals received by Subscribe)."""
+        done, self._deliveries = self._deliveries, []
+        for caller, signal_ids in done:
+            self._safeguards.delivered(caller, signal_ids, "subscribe")
+
+    def _queue(self, live: _Live, message: Any, count: int) -> bool:
+        """Queue a message on a stream; False when the stream was cut off instead (its backlog is full)."""
         if live.queued and live.queued + count > self._backlog:
             self._leave(live)
             live.end(
@@ -311,10 +329,11 @@ class Fanout:
             log.warning("stream_cut_off", member=live.caller.member_id, backlog=self._backlog)
             if self._metrics is not None:
                 self._metrics.streams_cut.inc()
-            return
+            return False
         live.pages.append((message, count))
         live.queued += count
         self._to_wake.append(live)
+        return True
 
     async def _wake_queued(self) -> None:
         """Wake the streams that got pages a slice at a time, the next slice once this one's writes are

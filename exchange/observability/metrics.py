@@ -64,10 +64,17 @@ class Metrics:
         self.open_streams.labels(method).dec()
         self.member_streams.labels(member).dec()
 
-    def watch(self, store: Store, policy: PolicyEngine, cert_expiry: Callable[[], float]) -> None:
-        """Export gauges and counters read at scrape time from the store, the quota ledger and the
-        server certificate in use (its expiry, for an alert well before the day)."""
-        self.registry.register(_StateCollector(store, policy, cert_expiry))
+    def watch(
+        self,
+        store: Store,
+        policy: PolicyEngine,
+        cert_expiry: Callable[[], float],
+        redress_wait: Callable[[], float] | None = None,
+    ) -> None:
+        """Export gauges and counters read at scrape time from the store, the quota ledger, the server
+        certificate in use (its expiry, for an alert well before the day) and ``redress_wait``: how long the
+        oldest unacknowledged retraction for redress has waited."""
+        self.registry.register(_StateCollector(store, policy, cert_expiry, redress_wait))
 
     def serve(self, address: str) -> Any:
         """Start the HTTP endpoint; returns the server (``shutdown()`` stops it)."""
@@ -77,10 +84,17 @@ class Metrics:
 
 
 class _StateCollector(Collector):
-    def __init__(self, store: Store, policy: PolicyEngine, cert_expiry: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        policy: PolicyEngine,
+        cert_expiry: Callable[[], float],
+        redress_wait: Callable[[], float] | None,
+    ) -> None:
         self._store = store
         self._policy = policy
         self._cert_expiry = cert_expiry
+        self._redress_wait = redress_wait
 
     def collect(self) -> Iterator[Any]:
         expiry = GaugeMetricFamily(
@@ -94,6 +108,13 @@ class _StateCollector(Collector):
         except Exception:  # the store is unreachable: report nothing rather than fail the scrape
             return
         yield size
+        if self._redress_wait is not None:
+            oldest = GaugeMetricFamily(
+                "sigx_redress_oldest_pending_seconds",
+                "how long the oldest unacknowledged retraction for redress has waited (0: none waits)",
+            )
+            oldest.add_metric([], self._redress_wait())
+            yield oldest
         ledger = self._policy.ledger
         denials = CounterMetricFamily("sigx_quota_denials", "requests refused for quota, by member", labels=["member"])
         for member, n in sorted(ledger.denials.items()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from pathlib import Path
+from typing import Any
 
 import grpc
 import structlog
@@ -87,7 +88,9 @@ class ServerTls:
             return (waiting or self.not_after).timestamp()
 
     def credentials(self) -> grpc.ServerCredentials:
-        return grpc.dynamic_ssl_server_credentials(self._initial, self._fetch, require_client_authentication=True)
+        # gRPC takes None from the fetcher as "keep the current certificate"; its stubs do not say so.
+        fetch: Any = self._fetch
+        return grpc.dynamic_ssl_server_credentials(self._initial, fetch, require_client_authentication=True)
 
     def _files(self) -> tuple[Path, Path, Path]:
         return self._paths.server_key, self._paths.server_cert, self._paths.ca_cert

@@ -13,6 +13,9 @@
     feedback_per_day = 10000
     oprf_bulk_per_day = 0           # bulk evaluations, for a member's own match index (operator-granted)
     max_streams = 16                # streaming calls (Subscribe, Pull, SubmitStream, …) open at once, per replica
+    quarantine_false_positives = 3  # [defaults] only: quarantine a signal when this many members said false_positive
+    quarantine_lookup_matches = 1000  # quarantine a signal that one member's look-ups matched more often than this
+    quarantine_window = 3600        # ... within this many seconds (0 in either: never)
 
     [members.demo-b]                # per-member overrides, key by key
     read_categories = ["sextortion.*", "grooming"]
@@ -43,6 +46,8 @@ QUOTA_KEYS = (
     "feedback_per_day",
 )
 LIMIT_KEYS = ("max_streams",)
+SAFEGUARD_KEYS = ("quarantine_false_positives", "quarantine_lookup_matches", "quarantine_window")
+MAX_SAFEGUARD = 10**9
 MAX_STREAMS = 100_000
 MAX_QUOTA = 10**12
 
@@ -61,6 +66,9 @@ class Rules:
     feedback_per_day: int = 10_000
     oprf_bulk_per_day: int = 0  # granted by the operator to members that index their own user base
     max_streams: int = 16
+    quarantine_false_positives: int = 3
+    quarantine_lookup_matches: int = 1000
+    quarantine_window: int = 3600
 
     def allows(self, key: str, value: str) -> bool:
         """Whether the list rule ``key`` admits ``value`` (``*``, exact, or ``prefix.*``)."""
@@ -132,6 +140,12 @@ def _rules_fields(where: str, table: Mapping[str, Any], categories: Iterable[str
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_STREAMS:
                 raise InvalidArgumentError(
                     f"policy {path}: expected a whole number from 0 to {MAX_STREAMS}", reason="policy_invalid"
+                )
+            out[key] = value
+        elif key in SAFEGUARD_KEYS:
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SAFEGUARD:
+                raise InvalidArgumentError(
+                    f"policy {path}: expected a whole number from 0 to {MAX_SAFEGUARD}", reason="policy_invalid"
                 )
             out[key] = value
         else:

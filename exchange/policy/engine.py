@@ -28,6 +28,8 @@ from exchange.errors import (
 from exchange.identity import Caller
 from exchange.policy.document import PolicyDocument, Rules, matches
 from exchange.policy.quota import QuotaLedger
+from exchange.safeguards import charter as charters
+from exchange.safeguards.charter import Charter
 from exchange.store.base import EventFilter, SignalRecord, Store
 
 _PKG = "/signal_exchange.v1."
@@ -51,6 +53,9 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
             "ListCategories",
             "RunRetention",
             "GetStats",
+            "GetCharter",
+            "ListWarninglists",
+            "GetReport",
         )
     },
     **{
@@ -58,8 +63,25 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
         for m in ("GetCheckpoint", "GetInclusionProof", "GetInclusionProofs", "GetConsistencyProof")
     },
     f"{_PKG}Log/GetEntries": frozenset({"auditor", "operator"}),
+    **{f"{_PKG}Safeguards/{m}": frozenset({"member", "operator"}) for m in ("ListQuarantined", "ListRedress")},
+    **{f"{_PKG}Safeguards/{m}": MEMBERS for m in ("Release", "Acknowledge")},
 }
 SUSPENDED_MAY_CALL = frozenset({f"{_PKG}Directory/WhoAmI"})
+# The charter action each member method takes (WhoAmI takes none: every member may learn who it is).
+METHOD_ACTIONS: dict[str, str] = {
+    **{f"{_PKG}Exchange/{m}": "submit" for m in ("Submit", "SubmitStream", "Retract")},
+    **{f"{_PKG}Exchange/{m}": "read" for m in ("Pull", "Subscribe")},
+    f"{_PKG}Exchange/Lookup": "lookup",
+    f"{_PKG}Exchange/Feedback": "feedback",
+    **{f"{_PKG}Safeguards/{m}": "submit" for m in ("Release", "ListQuarantined")},
+    **{f"{_PKG}Safeguards/{m}": "read" for m in ("Acknowledge", "ListRedress")},
+    **{f"{_PKG}Pseudonymizer/{m}": "pseudonymise" for m in ("GetPublicKey", "Evaluate")},
+    **{f"{_PKG}Directory/{m}": "directory" for m in ("ListMembers", "ListSigningKeys")},
+    **{
+        f"{_PKG}Log/{m}": "log"
+        for m in ("GetCheckpoint", "GetInclusionProof", "GetInclusionProofs", "GetConsistencyProof", "GetEntries")
+    },
+}
 # The streams that may run for long: each asks ``readmit`` again as it goes.
 PULL, SUBSCRIBE, SUBMIT_STREAM = (f"{_PKG}Exchange/{m}" for m in ("Pull", "Subscribe", "SubmitStream"))
 STREAM_RETRY = 5.0  # seconds a caller refused a stream is told to wait
@@ -75,6 +97,8 @@ class PolicyEngine:
         self._lock = threading.Lock()
         self._version = -1
         self._document = PolicyDocument()
+        self._charter_version = -1
+        self._charter = charters.DEFAULT_CHARTER
         self._checked = 0.0
 
     # -- the policy in force -------------------------------------------------
@@ -96,7 +120,16 @@ class PolicyEngine:
                 members = [m.member_id for m in self._store.list_members()]
                 self._document = parse(text, members, self._store.categories()) if text else PolicyDocument()
                 self._version = version
+            charter_version, charter_text = self._store.get_charter()
+            if charter_version != self._charter_version:
+                self._charter = charters.from_store(charter_version, charter_text, self._store.categories())
+                self._charter_version = charter_version
             self._checked = time.monotonic()
+
+    def charter(self) -> tuple[int, Charter]:
+        """The charter in force and its version (0: the default), re-read like the policy."""
+        self.document()
+        return self._charter_version, self._charter
 
     def rules(self, caller: Caller) -> Rules:
         return self.document()[1].rules_for(caller.member_id)
@@ -148,6 +181,12 @@ class PolicyEngine:
         if roles is None or caller.role not in roles:
             name = method.rsplit("/", 2)[-2:]
             raise PermissionDeniedError(f"role {caller.role} may not call {'.'.join(name)}", reason="role")
+        action = METHOD_ACTIONS.get(method)
+        kind = caller.member.kind
+        if action is not None and caller.role == "member" and self.charter()[1].forbids(kind, action):
+            raise PermissionDeniedError(
+                f"charter forbid.{kind}: members of kind {kind} may not {action}", reason="charter"
+            )
 
     # -- items ------------------------------------------------------------------
 
@@ -163,6 +202,9 @@ class PolicyEngine:
             raise PermissionDeniedError(
                 f"policy submit_categories does not allow {category}", reason="submit_categories"
             )
+        rule = self.charter()[1].category_rule(caller.member.kind, category)
+        if rule is not None:
+            raise PermissionDeniedError(self._category_denial(caller, rule, category), reason="charter")
         if not audience:
             return None
         group = self._store.group_id(audience)
@@ -191,9 +233,25 @@ class PolicyEngine:
         if signal.submitter == caller.member_id:
             raise FailedPreconditionError("feedback is for other members' signals", reason="own_signal")
 
-    def read_filter(self, caller: Caller, types: Sequence[int] = (), categories: Sequence[str] = ()) -> EventFilter:
-        """What the caller may read, narrowed by what it asked for; asking for more is denied."""
+    def _category_denial(self, caller: Caller, rule: str, category: str) -> str:
+        kinds = ", ".join(self.charter()[1].categories[rule])
+        return f"charter categories.{rule}: {category} is for members of kind {kinds}, not {caller.member.kind}"
+
+    def read_filter(
+        self, caller: Caller, types: Sequence[int] = (), categories: Sequence[str] = (), lookup: bool = False
+    ) -> EventFilter:
+        """What the caller may read, narrowed by what it asked for; asking for more is denied. The charter
+        narrows it further: categories the caller's kind may not use, and (except for a ``lookup``, which
+        counts submitters itself) categories its kind sees only when corroborated."""
         rules = self.rules(caller)
+        charter = self.charter()[1]
+        kind = caller.member.kind
+
+        def chartered(name: str) -> bool:
+            if charter.category_rule(kind, name) is not None:
+                return False
+            return lookup or charter.submitters_needed(kind, name) <= 1
+
         for t in types:
             name = TYPE_NAMES.get(t, str(t))
             if not rules.allows("read_types", name):
@@ -201,14 +259,20 @@ class PolicyEngine:
         for c in categories:
             if not rules.allows("read_categories", c):
                 raise PermissionDeniedError(f"policy read_categories does not allow {c}", reason="read_categories")
+            rule = charter.category_rule(kind, c)
+            if rule is not None:
+                raise PermissionDeniedError(self._category_denial(caller, rule, c), reason="charter")
         all_categories = self._store.categories()
         readable_types = {code for name, code in TYPE_CODES.items() if rules.allows("read_types", name)}
-        readable_cats = {c.row for name, c in all_categories.items() if rules.allows("read_categories", name)}
+        readable_cats = {
+            c.row for name, c in all_categories.items() if rules.allows("read_categories", name) and chartered(name)
+        }
+        every_category = "*" in rules.read_categories and len(readable_cats) == len(all_categories)
         wanted_types = readable_types & set(types) if types else readable_types
         wanted_cats = readable_cats & {all_categories[c].row for c in categories} if categories else readable_cats
         return EventFilter(
             types=None if not types and "*" in rules.read_types else frozenset(wanted_types),
-            categories=None if not categories and "*" in rules.read_categories else frozenset(wanted_cats),
+            categories=None if not categories and every_category else frozenset(wanted_cats),
             audiences=self._store.member_groups(caller.row),
             reader=caller.row,
         )
@@ -220,6 +284,7 @@ class PolicyEngine:
     def reader(self, caller: Caller) -> Callable[[SignalRecord], bool]:
         """``can_read`` for many signals: the rules and groups are read once, decisions are cached."""
         rules = self.rules(caller)
+        charter = self.charter()[1]
         groups = self._store.member_groups(caller.row)
         decided: dict[tuple[int, str], bool] = {}
 
@@ -227,12 +292,30 @@ class PolicyEngine:
             key = (signal.type, signal.category)
             allowed = decided.get(key)
             if allowed is None:
-                allowed = decided[key] = matches(rules.read_types, TYPE_NAMES.get(signal.type, "")) and matches(
-                    rules.read_categories, signal.category
+                allowed = decided[key] = (
+                    matches(rules.read_types, TYPE_NAMES.get(signal.type, ""))
+                    and matches(rules.read_categories, signal.category)
+                    and charter.category_rule(caller.member.kind, signal.category) is None
                 )
             return allowed and (signal.audience is None or signal.audience in groups)
 
         return visible
+
+    def corroborated(self, caller: Caller) -> Callable[[Sequence[SignalRecord]], list[SignalRecord]]:
+        """The charter's ``min_submitters`` for one look-up result: of the signals matching one query, those
+        whose category the caller's kind may see now, given how many distinct members submitted them."""
+        charter = self.charter()[1]
+        kind = caller.member.kind
+
+        def keep(signals: Sequence[SignalRecord]) -> list[SignalRecord]:
+            if not charter.min_submitters:
+                return list(signals)
+            submitters: dict[str, set[str]] = {}
+            for s in signals:
+                submitters.setdefault(s.category, set()).add(s.submitter)
+            return [s for s in signals if len(submitters[s.category]) >= charter.submitters_needed(kind, s.category)]
+
+        return keep
 
     def may_read_leaf(self, caller: Caller, submitter: str) -> bool:
         """Log leaf records are for their submitter, auditors and operators."""

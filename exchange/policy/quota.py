@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from exchange.errors import QuotaExceededError
 
@@ -43,6 +43,11 @@ def exhausted(quota: str, limit: int, amount: int, used: int, now: float) -> Quo
     )
 
 
+def used_today(rows: Iterable[tuple[str, str, int, int]], now: float) -> dict[tuple[str, str], int]:
+    """From ``(member, quota, window, units used)`` rows: the daily quotas' units used in the current window."""
+    return {(m, q): n for m, q, w, n in rows if q in COUNTED and n and w == int(now // WINDOWS[q])}
+
+
 @dataclass(frozen=True)
 class UsageSummary:
     """Admitted look-ups, OPRF evaluations (ordinary and bulk) and quota denials per member, and what they cover."""
@@ -52,6 +57,8 @@ class UsageSummary:
     scope: str
     evaluations: dict[str, int] = field(default_factory=dict)
     bulk_evaluations: dict[str, int] = field(default_factory=dict)
+    #: (member, daily quota) -> units used in the current window, as enforced
+    today: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, admitted: Iterable[tuple[str, str, int]], denials: Mapping[str, int], scope: str) -> UsageSummary:
@@ -61,7 +68,8 @@ class UsageSummary:
             name = COUNTED.get(quota)
             if name is not None and units:
                 per[name][member] = per[name].get(member, 0) + int(units)
-        return cls(denials=dict(denials), scope=scope, **per)
+        lookups, evaluations, bulk = per["lookups"], per["evaluations"], per["bulk_evaluations"]
+        return cls(lookups, dict(denials), scope, evaluations=evaluations, bulk_evaluations=bulk)
 
 
 class QuotaLedger:
@@ -106,7 +114,9 @@ class QuotaLedger:
         """Look-ups and OPRF evaluations admitted and quota denials per member, for ``sigx admin stats``."""
         with self._lock:
             admitted = [(m, q, n) for (m, q), n in self.totals.items()]
-            return UsageSummary.of(admitted, self.denials, "this exchange process, since it started")
+            summary = UsageSummary.of(admitted, self.denials, "this exchange process, since it started")
+            used = [(m, q, w, n) for (m, q), (w, n) in self._used.items()]
+        return replace(summary, today=used_today(used, self._clock()))
 
     def used(self, member_id: str, quota: str) -> int:
         window = int(self._clock() // WINDOWS[quota])

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import grpc
 
-from client_sdk.vocab import SUBMIT_STATUS_CODES, TYPE_NAMES, VERDICT_NAMES
-from client_sdk.wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2
+from client_sdk.vocab import SUBMIT_STATUS_CODES, TYPE_NAMES, VERDICT_CODES, VERDICT_NAMES
+from client_sdk.wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2, safeguards_pb2
 from exchange.policy.quota import UsageSummary
 from exchange.rpc.status import status_for
 from exchange.services.admin import ChangeResult, MemberDetail
 from exchange.services.ingest import ItemResult
 from exchange.services.log import Evidence
-from exchange.services.reader import Page, Query
-from exchange.store.base import KeyRecord, MatchRecord, MemberRecord, Stats
+from exchange.services.reader import LookupAnswer, Page, Query
+from exchange.store.base import KeyRecord, MemberRecord, QuarantineRecord, RedressRecord, Stats, WarninglistRecord
 
 
 def submit_response(results: list[ItemResult]) -> exchange_pb2.SubmitResponse:
@@ -32,7 +32,7 @@ def submit_response(results: list[ItemResult]) -> exchange_pb2.SubmitResponse:
 def pull_response(page: Page) -> exchange_pb2.PullResponse:
     out = exchange_pb2.PullResponse(cursor=page.cursor)
     for e in page.events:
-        out.events.add(
+        event = out.events.add(
             seq=e.seq,
             kind=e.kind,
             envelope=e.envelope,
@@ -40,6 +40,10 @@ def pull_response(page: Page) -> exchange_pb2.PullResponse:
             signal_id=e.signal_id,
             expires_at=e.expires_at,
         )
+        flags = page.flags.get(e.signal_id)
+        if flags is not None:
+            event.warninglists.extend(flags.warninglists)
+            event.quarantine = flags.quarantine
     return out
 
 
@@ -47,9 +51,9 @@ def queries(request: exchange_pb2.LookupRequest) -> list[Query]:
     return [Query(q.type, q.value) for q in request.queries]
 
 
-def lookup_response(results: list[list[MatchRecord]]) -> exchange_pb2.LookupResponse:
+def lookup_response(answer: LookupAnswer) -> exchange_pb2.LookupResponse:
     out = exchange_pb2.LookupResponse()
-    for matches in results:
+    for matches in answer.results:
         result = out.results.add()
         for m in matches:
             s = m.signal
@@ -73,12 +77,21 @@ def lookup_response(results: list[list[MatchRecord]]) -> exchange_pb2.LookupResp
                 ),
                 distance=m.distance,
                 seq=s.signal_id,
+                warninglists=answer.flags[s.signal_id].warninglists if s.signal_id in answer.flags else (),
+                submitter_quality=_quality(answer.quality.get((s.submitter, s.category), {})),
             )
     return out
 
 
+def _quality(verdicts: dict[int, int]) -> exchange_pb2.SubmitterQuality:
+    names = {VERDICT_CODES[n]: n for n in ("confirmed", "actioned", "false_positive", "not_found")}
+    return exchange_pb2.SubmitterQuality(**{name: verdicts.get(code, 0) for code, name in names.items()})
+
+
 def member(m: MemberRecord) -> directory_pb2.Member:
-    return directory_pb2.Member(member_id=m.member_id, display_name=m.display_name, role=m.role, status=m.status)
+    return directory_pb2.Member(
+        member_id=m.member_id, display_name=m.display_name, role=m.role, status=m.status, kind=m.kind
+    )
 
 
 def signing_key(k: KeyRecord) -> directory_pb2.SigningKey:
@@ -122,7 +135,38 @@ def member_detail(d: MemberDetail) -> admin_pb2.MemberDetail:
         key_ids=d.key_ids,
         policy=d.policy,
         certificates_from=m.certs_from,
+        kind=m.kind,
     )
+
+
+def warninglists_response(lists: list[WarninglistRecord]) -> admin_pb2.ListWarninglistsResponse:
+    out = admin_pb2.ListWarninglistsResponse()
+    for w in lists:
+        entries = _counts({TYPE_NAMES.get(t, str(t)): n for t, n in w.entries.items()})
+        out.warninglists.add(name=w.name, mode=w.mode, description=w.description, entries_by_type=entries)
+    return out
+
+
+def quarantined_response(records: list[QuarantineRecord]) -> safeguards_pb2.ListQuarantinedResponse:
+    out = safeguards_pb2.ListQuarantinedResponse()
+    for q in records:
+        out.signals.add(signal_id=q.signal_id, submitter=q.submitter, reason=q.reason, since=q.since, seq=q.seq)
+    return out
+
+
+def redress_response(records: list[RedressRecord]) -> safeguards_pb2.ListRedressResponse:
+    out = safeguards_pb2.ListRedressResponse()
+    for r in records:
+        out.items.add(
+            signal_id=r.signal_id,
+            member=r.member,
+            received_via=r.via,
+            retracted_at=r.retracted_at,
+            outcome=r.outcome,
+            acknowledged_at=r.acknowledged_at,
+            retract_seq=r.retract_seq,
+        )
+    return out
 
 
 def _counts(items: dict) -> list[admin_pb2.Count]:
@@ -144,7 +188,17 @@ def stats_response(stats: Stats, usage: UsageSummary) -> admin_pb2.GetStatsRespo
         bulk_evaluations_by_member=_counts(usage.bulk_evaluations),
         active_signals=stats.active_signals,
         counts_scope=usage.scope,
+        submits_by_day_category=_pairs(stats.submits_by_day_category),
+        feedback_by_category=_pairs(
+            {(c, VERDICT_NAMES.get(v, str(v))): n for (c, v), n in stats.feedback_by_category.items()}
+        ),
+        last_activity_by_member=_counts(stats.last_activity),
+        quota_used_today=_pairs(usage.today),
     )
+
+
+def _pairs(items: dict[tuple[str, str], int]) -> list[admin_pb2.PairCount]:
+    return [admin_pb2.PairCount(key=k, sub=s, value=v) for (k, s), v in sorted(items.items())]
 
 
 def entries_response(page: list[tuple[int, bytes, bytes]]) -> log_pb2.GetEntriesResponse:

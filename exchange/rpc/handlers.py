@@ -27,6 +27,8 @@ from client_sdk.wire import (
     log_pb2_grpc,
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
+    safeguards_pb2,
+    safeguards_pb2_grpc,
 )
 from exchange.errors import UnavailableError
 from exchange.identity import current_caller
@@ -34,6 +36,7 @@ from exchange.live.fanout import Fanout
 from exchange.rpc import convert
 from exchange.rpc.interceptor import run_admitted
 from exchange.rpc.offload import Offload
+from exchange.safeguards.service import Safeguards
 from exchange.services.admin import AdminQueries, AdminService
 from exchange.services.directory import DirectoryService
 from exchange.services.ingest import IngestService
@@ -250,6 +253,57 @@ class AdminHandler(_OnPool, admin_pb2_grpc.AdminServicer):
     @on_pool
     def GetStats(self, request: admin_pb2.GetStatsRequest, context: grpc.ServicerContext) -> admin_pb2.GetStatsResponse:
         return convert.stats_response(*self._queries.stats())
+
+    @on_pool
+    def ListWarninglists(
+        self, request: admin_pb2.ListWarninglistsRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.ListWarninglistsResponse:
+        return convert.warninglists_response(self._queries.warninglists())
+
+    @on_pool
+    def GetReport(
+        self, request: admin_pb2.GetReportRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetReportResponse:
+        return admin_pb2.GetReportResponse(report=self._queries.report(request.period))
+
+    @on_pool
+    def GetCharter(
+        self, request: admin_pb2.GetCharterRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetCharterResponse:
+        version, document, sha256 = self._queries.charter()
+        return admin_pb2.GetCharterResponse(document=document, version=version, sha256=sha256)
+
+
+class SafeguardsHandler(_OnPool, safeguards_pb2_grpc.SafeguardsServicer):
+    def __init__(self, offload: Offload, safeguards: Safeguards) -> None:
+        super().__init__(offload)
+        self._safeguards = safeguards
+
+    @on_pool
+    def Release(
+        self, request: safeguards_pb2.SafeguardRequest, context: grpc.ServicerContext
+    ) -> safeguards_pb2.SafeguardResponse:
+        seq = self._safeguards.release(current_caller(), request.envelope)
+        return safeguards_pb2.SafeguardResponse(seq=seq, log_index=seq - 1)
+
+    @on_pool
+    def Acknowledge(
+        self, request: safeguards_pb2.SafeguardRequest, context: grpc.ServicerContext
+    ) -> safeguards_pb2.SafeguardResponse:
+        seq = self._safeguards.acknowledge(current_caller(), request.envelope)
+        return safeguards_pb2.SafeguardResponse(seq=seq, log_index=seq - 1)
+
+    @on_pool
+    def ListRedress(
+        self, request: safeguards_pb2.ListRedressRequest, context: grpc.ServicerContext
+    ) -> safeguards_pb2.ListRedressResponse:
+        return convert.redress_response(self._safeguards.redress(current_caller(), request.pending_only))
+
+    @on_pool
+    def ListQuarantined(
+        self, request: safeguards_pb2.ListQuarantinedRequest, context: grpc.ServicerContext
+    ) -> safeguards_pb2.ListQuarantinedResponse:
+        return convert.quarantined_response(self._safeguards.quarantined(current_caller()))
 
 
 class LogHandler(_OnPool, log_pb2_grpc.LogServicer):

@@ -96,13 +96,16 @@ class ExchangeInterceptor(grpc.aio.ServerInterceptor):
             "request_deserializer": _tolerant(handler.request_deserializer),
             "response_serializer": handler.response_serializer,
         }
+        # The stubs type handlers as synchronous; on this aio server every behaviour is a coroutine
+        # function or an async generator (Behaviour).
+        behaviours: Any = handler
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(self._unary(method, handler.unary_unary), **kwargs)
+            return grpc.unary_unary_rpc_method_handler(self._unary(method, behaviours.unary_unary), **kwargs)
         if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(self._unary(method, handler.stream_unary), **kwargs)
+            return grpc.stream_unary_rpc_method_handler(self._unary(method, behaviours.stream_unary), **kwargs)
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(self._streaming(method, handler.unary_stream), **kwargs)
-        return grpc.stream_stream_rpc_method_handler(self._streaming(method, handler.stream_stream), **kwargs)
+            return grpc.unary_stream_rpc_method_handler(self._streaming(method, behaviours.unary_stream), **kwargs)
+        return grpc.stream_stream_rpc_method_handler(self._streaming(method, behaviours.stream_stream), **kwargs)
 
     @contextlib.asynccontextmanager
     async def _call(self, context: grpc.aio.ServicerContext, method: str, stream: bool) -> AsyncIterator[_Call]:
@@ -193,10 +196,10 @@ def _certificate(context: grpc.aio.ServicerContext) -> tuple[str, bytes | None]:
     """The member id the peer's client certificate names (mutual TLS verified it against the CA), and the
     certificate's PEM; raises UnauthenticatedError without one."""
     auth = context.auth_context()
-    names = auth.get("x509_common_name") or []
+    names = list(auth.get("x509_common_name") or ())
     if len(names) != 1:
         raise UnauthenticatedError("a client certificate from this exchange's CA is required")
-    pems = auth.get("x509_pem_cert") or []
+    pems = list(auth.get("x509_pem_cert") or ())
     return names[0].decode("utf-8", "replace"), pems[0] if len(pems) == 1 else None
 
 

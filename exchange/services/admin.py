@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from client_sdk.envelope import PAYLOAD_ADMIN
 from client_sdk.keys import is_valid_public_key, key_id_for
+from client_sdk.vocab import TYPE_NAMES, VALUE_BYTES
 from client_sdk.wire import admin_pb2
 from exchange.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, quoted
 from exchange.identity import Caller
@@ -23,14 +24,18 @@ from exchange.pki.ca import CertificateAuthority, IssuedCert, issued_at, not_aft
 from exchange.policy import document as policy_doc
 from exchange.policy.engine import PolicyEngine
 from exchange.policy.quota import UsageSummary
+from exchange.safeguards import charter as charters
+from exchange.safeguards.service import MODES, SYSTEM_MEMBER, SYSTEM_ROLE
 from exchange.services.envelopes import EnvelopeOpener
-from exchange.store.base import AdminEvent, Category, GroupRecord, MemberRecord, Stats, Store
+from exchange.store.base import AdminEvent, Category, GroupRecord, MemberRecord, Stats, Store, WarninglistRecord
 
 ROLES = ("member", "operator", "auditor")
 STATUSES = ("active", "suspended", "removed")
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*){0,3}")
 MAX_RETENTION_DAYS = 3650
+MAX_WARNINGLIST_VALUES = 10_000  # per change
+MAX_DESCRIPTION = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +106,72 @@ class AdminService:
     def _add_member(self, caller: Caller, ch: admin_pb2.AddMember, event: AdminEvent | None, now: int) -> ChangeResult:
         member_id = _name(ch.member_id, "member_id")
         role = ch.role or "member"
-        if role not in ROLES:
+        if role == SYSTEM_ROLE:  # the exchange's own key, registered once (datadir.bootstrap does it)
+            if member_id != SYSTEM_MEMBER or any(m.role == SYSTEM_ROLE for m in self._store.list_members()):
+                raise FailedPreconditionError(
+                    f"the one {SYSTEM_ROLE} member is {SYSTEM_MEMBER!r}, registered once", reason="bad_role"
+                )
+        elif role not in ROLES:
             raise InvalidArgumentError(f"role must be one of {', '.join(ROLES)}", reason="bad_role")
+        kind = ch.kind or ("platform" if role == "member" else "")
+        if kind:
+            charters.check_kind(self._policy.charter()[1], kind)
         public_key = _public_key(ch.signing_public_key)
         key_id = key_id_for(public_key)
         tls_key = _tls_public_key(ch.tls_public_key)
         if self._store.get_member(member_id) is not None:
             raise FailedPreconditionError(f"member {quoted(member_id)} already exists", reason="member_exists")
+        what = f"{role} {member_id}" + (f" of kind {kind}" if kind else "")
         if event is None:
-            return ChangeResult(0, f"would add {role} {member_id} with key {key_id}", key_id=key_id)
-        self._store.add_member(member_id, role, ch.display_name or member_id, now, event, (key_id, public_key))
+            return ChangeResult(0, f"would add {what} with key {key_id}", key_id=key_id)
+        self._store.add_member(
+            member_id, role, ch.display_name or member_id, now, event, (key_id, public_key), kind=kind
+        )
         cert = self._ca().issue_client(member_id, tls_key)
-        return ChangeResult(event.seq, f"added {role} {member_id} with key {key_id}", cert, key_id)
+        return ChangeResult(event.seq, f"added {what} with key {key_id}", cert, key_id)
+
+    def _set_member_kind(
+        self, caller: Caller, ch: admin_pb2.SetMemberKind, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        member = self._store.get_member(ch.member_id)
+        if member is None:
+            raise NotFoundError(f"no member {quoted(ch.member_id)}", reason="member_not_found")
+        charters.check_kind(self._policy.charter()[1], ch.kind)
+        document = self._policy.document()[1]
+        kinds = {m.member_id: m.kind for m in self._store.list_members()} | {ch.member_id: ch.kind}
+        charters.check_policy(self._policy.charter()[1], document, kinds, self._store.categories())
+        summary = f"{ch.member_id}: kind {member.kind or '-'} -> {ch.kind}"
+        already = f"{ch.member_id} is of kind {ch.kind} already"
+        if event is None:
+            return self._done(None, member.kind != ch.kind, summary, already)
+        changed = self._store.set_member_kind(ch.member_id, ch.kind, event)
+        self._policy.reload()
+        return self._done(event, changed, summary, already)
+
+    def _apply_charter(
+        self, caller: Caller, ch: admin_pb2.ApplyCharter, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        if ch.sha256 != charters.digest(ch.document):
+            raise InvalidArgumentError(
+                "sha256 is not the SHA-256 of the charter document sent", reason="charter_digest"
+            )
+        new = charters.parse(ch.document, self._store.categories())
+        version, old = self._policy.charter()
+        if ch.base_version and ch.base_version != version:
+            raise FailedPreconditionError(
+                f"the charter changed (now version {version}, the change was against {ch.base_version})",
+                reason="charter_changed",
+            )
+        kinds = {m.member_id: m.kind for m in self._store.list_members()}
+        charters.check_members(new, kinds)
+        charters.check_policy(new, self._policy.document()[1], kinds, self._store.categories())
+        if new == old and version:
+            return ChangeResult(0, "no change: the charter in force is the same")
+        if event is None:
+            return ChangeResult(0, f"would put charter sha256:{ch.sha256.hex()[:16]} in force")
+        new_version = self._store.set_charter(ch.document, ch.sha256, version, event)
+        self._policy.reload()
+        return ChangeResult(event.seq, f"charter version {new_version} (sha256:{ch.sha256.hex()}) in force")
 
     def _issue_certificate(
         self, caller: Caller, ch: admin_pb2.IssueCertificate, event: AdminEvent | None, now: int
@@ -223,8 +282,11 @@ class AdminService:
     def _apply_policy(
         self, caller: Caller, ch: admin_pb2.ApplyPolicy, event: AdminEvent | None, now: int
     ) -> ChangeResult:
-        members = [m.member_id for m in self._store.list_members()]
-        new = policy_doc.parse(ch.document, members, self._store.categories())
+        directory = self._store.list_members()
+        new = policy_doc.parse(ch.document, [m.member_id for m in directory], self._store.categories())
+        charters.check_policy(
+            self._policy.charter()[1], new, {m.member_id: m.kind for m in directory}, self._store.categories()
+        )
         version, old = self._policy.document()
         if ch.base_version and ch.base_version != version:
             raise FailedPreconditionError(
@@ -237,6 +299,81 @@ class AdminService:
         new_version = self._store.set_policy(new.render(), version, event)
         self._policy.reload()
         return ChangeResult(event.seq, f"policy version {new_version} in force\n{changes}")
+
+    def _create_warninglist(
+        self, caller: Caller, ch: admin_pb2.CreateWarninglist, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        name = _name(ch.name, "warninglist name")
+        if ch.mode not in MODES:
+            raise InvalidArgumentError(
+                f"mode must be one of {', '.join(MODES)}, got {quoted(ch.mode)}", reason="bad_mode"
+            )
+        if len(ch.description) > MAX_DESCRIPTION or not ch.description.isprintable():
+            raise InvalidArgumentError(
+                f"description: at most {MAX_DESCRIPTION} printable characters", reason="bad_description"
+            )
+        summary = f"created {ch.mode} warninglist {name}"
+        already = f"warninglist {name} exists"
+        if event is None:
+            exists = any(w.name == name for w in self._store.list_warninglists())
+            return self._done(None, not exists, summary, already)
+        return self._done(event, self._store.create_warninglist(name, ch.mode, ch.description, event), summary, already)
+
+    def _set_warninglist_entries(
+        self, caller: Caller, ch: admin_pb2.SetWarninglistEntries, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        want = VALUE_BYTES.get(ch.type)
+        if want is None:
+            raise InvalidArgumentError(f"unknown signal type {ch.type}", reason="unknown_type")
+        if not ch.values:
+            raise InvalidArgumentError("no values", reason="no_values")
+        if len(ch.values) > MAX_WARNINGLIST_VALUES:
+            raise InvalidArgumentError(
+                f"{len(ch.values)} values exceed the maximum of {MAX_WARNINGLIST_VALUES} per change",
+                reason="batch_too_large",
+            )
+        type_name = TYPE_NAMES[ch.type]
+        for i, value in enumerate(ch.values):
+            if len(value) != want:
+                raise InvalidArgumentError(
+                    f"value {i}: a {type_name} value is {want} bytes, got {len(value)}", reason="bad_value"
+                )
+        lists = {w.name: w for w in self._store.list_warninglists()}
+        if ch.list not in lists:
+            raise NotFoundError(f"no warninglist {quoted(ch.list)}", reason="warninglist_not_found")
+        verb = "removed from" if ch.remove else "added to"
+        if event is None:
+            return ChangeResult(0, f"would: {len(set(ch.values))} {type_name} value(s) {verb} {ch.list}")
+        changed, quarantined = self._store.set_warninglist_entries(
+            ch.list, ch.type, list(ch.values), ch.remove, now, event
+        )
+        if not changed:
+            return ChangeResult(0, f"no change: every value is {'absent from' if ch.remove else 'on'} {ch.list}")
+        summary = f"{changed} {type_name} value(s) {verb} {lists[ch.list].mode} warninglist {ch.list}"
+        if quarantined:
+            summary += f"; quarantined {len(quarantined)} signal(s) already shared: {', '.join(map(str, quarantined))}"
+        return ChangeResult(event.seq, summary)
+
+    def _set_quarantine(
+        self, caller: Caller, ch: admin_pb2.SetQuarantine, event: AdminEvent | None, now: int
+    ) -> ChangeResult:
+        if not ch.reason.strip() or len(ch.reason) > MAX_DESCRIPTION:
+            raise InvalidArgumentError(
+                f"a quarantine change needs a reason of at most {MAX_DESCRIPTION} characters", reason="reason_required"
+            )
+        signal = self._store.get_signal(ch.signal_id) if 0 < ch.signal_id < 2**63 else None
+        if signal is None or signal.retracted or signal.expires_at <= now:
+            raise NotFoundError(f"no active signal {ch.signal_id}", reason="signal_not_found")
+        held = self._store.signal_flags([ch.signal_id]).get(ch.signal_id)
+        if ch.quarantined == bool(held and held.quarantine):
+            state = f"quarantined ({held.quarantine})" if held and held.quarantine else "not quarantined"
+            reason = "already_quarantined" if ch.quarantined else "not_quarantined"
+            raise FailedPreconditionError(f"signal {ch.signal_id} is {state} already", reason=reason)
+        verb = "quarantined" if ch.quarantined else "released"
+        if event is None:
+            return ChangeResult(0, f"would: signal {ch.signal_id} {verb}")
+        self._store.set_quarantine(ch.signal_id, ch.quarantined, "operator", now, event)
+        return ChangeResult(event.seq, f"signal {ch.signal_id} of {signal.submitter} {verb}")
 
     def _set_category(
         self, caller: Caller, ch: admin_pb2.SetCategory, event: AdminEvent | None, now: int
@@ -268,10 +405,17 @@ class MemberDetail:
 class AdminQueries:
     """Read-only views for operators."""
 
-    def __init__(self, store: Store, policy: PolicyEngine, purge: Callable[[], int]) -> None:
+    def __init__(
+        self, store: Store, policy: PolicyEngine, purge: Callable[[], int], report: Callable[[str], str]
+    ) -> None:
         self._store = store
         self._policy = policy
         self._purge = purge
+        self._report = report
+
+    def report(self, period: str) -> str:
+        """The signed transparency report of ``period`` (``exchange.safeguards.report``)."""
+        return self._report(period)
 
     def member(self, member_id: str) -> MemberDetail:
         member = self._store.get_member(member_id)
@@ -287,8 +431,19 @@ class AdminQueries:
         version, doc = self._policy.document()
         return version, doc.render()
 
+    def charter(self) -> tuple[int, str, bytes]:
+        """The charter in force: version (0: the default), the applied document (or the default's canonical
+        JSON) and the applied document's SHA-256 (empty for the default)."""
+        version, text = self._store.get_charter()
+        if not version:
+            return 0, charters.DEFAULT_CHARTER.render(), b""
+        return version, text, charters.digest(text)
+
     def groups(self) -> list[GroupRecord]:
         return self._store.list_groups()
+
+    def warninglists(self) -> list[WarninglistRecord]:
+        return self._store.list_warninglists()
 
     def categories(self) -> list[Category]:
         return sorted(self._store.categories().values(), key=lambda c: c.name)

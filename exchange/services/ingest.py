@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from client_sdk.envelope import PAYLOAD_FEEDBACK, PAYLOAD_RETRACT, PAYLOAD_SIGNAL, OpenedEnvelope
-from client_sdk.vocab import MEDIA_CODES, QUALIFIED_CODES, VALUE_BYTES, VERDICT_NAMES
+from client_sdk.vocab import (
+    MEDIA_CODES,
+    QUALIFIED_CODES,
+    REDRESS_REASON_CODES,
+    RETRACT_REASON_CODES,
+    VALUE_BYTES,
+    VERDICT_NAMES,
+)
 from client_sdk.wire import signals_pb2
 from exchange.config import Settings
 from exchange.errors import (
@@ -27,6 +34,7 @@ from exchange.identity import Caller
 from exchange.live.wakeups import WakeupBus
 from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.policy.engine import SUBMIT_STREAM, PolicyEngine
+from exchange.safeguards.service import Safeguards
 from exchange.services.envelopes import EnvelopeOpener, bad_signature
 from exchange.store.base import MAX_ID, FeedbackOutcome, KeyRecord, NewSignal, SignalRecord, Store
 
@@ -68,6 +76,7 @@ class IngestService:
         clock: Clock,
         policy: PolicyEngine,
         opener: EnvelopeOpener,
+        safeguards: Safeguards,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -76,6 +85,7 @@ class IngestService:
         self._clock = clock
         self._policy = policy
         self._opener = opener
+        self._safeguards = safeguards
 
     # -- Submit -------------------------------------------------------------
 
@@ -111,6 +121,10 @@ class IngestService:
                 accepted.append((i, self._validate_signal(caller, body, envelopes[i], now, categories)))  # type: ignore[arg-type]
             except ExchangeError as exc:
                 results[i] = _rejected(exc)
+        blocked = self._safeguards.blocked([item for _, item in accepted])
+        for j in sorted(blocked, reverse=True):
+            results[accepted[j][0]] = _rejected(blocked[j])
+            del accepted[j]
         outcomes = self._store.submit([item for _, item in accepted])
         newest = 0
         for (i, _), outcome in zip(accepted, outcomes, strict=True):
@@ -207,8 +221,15 @@ class IngestService:
         body, now = self._opener.open_one(caller, envelope, PAYLOAD_RETRACT)
         if len(body.reason) > MAX_REASON:
             raise InvalidArgumentError(f"reason is longer than {MAX_REASON} characters", reason="reason_too_long")
+        if body.reason_code and body.reason_code not in RETRACT_REASON_CODES:
+            raise InvalidArgumentError(
+                f"reason_code {quoted(body.reason_code)} is not one of {', '.join(RETRACT_REASON_CODES)}",
+                reason="bad_reason_code",
+            )
         self._policy.check_retract(caller, body.signal_id, self._signal(body.signal_id), body.reason)
-        seq = self._store.retract(body.signal_id, caller.row, envelope, now, by_operator=caller.role == "operator")
+        by_operator = caller.role == "operator"
+        redress = by_operator or body.reason_code in REDRESS_REASON_CODES
+        seq = self._store.retract(body.signal_id, caller.row, envelope, now, by_operator=by_operator, redress=redress)
         self._bus.publish(seq)
         return seq
 
@@ -221,7 +242,8 @@ class IngestService:
             raise InvalidArgumentError(f"unknown verdict {body.verdict}", reason="unknown_verdict")
         with self._policy.charged(caller, "feedback_per_day", 1):
             self._policy.check_feedback(caller, body.signal_id, self._signal(body.signal_id), now)
-            outcome = self._store.feedback(body.signal_id, caller.row, body.verdict, envelope, now)
+            threshold = self._policy.document()[1].defaults.quarantine_false_positives
+            outcome = self._store.feedback(body.signal_id, caller.row, body.verdict, envelope, now, threshold)
         if outcome.changed:
             self._bus.publish(outcome.seq)
         return outcome

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from client_sdk import positions
 from client_sdk.positions import encode_cursor
-from client_sdk.vocab import TYPE_MEDIA_PDQ, VALUE_BYTES
+from client_sdk.vocab import KIND_SUBMIT, TYPE_MEDIA_PDQ, VALUE_BYTES
 from exchange.config import Settings
 from exchange.errors import BatchTooLargeError, InvalidArgumentError, quoted
 from exchange.identity import Caller
 from exchange.policy.engine import PULL, SUBSCRIBE, PolicyEngine
-from exchange.store.base import MAX_ID, EventFilter, EventRecord, MatchRecord, Store
+from exchange.safeguards.service import Safeguards
+from exchange.store.base import MAX_ID, EventFilter, EventRecord, MatchRecord, SignalFlags, Store
 
 Clock = Callable[[], float]
 FilterFn = Callable[[], EventFilter]
@@ -33,6 +34,16 @@ def decode_cursor(cursor: str) -> int:
 class Page:
     events: list[EventRecord]
     cursor: str
+    flags: dict[int, SignalFlags] = field(default_factory=dict)  # by signal id: warninglists, quarantine
+
+
+@dataclass(frozen=True, slots=True)
+class LookupAnswer:
+    """For each query the matching signals, and the flags of those that have any (by signal id)."""
+
+    results: list[list[MatchRecord]]
+    flags: dict[int, SignalFlags]
+    quality: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)  # (submitter, category) -> verdicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +55,20 @@ class Query:
 class ReaderService:
     """Pull, Lookup, and the blocking steps of Subscribe (``exchange.live.fanout`` runs the live part)."""
 
-    def __init__(self, store: Store, settings: Settings, clock: Clock, policy: PolicyEngine) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, clock: Clock, policy: PolicyEngine, safeguards: Safeguards
+    ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
         self._policy = policy
+        self._safeguards = safeguards
+
+    def page(self, caller: Caller, events: list[EventRecord], cursor: str, via: str) -> Page:
+        """A page of events for the caller (recorded as delivered ``via`` pull or subscribe), with the flags
+        of their signals."""
+        self._safeguards.delivered(caller, (e.signal_id for e in events if e.kind == KIND_SUBMIT), via)
+        return Page(events, cursor, self._safeguards.flags(e.signal_id for e in events))
 
     def visibility(self, caller: Caller, types: Sequence[int] = (), categories: Sequence[str] = ()) -> FilterFn:
         """A function giving, each time it is called, what the caller may see now, narrowed by its request.
@@ -78,7 +98,7 @@ class ReaderService:
             want = page_size if remaining is None else min(page_size, remaining)
             events, seq = self._store.events_after(seq, want, flt())
             if events or remaining is None or remaining > 0:
-                yield Page(events, encode_cursor(seq))
+                yield self.page(caller, events, encode_cursor(seq), "pull")
             if remaining is not None:
                 remaining -= len(events)
                 if remaining <= 0:
@@ -92,15 +112,15 @@ class ReaderService:
         visible events after ``seq`` (a short page's cursor is the end of the log as read)."""
         caller, current = self.recheck(caller, flt)
         events, seq = self._store.events_after(seq, self._settings.pull_page, current)
-        return caller, current, Page(events, encode_cursor(seq))
+        return caller, current, self.page(caller, events, encode_cursor(seq), "subscribe")
 
     def recheck(self, caller: Caller, flt: FilterFn) -> tuple[Caller, EventFilter]:
         """A live subscription's caller admitted again (suspended, removed or revoked since: raises) and what
         it may see now (policy and group changes apply to streams already open)."""
         return self._policy.readmit(caller, SUBSCRIBE), flt()
 
-    def lookup(self, caller: Caller, queries: Sequence[Query], max_distance: int | None) -> list[list[MatchRecord]]:
-        """For each query, the active signals the caller may see that match it."""
+    def lookup(self, caller: Caller, queries: Sequence[Query], max_distance: int | None) -> LookupAnswer:
+        """For each query, the active signals the caller may see that match it (with their flags)."""
         if len(queries) > self._settings.max_batch:
             raise BatchTooLargeError(f"{len(queries)} queries exceed the maximum of {self._settings.max_batch}")
         distance = self._settings.default_pdq_distance if max_distance is None else max_distance
@@ -112,9 +132,11 @@ class ReaderService:
                 raise InvalidArgumentError(f"query {i}: unknown signal type {q.type}", reason="unknown_type")
             if len(q.value) != want:
                 raise InvalidArgumentError(f"query {i}: value must be {want} bytes", reason="bad_value")
-        flt = self._policy.read_filter(caller, sorted({q.type for q in queries}))
+        flt = self._policy.read_filter(caller, sorted({q.type for q in queries}), lookup=True)
         with self._policy.charged(caller, "lookups_per_day", len(queries)):
-            return self._lookup(caller, queries, distance, flt)
+            results = self._lookup(caller, queries, distance, flt)
+        kept, flags = self._safeguards.looked_up(caller, results)
+        return LookupAnswer(kept, flags, self._safeguards.quality(m.signal for ms in kept for m in ms))
 
     def _lookup(
         self, caller: Caller, queries: Sequence[Query], distance: int, flt: EventFilter
@@ -138,4 +160,10 @@ class ReaderService:
                 for i in positions[match.signal.value]:
                     results[i].append(match)
         visible = self._policy.reader(caller)
-        return [[m for m in ms if visible(m.signal)] for ms in results]
+        corroborated = self._policy.corroborated(caller)
+        out: list[list[MatchRecord]] = []
+        for ms in results:
+            seen = [m for m in ms if visible(m.signal)]
+            kept = {id(s) for s in corroborated([m.signal for m in seen])}
+            out.append([m for m in seen if id(m.signal) in kept])
+        return out

@@ -70,6 +70,10 @@ class Checkpointer(PeriodicTask):
             log.info("checkpoint_signed", size=size)
             return note
 
+    def sign_text(self, text: str) -> str:
+        """``text`` signed as a note with the log key, under the log's name (a transparency report)."""
+        return sign_note(text, self.origin, self._key.sign, self._key.public_key)
+
     def at_least(self, min_size: int) -> str:
         """The newest saved checkpoint if it covers ``min_size`` entries (``min_size`` at most the log's size);
         else one signed now, or after waiting out ``min_interval`` since the last signing (callers who need

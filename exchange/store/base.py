@@ -9,7 +9,7 @@ where the signature log attaches.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from client_sdk.keys import window_admits
@@ -32,10 +32,11 @@ class MemberRecord:
     status: str
     display_name: str
     certs_from: int = 0  # TLS certificates issued before this Unix time are refused (0: none)
+    kind: str = ""  # platform, ngo, government, … (the charter's rules follow it); "" for operators and auditors
 
 
 #: The members columns a MemberRecord is built from, in its field order.
-MEMBER_COLUMNS = "id, member_id, role, status, display_name, certs_from"
+MEMBER_COLUMNS = "id, member_id, role, status, display_name, certs_from, kind"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,7 @@ class FeedbackOutcome:
 
     seq: int
     changed: bool
+    quarantined: bool = False  # this verdict quarantined the signal (false positives crossed the threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +168,54 @@ class AdminEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class WarninglistRecord:
+    name: str
+    mode: str  # block, inform
+    description: str
+    entries: dict[int, int]  # signal type -> how many values of it
+
+
+@dataclass(frozen=True, slots=True)
+class SignalFlags:
+    """What consumers are told about a signal beside it: the warninglists naming its value, and why it is
+    quarantined ("" when it is not)."""
+
+    warninglists: tuple[str, ...] = ()
+    quarantine: str = ""
+
+
+@dataclass(slots=True)
+class SafeguardEvent:
+    """A signed safeguard transition (release, quarantine by the exchange, acknowledgement), recorded in the
+    same transaction as its effect (the store sets ``seq``). Log-only: no member pulls it."""
+
+    member_row: int
+    envelope: bytes
+    at: int
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RedressRecord:
+    signal_id: int
+    member: str
+    via: str
+    retracted_at: int
+    retract_seq: int
+    outcome: str
+    acknowledged_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRecord:
+    signal_id: int
+    submitter: str
+    reason: str
+    since: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class GroupRecord:
     name: str
     members: tuple[str, ...]
@@ -180,6 +230,12 @@ class Stats:
     feedback_by_verdict: dict[int, int]
     submits_by_day: dict[str, int]
     active_signals: int
+    #: (UTC day, category name) -> SUBMIT events, over the 30 newest days with any
+    submits_by_day_category: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: (category name, verdict code) -> stored feedback
+    feedback_by_category: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: member id -> the Unix time of its newest event
+    last_activity: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +316,10 @@ def live_event(row: Sequence[Any]) -> LiveEvent:
 class Store(Protocol):
     """Persistent state of the exchange. Implementations are thread-safe."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the store's connections; nothing may be called after."""
+        ...
+
     def quota_ledger(self, clock: Callable[[], float]) -> QuotaLedger:
         """The quota ledger for this store: in memory for one process, or shared by every replica."""
         ...
@@ -274,50 +333,198 @@ class Store(Protocol):
         at: int,
         event: AdminEvent | None = None,
         signing_key: tuple[str, bytes] | None = None,
-    ) -> MemberRecord: ...
+        kind: str = "",
+    ) -> MemberRecord:
+        """Add a member (and its first signing key, valid from ``at``) in one transaction. Raises
+        FailedPreconditionError (``member_exists``) if the id is taken, even by a removed member."""
+        ...
+
     def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
         """Record a certificate issued to a member (and, with ``revoke_before``, refuse the member's
         certificates issued before that time) as one admin event; its seq."""
         ...
 
-    def get_member(self, member_id: str) -> MemberRecord | None: ...
-    def list_members(self) -> list[MemberRecord]: ...
-    def set_member_status(self, member_id: str, status: str, event: AdminEvent | None = None) -> bool: ...
+    def get_member(self, member_id: str) -> MemberRecord | None:
+        """The member with this id (any status), or None."""
+        ...
+
+    def list_members(self) -> list[MemberRecord]:
+        """Every member, in the order they were added."""
+        ...
+
+    def set_member_status(self, member_id: str, status: str, event: AdminEvent | None = None) -> bool:
+        """Set a member's status (``active``, ``suspended``, ``removed``); False if it already had it."""
+        ...
+
+    def set_member_kind(self, member_id: str, kind: str, event: AdminEvent | None = None) -> bool:
+        """Set a member's kind; False if it already had it."""
+        ...
+
+    def get_charter(self) -> tuple[int, str]:
+        """The charter in force: (version, document); (0, "") if none was applied."""
+        ...
+
+    def set_charter(self, document: str, sha256: bytes, base_version: int | None, event: AdminEvent) -> int:
+        """Apply a charter as a new version (refused if the charter changed since ``base_version``)."""
+        ...
+
     def add_signing_key(
         self, member_id: str, key_id: str, public_key: bytes, not_before: int, event: AdminEvent | None = None
-    ) -> KeyRecord: ...
-    def end_signing_key(self, key_id: str, at: int, revoke: bool, event: AdminEvent | None = None) -> bool: ...
-    def get_signing_key(self, key_id: str) -> KeyRecord | None: ...
-    def list_signing_keys(self, member_id: str | None = None) -> list[KeyRecord]: ...
-    def member_groups(self, member_row: int) -> frozenset[int]: ...
-    def group_id(self, name: str) -> int | None: ...
-    def create_group(self, name: str, event: AdminEvent | None = None) -> bool: ...
-    def set_group_membership(
-        self, group: str, member_id: str, member: bool, event: AdminEvent | None = None
-    ) -> bool: ...
-    def list_groups(self) -> list[GroupRecord]: ...
-    def get_policy(self) -> tuple[int, str]: ...
-    def set_policy(self, document: str, base_version: int | None, event: AdminEvent | None = None) -> int: ...
-    def categories(self) -> dict[str, Category]: ...
-    def set_category(self, name: str, retention_days: int, event: AdminEvent | None = None) -> bool: ...
-    def stats(self) -> Stats: ...
+    ) -> KeyRecord:
+        """Register a member's Ed25519 key, valid from ``not_before`` (in log order: from the event
+        that registers it)."""
+        ...
+
+    def end_signing_key(self, key_id: str, at: int, revoke: bool, event: AdminEvent | None = None) -> bool:
+        """Close a key's window at ``at``: retire it (``not_after``) or, with ``revoke``, revoke it
+        (``revoked_at``); False if already closed that way. Raises NotFoundError for an unknown key."""
+        ...
+
+    def get_signing_key(self, key_id: str) -> KeyRecord | None:
+        """The key with this id, or None."""
+        ...
+
+    def list_signing_keys(self, member_id: str | None = None) -> list[KeyRecord]:
+        """Every key, or one member's, with their windows and the log positions that opened and
+        closed them."""
+        ...
+
+    def member_groups(self, member_row: int) -> frozenset[int]:
+        """The rows of the groups a member (by row id) belongs to."""
+        ...
+
+    def group_id(self, name: str) -> int | None:
+        """A group's row id, or None if there is no such group."""
+        ...
+
+    def create_group(self, name: str, event: AdminEvent | None = None) -> bool:
+        """Create a group; False if it exists."""
+        ...
+
+    def set_group_membership(self, group: str, member_id: str, member: bool, event: AdminEvent | None = None) -> bool:
+        """Add a member to a group or remove it; False if nothing changed. Raises NotFoundError for
+        an unknown group."""
+        ...
+
+    def list_groups(self) -> list[GroupRecord]:
+        """Every group with its members, by name."""
+        ...
+
+    def get_policy(self) -> tuple[int, str]:
+        """The policy in force: (version, document); (0, "") if none was applied."""
+        ...
+
+    def set_policy(self, document: str, base_version: int | None, event: AdminEvent | None = None) -> int:
+        """Apply a policy as a new version; its number. Raises FailedPreconditionError
+        (``policy_changed``) if the policy changed since ``base_version`` (None: apply regardless)."""
+        ...
+
+    def categories(self) -> dict[str, Category]:
+        """The taxonomy: every category by name, with its maximum lifetime."""
+        ...
+
+    def set_category(self, name: str, retention_days: int, event: AdminEvent | None = None) -> bool:
+        """Set a category's maximum lifetime (adding it if new); False if unchanged."""
+        ...
+
+    def stats(self) -> Stats:
+        """Counts for the operator: active signals by category, type and member; events by kind;
+        current feedback by verdict; submits by day."""
+        ...
+
+    # warninglists and quarantine (safeguards)
+    def create_warninglist(self, name: str, mode: str, description: str, event: AdminEvent | None = None) -> bool:
+        """Create a warninglist; False if one of that name exists."""
+        ...
+
+    def set_warninglist_entries(
+        self, name: str, type_: int, values: Sequence[bytes], remove: bool, at: int, event: AdminEvent | None = None
+    ) -> tuple[int, list[int]]:
+        """Add values to a warninglist (or remove them) in one admin event; (values changed, active signals the
+        change quarantined: values added to a ``block`` list that were already shared)."""
+        ...
+
+    def list_warninglists(self) -> list[WarninglistRecord]: ...
+    def warninglist_hits(self, type_: int, values: Sequence[bytes]) -> dict[bytes, list[tuple[str, str]]]:
+        """For each value on some warninglist, the (name, mode) of those lists."""
+        ...
+
+    def signal_flags(self, signal_ids: Sequence[int]) -> dict[int, SignalFlags]:
+        """Flags of the signals that have any (warninglists, quarantine), by signal id."""
+        ...
+
+    def set_quarantine(
+        self, signal_id: int, quarantined: bool, reason: str, at: int, event: AdminEvent | SafeguardEvent
+    ) -> int:
+        """Quarantine an active signal or release it, as ``event`` records; its seq. Raises NotFoundError (no
+        active signal) or FailedPreconditionError (already in that state)."""
+        ...
+
+    def list_quarantined(self, submitter_row: int = 0) -> list[QuarantineRecord]:
+        """Quarantined signals (of one submitter), oldest first."""
+        ...
+
+    def acknowledge(self, signal_id: int, member_row: int, outcome: str, event: SafeguardEvent) -> int:
+        """Record a recipient's acknowledgement of a retraction for redress (the signed event in the same
+        transaction); its seq. FailedPreconditionError: not retracted for redress, never received by the member,
+        or acknowledged already."""
+        ...
+
+    def redress_items(self, member_row: int = 0, pending_only: bool = False) -> list[RedressRecord]:
+        """Recipients of retractions for redress and their acknowledgements (one member's, or every one)."""
+        ...
+
+    def submitter_quality(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[int, int]]:
+        """For each (submitter, category), the number of members' current verdicts on its stored signals of
+        that category, by verdict."""
+        ...
+
+    def record_deliveries(
+        self, member_row: int, signal_ids: Sequence[int], via: str, at: int, window: int = 0
+    ) -> dict[int, int]:
+        """Record that a member received these signals (first delivery: how and when). For a look-up (``window``
+        > 0), also count the matches in the current window: {signal id: matches in it}."""
+        ...
 
     # events
-    def submit(self, items: Sequence[NewSignal]) -> list[SubmitOutcome]: ...
-    def get_signal(self, signal_id: int) -> SignalRecord | None: ...
-    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, by_operator: bool = False) -> int:
+    def submit(self, items: Sequence[NewSignal]) -> list[SubmitOutcome]:
+        """Store a batch of verified submissions in one transaction, each as a SUBMIT event (or its
+        outcome without one: a duplicate, a revival of a retracted or expired signal, a refusal), in order."""
+        ...
+
+    def get_signal(self, signal_id: int) -> SignalRecord | None:
+        """The signal with this id (any status), or None."""
+        ...
+
+    def retract(
+        self,
+        signal_id: int,
+        member_row: int,
+        envelope: bytes,
+        at: int,
+        by_operator: bool = False,
+        redress: bool = False,
+    ) -> int:
         """Mark a signal retracted (by its submitter, or by an operator for redress) and record the RETRACT event
         in one transaction; its seq. Raises NotFoundError (no such signal) or FailedPreconditionError (already
-        retracted). Who may retract what is the policy engine's decision, made before."""
+        retracted). Who may retract what is the policy engine's decision, made before. ``redress``: a retraction
+        for redress, which every member that received the signal is asked to acknowledge."""
         ...
 
-    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> FeedbackOutcome:
+    def feedback(
+        self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int, quarantine_after: int = 0
+    ) -> FeedbackOutcome:
         """Make ``verdict`` the member's current verdict on an active signal, recording the FEEDBACK event in the
-        same transaction; the same verdict again records nothing. Raises NotFoundError (no active signal) or
-        FailedPreconditionError (retracted)."""
+        same transaction; the same verdict again records nothing. With ``quarantine_after``, a false_positive that
+        makes that many members' current verdict quarantines the signal in the same transaction. Raises
+        NotFoundError (no active signal) or FailedPreconditionError (retracted)."""
         ...
 
-    def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]: ...
+    def events_after(self, seq: int, limit: int, flt: EventFilter) -> tuple[list[EventRecord], int]:
+        """Visible events after ``seq`` (at most ``limit``) as ``flt`` admits them, and the cursor
+        to resume from (past invisible events too, so a reader never re-reads what it may not see)."""
+        ...
+
     def live_events(self, seq: int, limit: int) -> list[LiveEvent]:
         """Every event after ``seq`` (at most ``limit``, in order, admin events included) with what
         ``EventFilter.admits`` needs: the live fan-out reads each commit once for every stream."""
@@ -328,7 +535,10 @@ class Store(Protocol):
         function that stops watching. A store one process owns watches nothing."""
         ...
 
-    def max_seq(self) -> int: ...
+    def max_seq(self) -> int:
+        """The seq of the newest event (0 for an empty exchange)."""
+        ...
+
     def lookup(self, type_: int, values: Sequence[bytes], now: int, flt: EventFilter) -> list[MatchRecord]:
         """Active signals of ``type_`` whose value is one of ``values`` and that ``flt`` lets the reader see
         (decided in the query: a value the reader may not see costs what an absent one costs)."""
@@ -340,11 +550,29 @@ class Store(Protocol):
         """For each PDQ hash, the active PDQ signals ``flt`` admits within ``max_distance`` bits, nearest first."""
         ...
 
-    def purge_expired(self, now: int) -> int: ...
+    def purge_expired(self, now: int) -> int:
+        """Delete expired signals, their feedback and their envelopes (the log keeps their leaves);
+        how many signals."""
+        ...
 
     # the signature log (entry i is event seq i + 1)
-    def log_size(self) -> int: ...
-    def subtree_hash(self, level: int, index: int) -> bytes: ...
-    def log_entries(self, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]: ...
-    def latest_checkpoint(self) -> tuple[int, str] | None: ...
-    def save_checkpoint(self, size: int, note: str, at: int) -> None: ...
+    def log_size(self) -> int:
+        """The number of entries in the signature log."""
+        ...
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """Hash of the perfect subtree of 2**level leaves starting at leaf ``index * 2**level``.
+        Raises NotFoundError if the log does not yet hold that subtree."""
+        ...
+
+    def log_entries(self, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
+        """(index, leaf record, envelope or None if purged) for indices [start, end)."""
+        ...
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The newest saved checkpoint (size, signed note), from whichever process signed it."""
+        ...
+
+    def save_checkpoint(self, size: int, note: str, at: int) -> None:
+        """Keep a signed checkpoint (the first one saved for a size wins)."""
+        ...

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from psycopg_pool import ConnectionPool
 
-from exchange.policy.quota import WINDOWS, QuotaLedger, UsageSummary, exhausted
+from exchange.policy.quota import WINDOWS, QuotaLedger, UsageSummary, exhausted, used_today
 from exchange.store.pg_errors import UNAVAILABLE, Clock, unavailable
 
 _CHARGE = (  # admit into the window if it fits and, if it did, count it in the totals: one statement
@@ -93,7 +95,14 @@ class PgQuotaLedger(QuotaLedger):
             if denied:
                 denials[member] = denials.get(member, 0) + int(denied)
         admitted = [(member, quota, int(n)) for member, quota, n, _ in rows]
-        return UsageSummary.of(admitted, denials, "every replica, since the database was created")
+        summary = UsageSummary.of(admitted, denials, "every replica, since the database was created")
+        try:
+            with self._pool.connection() as conn:
+                used = conn.execute("SELECT member, quota, win, used FROM quota_usage").fetchall()
+        except UNAVAILABLE as exc:
+            raise unavailable(exc) from None
+        today = used_today([(m, q, int(w), int(n)) for m, q, w, n in used], self._clock())
+        return replace(summary, today=today)
 
     def _used_at(self, member_id: str, quota: str, window: int) -> int:
         with self._pool.connection() as conn:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import psycopg
 
 from exchange.store.backfill import key_log_positions
-from exchange.store.sqlite_schema import DEFAULT_TAXONOMY
+from exchange.store.sqlite_schema import DEFAULT_TAXONOMY, SAFEGUARD_TABLES
 
 # pg_advisory_xact_lock keys: one for schema migrations, one for the log's single writer.
 MIGRATION_LOCK = 0x5349_4758_0001  # "SIGX" 1
@@ -140,12 +140,18 @@ def _v5(conn: psycopg.Connection) -> None:
         )
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5)
+def _v6(conn: psycopg.Connection) -> None:
+    """Safeguards: member kinds, charters, warninglists, quarantine, deliveries and redress (as SQLite's v6)."""
+    for sql in SAFEGUARD_TABLES:
+        conn.execute(sql.format(blob="BYTEA"))  # type: ignore[arg-type]
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6)
 
 # Tables a migration from SQLite copies, in dependency order, with their columns.
 TABLES: dict[str, tuple[str, ...]] = {
     "meta": ("key", "value"),
-    "members": ("id", "member_id", "role", "status", "display_name", "created_at", "certs_from"),
+    "members": ("id", "member_id", "role", "status", "display_name", "created_at", "certs_from", "kind"),
     "signing_keys": (
         "key_id",
         "member",
@@ -178,6 +184,13 @@ TABLES: dict[str, tuple[str, ...]] = {
     "feedback": ("signal", "member", "verdict", "seq"),
     "log_hashes": ("level", "idx", "hash"),
     "checkpoints": ("size", "note", "created_at"),
+    "charters": ("version", "document", "sha256", "applied_at", "seq"),
+    "warninglists": ("id", "name", "mode", "description", "created_at", "seq"),
+    "warninglist_entries": ("type", "value", "list"),
+    "quarantine": ("signal", "reason", "at", "seq"),
+    "deliveries": ("signal", "member", "via", "at", "win", "matches"),
+    "redress": ("signal", "seq", "at"),
+    "redress_acks": ("signal", "member", "outcome", "at", "seq"),
 }
 
 

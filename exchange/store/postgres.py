@@ -133,6 +133,10 @@ def _events_sql(types: bool, categories: bool) -> str:
 _EVENTS_SQL = {(t, c): _events_sql(t, c) for t in (False, True) for c in (False, True)}
 
 
+#: A Unix time column's UTC day, YYYY-MM-DD (``_DAY.format(column)``).
+_DAY = "to_char(to_timestamp({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
 class PostgresStore(SqlStore):
     """``Store`` on a PostgreSQL database (``postgresql://…``), safe to share between processes."""
 
@@ -329,10 +333,30 @@ class PostgresStore(SqlStore):
                 events_by_kind=pairs("SELECT kind, count(*) FROM events GROUP BY kind"),
                 feedback_by_verdict=pairs("SELECT verdict, count(*) FROM feedback GROUP BY verdict"),
                 submits_by_day=pairs(
-                    "SELECT to_char(to_timestamp(received_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), count(*)"
-                    " FROM events WHERE kind = 1 GROUP BY 1 ORDER BY 1 DESC LIMIT 30"
+                    f"SELECT {_DAY.format('received_at')}, count(*) FROM events WHERE kind = 1"
+                    " GROUP BY 1 ORDER BY 1 DESC LIMIT 30"
                 ),
                 active_signals=active[0] if active else 0,
+                submits_by_day_category={
+                    (d, self._category_name(c, conn)): n
+                    for d, c, n in conn.execute(
+                        f"SELECT {_DAY.format('e.received_at')}, s.category, count(*) FROM events e"
+                        f" JOIN signals s ON s.id = e.signal WHERE e.kind = 1 AND {_DAY.format('e.received_at')} IN"
+                        f" (SELECT DISTINCT {_DAY.format('received_at')} FROM events WHERE kind = 1"
+                        " ORDER BY 1 DESC LIMIT 30) GROUP BY 1, 2"
+                    ).fetchall()
+                },
+                feedback_by_category={
+                    (self._category_name(c, conn), v): n
+                    for c, v, n in conn.execute(
+                        "SELECT s.category, f.verdict, count(*) FROM feedback f JOIN signals s ON s.id = f.signal"
+                        " GROUP BY 1, 2"
+                    ).fetchall()
+                },
+                last_activity={
+                    self._member_name(k, conn): v
+                    for k, v in pairs("SELECT member, max(received_at) FROM events GROUP BY member").items()
+                },
             )
 
     # -- events -------------------------------------------------------------

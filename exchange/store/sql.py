@@ -16,7 +16,7 @@ from typing import Any
 
 from client_sdk import merkle
 from client_sdk.log_entry import leaf_time
-from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT, TYPE_MEDIA_PDQ
+from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT, KIND_SAFEGUARD, TYPE_MEDIA_PDQ, VERDICT_CODES
 from exchange.errors import FailedPreconditionError, NotFoundError, quoted
 from exchange.signature_log.tree import TILE_HEIGHT, TreeBuilder
 from exchange.store.base import (
@@ -28,6 +28,11 @@ from exchange.store.base import (
     GroupRecord,
     KeyRecord,
     MemberRecord,
+    QuarantineRecord,
+    RedressRecord,
+    SafeguardEvent,
+    SignalFlags,
+    WarninglistRecord,
 )
 from exchange.store.pdq_index import PdqIndex
 
@@ -43,6 +48,15 @@ _KEY_SELECT = (
     " k.registered_seq, k.ended_seq"
     " FROM signing_keys k JOIN members m ON m.id = k.member"
 )
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
+    """``items`` in parts small enough for one statement's ``IN`` list."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ", ".join("?" * len(items))
 
 
 class SqlStore:
@@ -177,6 +191,7 @@ class SqlStore:
         at: int,
         event: AdminEvent | None = None,
         signing_key: tuple[str, bytes] | None = None,
+        kind: str = "",
     ) -> MemberRecord:
         """Add a member (and its first signing key, valid from ``at``) in one transaction."""
         with self._write() as conn:
@@ -184,9 +199,9 @@ class SqlStore:
                 raise FailedPreconditionError(f"member {quoted(member_id)} already exists", reason="member_exists")
             [(row,)] = self._run(  # fetchall: SQLite finishes an INSERT … RETURNING only when it is read out
                 conn,
-                "INSERT INTO members (id, member_id, role, status, display_name, created_at)"
-                " SELECT coalesce(max(id), 0) + 1, ?, ?, 'active', ?, ? FROM members RETURNING id",
-                (member_id, role, display_name, at),
+                "INSERT INTO members (id, member_id, role, status, display_name, created_at, kind)"
+                " SELECT coalesce(max(id), 0) + 1, ?, ?, 'active', ?, ?, ? FROM members RETURNING id",
+                (member_id, role, display_name, at, kind),
             ).fetchall()
             row = int(row)
             self._names[row] = member_id
@@ -197,7 +212,7 @@ class SqlStore:
             else:
                 self._admin_event(conn, event)
         self._names[row] = member_id
-        return MemberRecord(row, member_id, role, "active", display_name)
+        return MemberRecord(row, member_id, role, "active", display_name, kind=kind)
 
     def get_member(self, member_id: str) -> MemberRecord | None:
         """The member with this id, or None."""
@@ -220,6 +235,39 @@ class SqlStore:
             self._run(conn, "UPDATE members SET status = ? WHERE id = ?", (status, row))
             self._admin_event(conn, event)
             return True
+
+    def set_member_kind(self, member_id: str, kind: str, event: AdminEvent | None = None) -> bool:
+        """Set a member's kind; False if it already had it."""
+        with self._write() as conn:
+            row = self._member_row(conn, member_id)
+            if self._one(conn, "SELECT kind FROM members WHERE id = ?", (row,))[0] == kind:
+                return False
+            self._run(conn, "UPDATE members SET kind = ? WHERE id = ?", (kind, row))
+            self._admin_event(conn, event)
+            return True
+
+    def get_charter(self) -> tuple[int, str]:
+        """The charter in force: (version, document); (0, "") if none was applied."""
+        with self._read() as conn:
+            row = self._one(conn, "SELECT version, document FROM charters ORDER BY version DESC LIMIT 1", (), True)
+        return (int(row[0]), row[1]) if row else (0, "")
+
+    def set_charter(self, document: str, sha256: bytes, base_version: int | None, event: AdminEvent) -> int:
+        """Apply a charter as a new version; refused if the charter changed since ``base_version``."""
+        with self._write() as conn:
+            current = int(self._one(conn, "SELECT coalesce(max(version), 0) FROM charters")[0])
+            if base_version is not None and base_version != current:
+                raise FailedPreconditionError(
+                    f"the charter changed (now version {current}, the change was against {base_version})",
+                    reason="charter_changed",
+                )
+            seq = self._admin_event(conn, event)
+            self._run(
+                conn,
+                "INSERT INTO charters (version, document, sha256, applied_at, seq) VALUES (?, ?, ?, ?, ?)",
+                (current + 1, document, sha256, event.at, seq),
+            )
+            return current + 1
 
     def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
         """Record a certificate issued (and maybe the cut-off for earlier ones) as one admin event."""
@@ -379,6 +427,214 @@ class SqlStore:
         self._categories_changed()
         return True
 
+    # -- warninglists and quarantine ---------------------------------------------------
+
+    def create_warninglist(self, name: str, mode: str, description: str, event: AdminEvent | None = None) -> bool:
+        """Create a warninglist; False if it exists."""
+        with self._write() as conn:
+            if self._one(conn, "SELECT 1 FROM warninglists WHERE name = ?", (name,)) is not None:
+                return False
+            seq = self._admin_event(conn, event)
+            self._run(
+                conn,
+                "INSERT INTO warninglists (id, name, mode, description, created_at, seq)"
+                " SELECT coalesce(max(id), 0) + 1, ?, ?, ?, ?, ? FROM warninglists",
+                (name, mode, description, event.at if event else 0, seq),
+            )
+            return True
+
+    def _warninglist(self, conn: Any, name: str) -> tuple[int, str]:
+        row = self._one(conn, "SELECT id, mode FROM warninglists WHERE name = ?", (name,))
+        if row is None:
+            raise NotFoundError(f"no warninglist {quoted(name)}", reason="warninglist_not_found")
+        return int(row[0]), str(row[1])
+
+    def set_warninglist_entries(
+        self, name: str, type_: int, values: Sequence[bytes], remove: bool, at: int, event: AdminEvent | None = None
+    ) -> tuple[int, list[int]]:
+        """Add or remove warninglist values in one admin event; (values changed, signals quarantined)."""
+        with self._write() as conn:
+            list_id, mode = self._warninglist(conn, name)
+            present: set[bytes] = set()
+            wanted = sorted(set(values))
+            for part in _chunks(wanted):
+                rows = self._run(
+                    conn,
+                    f"SELECT value FROM warninglist_entries WHERE list = ? AND type = ? AND value IN ({_marks(part)})",
+                    (list_id, type_, *part),
+                )
+                present.update(bytes(r[0]) for r in rows)
+            changing = [v for v in wanted if (v in present) == remove]
+            if not changing:
+                return 0, []
+            seq = self._admin_event(conn, event)
+            rows = [(type_, v, list_id) for v in changing]
+            if remove:
+                self._run_many(conn, "DELETE FROM warninglist_entries WHERE type = ? AND value = ? AND list = ?", rows)
+                return len(changing), []
+            self._run_many(conn, "INSERT INTO warninglist_entries (type, value, list) VALUES (?, ?, ?)", rows)
+            if mode != "block":
+                return len(changing), []
+            shared: list[int] = []
+            for part in _chunks(changing):
+                found = self._run(
+                    conn,
+                    "SELECT s.id FROM signals s WHERE s.type = ? AND s.retracted = 0 AND s.expires_at > ?"
+                    f" AND s.value IN ({_marks(part)}) AND s.id NOT IN (SELECT signal FROM quarantine)",
+                    (type_, at, *part),
+                )
+                shared.extend(int(r[0]) for r in found)
+            self._quarantine(conn, sorted(shared), f"warninglist:{name}", at, seq)
+            return len(changing), sorted(shared)
+
+    def _quarantine(self, conn: Any, signal_ids: Sequence[int], reason: str, at: int, seq: int) -> None:
+        """Inside ``_write``: quarantine signals as the event ``seq`` records."""
+        self._run_many(
+            conn,
+            "INSERT INTO quarantine (signal, reason, at, seq) VALUES (?, ?, ?, ?) ON CONFLICT (signal) DO NOTHING",
+            [(s, reason, at, seq) for s in signal_ids],
+        )
+
+    def _safeguard_event(self, conn: Any, event: AdminEvent | SafeguardEvent) -> int:
+        if isinstance(event, AdminEvent):
+            return self._admin_event(conn, event)
+        event.seq = self._record_event(
+            conn, self._next_seq(conn), KIND_SAFEGUARD, None, event.member_row, event.at, event.envelope, 0
+        )
+        return event.seq
+
+    def set_quarantine(
+        self, signal_id: int, quarantined: bool, reason: str, at: int, event: AdminEvent | SafeguardEvent
+    ) -> int:
+        """Quarantine or release a signal as ``event`` records; its seq (see ``Store.set_quarantine``)."""
+        with self._write() as conn:
+            row = self._signal_state(conn, signal_id)
+            if row is None or row[1] or row[2] <= at:
+                raise NotFoundError(f"no active signal {signal_id}", reason="signal_not_found")
+            held = self._one(conn, "SELECT reason FROM quarantine WHERE signal = ?", (signal_id,))
+            if quarantined and held is not None:
+                raise FailedPreconditionError(
+                    f"signal {signal_id} is quarantined already ({held[0]})", reason="already_quarantined"
+                )
+            if not quarantined and held is None:
+                raise FailedPreconditionError(f"signal {signal_id} is not quarantined", reason="not_quarantined")
+            seq = self._safeguard_event(conn, event)
+            if quarantined:
+                self._quarantine(conn, [signal_id], reason, at, seq)
+            else:
+                self._run(conn, "DELETE FROM quarantine WHERE signal = ?", (signal_id,))
+            return seq
+
+    def list_quarantined(self, submitter_row: int = 0) -> list[QuarantineRecord]:
+        """Quarantined signals (of one submitter), oldest first."""
+        sql = (
+            "SELECT q.signal, m.member_id, q.reason, q.at, q.seq FROM quarantine q JOIN signals s ON s.id = q.signal"
+            " JOIN members m ON m.id = s.submitter WHERE s.retracted = 0"
+        )
+        with self._read() as conn:
+            if submitter_row:
+                rows = self._run(conn, sql + " AND s.submitter = ? ORDER BY q.seq, q.signal", (submitter_row,))
+            else:
+                rows = self._run(conn, sql + " ORDER BY q.seq, q.signal")
+            return [QuarantineRecord(int(s), m, r, int(a), int(q)) for s, m, r, a, q in rows]
+
+    def submitter_quality(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[int, int]]:
+        """Verdicts per (submitter, category) (see ``Store.submitter_quality``)."""
+        wanted = set(pairs)
+        out: dict[tuple[str, str], dict[int, int]] = {p: {} for p in wanted}
+        submitters = sorted({s for s, _ in wanted})
+        with self._read() as conn:
+            for part in _chunks(submitters):
+                rows = self._run(
+                    conn,
+                    "SELECT m.member_id, c.name, f.verdict, count(*) FROM feedback f JOIN signals s ON s.id = f.signal"
+                    " JOIN members m ON m.id = s.submitter JOIN categories c ON c.id = s.category"
+                    f" WHERE m.member_id IN ({_marks(part)}) GROUP BY m.member_id, c.name, f.verdict",
+                    part,
+                )
+                for submitter, category, verdict, n in rows:
+                    if (submitter, category) in wanted:
+                        out[(submitter, category)][int(verdict)] = int(n)
+        return out
+
+    def record_deliveries(
+        self, member_row: int, signal_ids: Sequence[int], via: str, at: int, window: int = 0
+    ) -> dict[int, int]:
+        """Record deliveries (and, for a look-up, count matches in the window); see ``Store.record_deliveries``."""
+        ids = sorted(set(signal_ids))
+        if not ids:
+            return {}
+        win = at // window if window else 0
+        upsert = (
+            "INSERT INTO deliveries (signal, member, via, at, win, matches) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (signal, member) DO UPDATE SET"
+            " matches = CASE WHEN excluded.matches = 0 THEN deliveries.matches"
+            " WHEN deliveries.win = excluded.win THEN deliveries.matches + 1 ELSE 1 END,"
+            " win = CASE WHEN excluded.matches = 0 THEN deliveries.win ELSE excluded.win END"
+        )
+        with self._write() as conn:
+            if not window:
+                self._run_many(conn, upsert, [(s, member_row, via, at, 0, 0) for s in ids])
+                return {}
+            counts: dict[int, int] = {}
+            for s in ids:
+                [(n,)] = self._run(conn, upsert + " RETURNING matches", (s, member_row, via, at, win, 1)).fetchall()
+                counts[s] = int(n)
+            return counts
+
+    def list_warninglists(self) -> list[WarninglistRecord]:
+        """Every warninglist with its number of values per type, by name."""
+        with self._read() as conn:
+            lists = self._run(
+                conn, f"SELECT id, name, mode, description FROM warninglists ORDER BY name{self._BYTEWISE}"
+            ).fetchall()
+            counts = self._run(
+                conn, "SELECT list, type, count(*) FROM warninglist_entries GROUP BY list, type"
+            ).fetchall()
+        per: dict[int, dict[int, int]] = {}
+        for list_id, type_, n in counts:
+            per.setdefault(int(list_id), {})[int(type_)] = int(n)
+        return [WarninglistRecord(name, mode, desc, per.get(int(i), {})) for i, name, mode, desc in lists]
+
+    def warninglist_hits(self, type_: int, values: Sequence[bytes]) -> dict[bytes, list[tuple[str, str]]]:
+        """For each value on a warninglist, (name, mode) of its lists."""
+        hits: dict[bytes, list[tuple[str, str]]] = {}
+        with self._read() as conn:
+            for part in _chunks(sorted(set(values))):
+                rows = self._run(
+                    conn,
+                    "SELECT e.value, w.name, w.mode FROM warninglist_entries e JOIN warninglists w ON w.id = e.list"
+                    f" WHERE e.type = ? AND e.value IN ({_marks(part)}) ORDER BY w.name{self._BYTEWISE}",
+                    (type_, *part),
+                )
+                for value, name, mode in rows:
+                    hits.setdefault(bytes(value), []).append((name, mode))
+        return hits
+
+    def signal_flags(self, signal_ids: Sequence[int]) -> dict[int, SignalFlags]:
+        """Flags of the signals that have any, by id."""
+        lists: dict[int, list[str]] = {}
+        quarantined: dict[int, str] = {}
+        with self._read() as conn:
+            for part in _chunks(sorted(set(signal_ids))):
+                marks = _marks(part)
+                for sid, name in self._run(
+                    conn,
+                    "SELECT s.id, w.name FROM signals s JOIN warninglist_entries e ON e.type = s.type"
+                    f" AND e.value = s.value JOIN warninglists w ON w.id = e.list WHERE s.id IN ({marks})"
+                    f" ORDER BY w.name{self._BYTEWISE}",
+                    part,
+                ):
+                    lists.setdefault(int(sid), []).append(name)
+                for sid, reason in self._run(
+                    conn, f"SELECT signal, reason FROM quarantine WHERE signal IN ({marks})", part
+                ):
+                    quarantined[int(sid)] = reason
+        return {
+            sid: SignalFlags(tuple(lists.get(sid, ())), quarantined.get(sid, ""))
+            for sid in sorted(set(lists) | set(quarantined))
+        }
+
     # -- the signature log -------------------------------------------------------------
 
     def _log_size(self, conn: Any) -> int:
@@ -472,7 +728,15 @@ class SqlStore:
         row = self._one(conn, "SELECT submitter, retracted, expires_at FROM signals WHERE id = ?", (signal_id,))
         return (int(row[0]), int(row[1]), int(row[2])) if row else None
 
-    def retract(self, signal_id: int, member_row: int, envelope: bytes, at: int, by_operator: bool = False) -> int:
+    def retract(
+        self,
+        signal_id: int,
+        member_row: int,
+        envelope: bytes,
+        at: int,
+        by_operator: bool = False,
+        redress: bool = False,
+    ) -> int:
         """Retract a signal; the RETRACT event's seq (see ``Store.retract``)."""
         with self._write() as conn:
             row = self._signal_state(conn, signal_id)
@@ -483,9 +747,69 @@ class SqlStore:
             state = RETRACTED_BY_OPERATOR if by_operator else RETRACTED_BY_SUBMITTER
             self._run(conn, "UPDATE signals SET retracted = ? WHERE id = ?", (state, signal_id))
             seq = self._next_seq(conn)
-            return self._record_event(conn, seq, KIND_RETRACT, signal_id, member_row, at, envelope, row[2])
+            self._record_event(conn, seq, KIND_RETRACT, signal_id, member_row, at, envelope, row[2])
+            if redress:
+                self._run(conn, "INSERT INTO redress (signal, seq, at) VALUES (?, ?, ?)", (signal_id, seq, at))
+            return seq
 
-    def feedback(self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int) -> FeedbackOutcome:
+    def acknowledge(self, signal_id: int, member_row: int, outcome: str, event: SafeguardEvent) -> int:
+        """Record a redress acknowledgement (see ``Store.acknowledge``)."""
+        with self._write() as conn:
+            if self._one(conn, "SELECT 1 FROM redress WHERE signal = ?", (signal_id,)) is None:
+                raise FailedPreconditionError(
+                    f"signal {signal_id} was not retracted for redress: there is nothing to acknowledge",
+                    reason="not_redress",
+                )
+            received = self._one(
+                conn,
+                "SELECT 1 FROM deliveries d JOIN signals s ON s.id = d.signal"
+                " WHERE d.signal = ? AND d.member = ? AND s.submitter <> d.member",
+                (signal_id, member_row),
+            )
+            if received is None:
+                raise FailedPreconditionError(
+                    f"you never received signal {signal_id} (by pull, subscribe or look-up): only its recipients"
+                    " acknowledge its retraction",
+                    reason="not_received",
+                )
+            done = self._one(
+                conn, "SELECT outcome FROM redress_acks WHERE signal = ? AND member = ?", (signal_id, member_row)
+            )
+            if done is not None:
+                raise FailedPreconditionError(
+                    f"you acknowledged signal {signal_id} already ({done[0]})", reason="already_acknowledged"
+                )
+            seq = self._safeguard_event(conn, event)
+            self._run(
+                conn,
+                "INSERT INTO redress_acks (signal, member, outcome, at, seq) VALUES (?, ?, ?, ?, ?)",
+                (signal_id, member_row, outcome, self._last_leaf[1], seq),
+            )
+            return seq
+
+    def redress_items(self, member_row: int = 0, pending_only: bool = False) -> list[RedressRecord]:
+        """Recipients of retractions for redress and their acknowledgements (see ``Store.redress_items``)."""
+        sql = (
+            "SELECT r.signal, m.member_id, d.via, r.at, r.seq, coalesce(a.outcome, ''), coalesce(a.at, 0)"
+            " FROM redress r JOIN signals s ON s.id = r.signal JOIN deliveries d ON d.signal = r.signal"
+            " JOIN members m ON m.id = d.member"
+            " LEFT JOIN redress_acks a ON a.signal = r.signal AND a.member = d.member"
+            " WHERE d.member <> s.submitter"
+        )
+        args: list[Any] = []
+        if member_row:
+            sql += " AND d.member = ?"
+            args.append(member_row)
+        if pending_only:
+            sql += " AND a.outcome IS NULL"
+        sql += f" ORDER BY m.member_id{self._BYTEWISE}, r.seq"
+        with self._read() as conn:
+            rows = self._run(conn, sql, args).fetchall()
+        return [RedressRecord(int(s), m, v, int(at), int(q), o, int(aa)) for s, m, v, at, q, o, aa in rows]
+
+    def feedback(
+        self, signal_id: int, member_row: int, verdict: int, envelope: bytes, at: int, quarantine_after: int = 0
+    ) -> FeedbackOutcome:
         """Make ``verdict`` the member's current one (see ``Store.feedback``)."""
         with self._write() as conn:
             row = self._signal_state(conn, signal_id)
@@ -505,9 +829,17 @@ class SqlStore:
                 " ON CONFLICT (signal, member) DO UPDATE SET verdict = excluded.verdict, seq = excluded.seq",
                 (signal_id, member_row, verdict, seq),
             )
-            return FeedbackOutcome(
-                self._record_event(conn, seq, KIND_FEEDBACK, signal_id, member_row, at, envelope, row[2]), True
-            )
+            self._record_event(conn, seq, KIND_FEEDBACK, signal_id, member_row, at, envelope, row[2])
+            quarantined = False
+            if quarantine_after and verdict == VERDICT_CODES["false_positive"]:
+                said = self._one(
+                    conn, "SELECT count(*) FROM feedback WHERE signal = ? AND verdict = ?", (signal_id, verdict)
+                )
+                held = self._one(conn, "SELECT 1 FROM quarantine WHERE signal = ?", (signal_id,))
+                if int(said[0]) >= quarantine_after and held is None:
+                    self._quarantine(conn, [signal_id], "false_positive", at, seq)
+                    quarantined = True
+            return FeedbackOutcome(seq, True, quarantined)
 
     def purge_expired(self, now: int) -> int:
         """Delete expired signals, their feedback and their envelopes; return how many signals."""

@@ -233,6 +233,26 @@ class SqliteStore(SqlStore):
                     " GROUP BY 1 ORDER BY 1 DESC LIMIT 30"
                 ),
                 active_signals=conn.execute("SELECT count(*) FROM signals WHERE retracted = 0").fetchone()[0],
+                submits_by_day_category={
+                    (d, self._category_names.get(c, "?")): n
+                    for d, c, n in conn.execute(
+                        "SELECT date(e.received_at, 'unixepoch') AS d, s.category, count(*) FROM events e"
+                        " JOIN signals s ON s.id = e.signal WHERE e.kind = 1 AND date(e.received_at, 'unixepoch') IN"
+                        " (SELECT DISTINCT date(received_at, 'unixepoch') FROM events WHERE kind = 1"
+                        " ORDER BY 1 DESC LIMIT 30) GROUP BY 1, 2"
+                    )
+                },
+                feedback_by_category={
+                    (self._category_names.get(c, "?"), v): n
+                    for c, v, n in conn.execute(
+                        "SELECT s.category, f.verdict, count(*) FROM feedback f JOIN signals s ON s.id = f.signal"
+                        " GROUP BY 1, 2"
+                    )
+                },
+                last_activity={
+                    self._names.get(k, "?"): v
+                    for k, v in pairs("SELECT member, max(received_at) FROM events GROUP BY member").items()
+                },
             )
 
     def categories(self) -> dict[str, Category]:
@@ -332,7 +352,7 @@ class SqliteStore(SqlStore):
         )
         args.append(limit)
         with self._snapshot() as conn:
-            events = [EventRecord(*r[:5], leaf_expires(r[5])) for r in conn.execute(sql, args)]
+            events = [EventRecord(r[0], r[1], r[2], r[3], r[4], leaf_expires(r[5])) for r in conn.execute(sql, args)]
             if len(events) < limit:
                 # Nothing visible up to the snapshot's end: resume from there.
                 cursor = max(seq, conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])

@@ -28,27 +28,27 @@ DEFAULT_TAXONOMY: dict[str, int] = {
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["members"].create(
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("members").create(
         {"id": int, "member_id": str, "role": str, "status": str, "display_name": str, "created_at": int},
         pk="id",
         not_null={"member_id", "role", "status"},
     )
-    db["members"].create_index(["member_id"], unique=True)
-    db["signing_keys"].create(
+    db.table("members").create_index(["member_id"], unique=True)
+    db.table("signing_keys").create(
         {"key_id": str, "member": int, "public_key": bytes, "not_before": int, "not_after": int, "revoked_at": int},
         pk="key_id",
         not_null={"member", "public_key", "not_before"},
         foreign_keys=[("member", "members", "id")],
     )
-    db["groups"].create({"id": int, "name": str}, pk="id", not_null={"name"})
-    db["groups"].create_index(["name"], unique=True)
-    db["group_members"].create({"grp": int, "member": int}, pk=("grp", "member"))
-    db["categories"].create({"id": int, "name": str, "retention_days": int}, pk="id", not_null={"name"})
-    db["categories"].create_index(["name"], unique=True)
-    db["categories"].insert_all({"name": n, "retention_days": d} for n, d in DEFAULT_TAXONOMY.items())
+    db.table("groups").create({"id": int, "name": str}, pk="id", not_null={"name"})
+    db.table("groups").create_index(["name"], unique=True)
+    db.table("group_members").create({"grp": int, "member": int}, pk=("grp", "member"))
+    db.table("categories").create({"id": int, "name": str, "retention_days": int}, pk="id", not_null={"name"})
+    db.table("categories").create_index(["name"], unique=True)
+    db.table("categories").insert_all({"name": n, "retention_days": d} for n, d in DEFAULT_TAXONOMY.items())
     # id is the seq of the signal's SUBMIT event.
-    db["signals"].create(
+    db.table("signals").create(
         {
             "id": int,
             "value": bytes,
@@ -67,9 +67,9 @@ def _v1(db: sqlite_utils.Database) -> None:
         not_null={"value", "type", "submitter", "category", "first_seen", "last_seen", "expires_at", "retracted"},
     )
     # One index serves look-ups by value and the idempotency key.
-    db["signals"].create_index(["value", "type", "submitter", "category"], unique=True, index_name="signals_key")
+    db.table("signals").create_index(["value", "type", "submitter", "category"], unique=True, index_name="signals_key")
     db.execute("CREATE INDEX signals_pdq ON signals(type) WHERE type = 9")
-    db["events"].create(
+    db.table("events").create(
         {"seq": int, "kind": int, "signal": int, "member": int, "received_at": int, "envelope": bytes},
         pk="seq",
         not_null={"kind", "member", "received_at"},
@@ -82,7 +82,7 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 def _v2(db: sqlite_utils.Database) -> None:
     """Policy versions; every apply is a new row (the newest is in force)."""
-    db["policies"].create(
+    db.table("policies").create(
         {"version": int, "document": str, "applied_at": int, "seq": int}, pk="version", not_null={"document"}
     )
 
@@ -131,7 +131,39 @@ def _v5(db: sqlite_utils.Database) -> None:
         )
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4, _v5)
+#: Safeguards (v6, the same statements on both stores; ``{blob}`` is the database's byte-string type): each
+#: member's kind (the charter's rules follow it), charter versions, warninglists and their entries,
+#: quarantined signals, which members received each signal (Pull, Subscribe, Lookup), and, for retractions
+#: for redress, who acknowledged them.
+SAFEGUARD_TABLES = (
+    "ALTER TABLE members ADD COLUMN kind TEXT NOT NULL DEFAULT ''",
+    "CREATE TABLE charters (version BIGINT PRIMARY KEY, document TEXT NOT NULL, sha256 {blob} NOT NULL,"
+    " applied_at BIGINT, seq BIGINT)",
+    "CREATE TABLE warninglists (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE, mode TEXT NOT NULL,"
+    " description TEXT NOT NULL DEFAULT '', created_at BIGINT, seq BIGINT)",
+    "CREATE TABLE warninglist_entries (type INTEGER NOT NULL, value {blob} NOT NULL, list BIGINT NOT NULL,"
+    " PRIMARY KEY (type, value, list))",
+    # a signal that stops matching until released; reason: false_positive, match_flood, operator, warninglist
+    "CREATE TABLE quarantine (signal BIGINT PRIMARY KEY, reason TEXT NOT NULL, at BIGINT NOT NULL,"
+    " seq BIGINT NOT NULL)",
+    # who received a signal, first how (pull, subscribe, lookup) and when; its look-up matches in a window
+    "CREATE TABLE deliveries (signal BIGINT NOT NULL, member BIGINT NOT NULL, via TEXT NOT NULL, at BIGINT NOT NULL,"
+    " win BIGINT NOT NULL DEFAULT 0, matches BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (signal, member))",
+    "CREATE TABLE redress (signal BIGINT PRIMARY KEY, seq BIGINT NOT NULL, at BIGINT NOT NULL)",
+    "CREATE TABLE redress_acks (signal BIGINT NOT NULL, member BIGINT NOT NULL, outcome TEXT NOT NULL,"
+    " at BIGINT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (signal, member))",
+    # members before v6 are platforms; operators and auditors have no kind
+    "UPDATE members SET kind = 'platform' WHERE role = 'member'",
+)
+
+
+def _v6(db: sqlite_utils.Database) -> None:
+    """Safeguards (``SAFEGUARD_TABLES``)."""
+    for sql in SAFEGUARD_TABLES:
+        db.execute(sql.format(blob="BLOB"))
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4, _v5, _v6)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -224,5 +225,20 @@ def test_retention_and_stats(exchange: Exchange, capsys: pytest.CaptureFixture[s
     assert stats["active_signals"] == "1" or stats["active_signals"] == 1  # type: ignore[index]
     counts = {c["key"]: int(c["value"]) for c in stats["feedback_by_verdict"]}  # type: ignore[index]
     assert counts == {"false_positive": 1}
+    today = time.strftime("%Y-%m-%d", time.gmtime(exchange.clock()))
+    pairs = {(c["key"], c["sub"]): int(c["value"]) for c in stats["submits_by_day_category"]}  # type: ignore[index]
+    assert pairs == {(today, "sextortion.test"): 1}
+    pairs = {(c["key"], c["sub"]): int(c["value"]) for c in stats["feedback_by_category"]}  # type: ignore[index]
+    assert pairs == {("sextortion.test", "false_positive"): 1}
+    active = {c["key"]: int(c["value"]) for c in stats["last_activity_by_member"]}  # type: ignore[index]
+    assert {"operator", "demo-a", "demo-b"} <= set(active) and abs(active["demo-b"] - exchange.clock()) < 60
+    used = {(c["key"], c["sub"]): int(c["value"]) for c in stats["quota_used_today"]}  # type: ignore[index]
+    assert used[("demo-b", "lookups_per_day")] == 1 and used[("demo-a", "evaluations_per_day")] == 1
+    capsys.readouterr()
+    assert main(["admin", "stats", "--as", str(exchange.creds("operator")), "--server", exchange.address]) == 0
+    text = capsys.readouterr().out
+    lines = {" ".join(line.split()) for line in text.splitlines()}
+    assert {f"{today} sextortion.test 1", "sextortion.test false_positive 1", "demo-b lookups_per_day 1"} <= lines
+    assert "last activity by member:" in lines
     exchange.clock.advance(86_401)
     assert admin(exchange, capsys, "retention", "run") == {"purged": 1}

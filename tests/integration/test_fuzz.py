@@ -23,7 +23,8 @@ from tests.harness import Exchange
 pytestmark = pytest.mark.integration
 
 FORBIDDEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
-EXAMPLES = 1100  # per test; 10 tests -> over 10,000 requests
+EXAMPLES = 1100  # per test, 300 for the three whose inputs are large; 10 tests -> over 8,000 requests per store
+LARGE_EXAMPLES = 300
 METHODS = [
     "/signal_exchange.v1.Exchange/Submit",
     "/signal_exchange.v1.Exchange/Lookup",
@@ -62,6 +63,7 @@ def _ok(code: grpc.StatusCode) -> None:
 
 
 fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+fuzz_large = settings(fuzz, max_examples=LARGE_EXAMPLES)  # 20,000-character strings, 20,000-element batches
 
 
 @fuzz
@@ -107,7 +109,7 @@ def test_wrong_field_types(fuzz_channel: tuple[Exchange, grpc.Channel], method: 
     _ok(_raw(fuzz_channel[1], method, b"".join(parts)))
 
 
-@fuzz
+@fuzz_large
 @given(text=st.text(min_size=1000, max_size=20000), size=st.integers(0, 2**64 - 1))
 def test_huge_strings_and_numbers(fuzz_channel: tuple[Exchange, grpc.Channel], text: str, size: int) -> None:
     channel = fuzz_channel[1]
@@ -134,7 +136,7 @@ def test_huge_strings_and_numbers(fuzz_channel: tuple[Exchange, grpc.Channel], t
     )
 
 
-@fuzz
+@fuzz_large
 @given(count=st.integers(0, 20000), width=st.sampled_from([0, 1, 31, 32, 33]))
 def test_absurd_batches(fuzz_channel: tuple[Exchange, grpc.Channel], count: int, width: int) -> None:
     channel = fuzz_channel[1]
@@ -192,7 +194,7 @@ def test_submit_stream_garbage(fuzz_channel: tuple[Exchange, grpc.Channel], batc
         assert exc.code() not in FORBIDDEN, exc
 
 
-@fuzz
+@fuzz_large
 @given(start=st.integers(0, 2**64 - 1), end=st.integers(0, 2**64 - 1))
 def test_log_ranges_as_auditor(shared_exchange: Exchange, start: int, end: int) -> None:
     c = Credentials.load(shared_exchange.creds("auditor"))

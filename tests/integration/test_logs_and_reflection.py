@@ -4,6 +4,7 @@ second gRPC stack with its own v1 descriptors), and the JSON log of a real ``sig
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import ssl
@@ -137,6 +138,7 @@ def test_serve_logs_only_json_lines_grpc_core_included(tmp_path: Path, monkeypat
                 reflection_pb2.ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
             )
         )
+        gc.collect()  # grpclib's closed channel keeps its socket until collected; the graceful stop would wait
     finally:
         assert server.stop() == 0
     [v1] = _files(itself)

@@ -47,7 +47,7 @@ def test_metrics_endpoint(tmp_path: Path) -> None:
     assert 'sigx_requests_total{code="RESOURCE_EXHAUSTED",method="/signal_exchange.v1.Exchange/Lookup"} 1.0' in text
     assert 'sigx_request_seconds_bucket{le="0.5",method="/signal_exchange.v1.Exchange/Lookup"}' in text
     assert 'sigx_quota_denials_total{member="demo-b"} 1.0' in text
-    assert "sigx_log_entries 6.0" in text  # 4 accounts, 1 policy change, 1 signal
+    assert "sigx_log_entries 7.0" in text  # 4 accounts, the exchange's own key, 1 policy change, 1 signal
     assert "sigx_oprf_evaluations_total 3.0" in text  # demo-b pseudonymised before its look-up was refused
     assert "m.example" not in text
 

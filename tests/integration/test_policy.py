@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import pytest
@@ -31,6 +32,8 @@ from client_sdk.wire import (
     log_pb2_grpc,
     pseudonymizer_pb2,
     pseudonymizer_pb2_grpc,
+    safeguards_pb2,
+    safeguards_pb2_grpc,
 )
 from exchange.policy.engine import METHOD_ROLES
 from tests.harness import Exchange
@@ -52,17 +55,34 @@ EXPECTED_ROLES = {
     "Pseudonymizer/Evaluate": {"member", "operator"},
     "Directory/ListMembers": {"member", "operator", "auditor"},
     "Directory/ListSigningKeys": {"member", "operator", "auditor"},
-    "Directory/WhoAmI": {"member", "operator", "auditor", "suspended"},
+    "Directory/WhoAmI": {"member", "operator", "auditor", "suspended", "government"},
     "Log/GetCheckpoint": {"member", "operator", "auditor"},
     "Log/GetInclusionProof": {"member", "operator", "auditor"},
     "Log/GetInclusionProofs": {"member", "operator", "auditor"},
     "Log/GetConsistencyProof": {"member", "operator", "auditor"},
     "Log/GetEntries": {"operator", "auditor"},
+    "Safeguards/Release": {"member"},
+    "Safeguards/Acknowledge": {"member"},
+    "Safeguards/ListQuarantined": {"member", "operator"},
+    "Safeguards/ListRedress": {"member", "operator"},
     **{
         f"Admin/{m}": {"operator"}
-        for m in ("ApplyChange", "GetMember", "GetPolicy", "ListGroups", "ListCategories", "RunRetention", "GetStats")
+        for m in (
+            "ApplyChange",
+            "GetMember",
+            "GetPolicy",
+            "ListGroups",
+            "ListCategories",
+            "RunRetention",
+            "GetStats",
+            "GetCharter",
+            "ListWarninglists",
+            "GetReport",
+        )
     },
 }
+# Members of the kinds the default charter forbids everything (no member policy can grant them more).
+FORBIDDEN_KINDS = ("government",)
 
 
 def _calls(channel: grpc.Channel) -> dict[str, object]:
@@ -72,6 +92,7 @@ def _calls(channel: grpc.Channel) -> dict[str, object]:
     di = directory_pb2_grpc.DirectoryStub(channel)
     ad = admin_pb2_grpc.AdminStub(channel)
     lg = log_pb2_grpc.LogStub(channel)
+    sg = safeguards_pb2_grpc.SafeguardsStub(channel)
     t = 10
     return {
         "Exchange/Submit": lambda: ex.Submit(exchange_pb2.SubmitRequest(), timeout=t),
@@ -104,11 +125,18 @@ def _calls(channel: grpc.Channel) -> dict[str, object]:
         "Admin/ListCategories": lambda: ad.ListCategories(admin_pb2.ListCategoriesRequest(), timeout=t),
         "Admin/RunRetention": lambda: ad.RunRetention(admin_pb2.RunRetentionRequest(), timeout=t),
         "Admin/GetStats": lambda: ad.GetStats(admin_pb2.GetStatsRequest(), timeout=t),
+        "Safeguards/Release": lambda: sg.Release(safeguards_pb2.SafeguardRequest(envelope=b""), timeout=t),
+        "Safeguards/Acknowledge": lambda: sg.Acknowledge(safeguards_pb2.SafeguardRequest(envelope=b""), timeout=t),
+        "Safeguards/ListQuarantined": lambda: sg.ListQuarantined(safeguards_pb2.ListQuarantinedRequest(), timeout=t),
+        "Safeguards/ListRedress": lambda: sg.ListRedress(safeguards_pb2.ListRedressRequest(), timeout=t),
+        "Admin/GetReport": lambda: ad.GetReport(admin_pb2.GetReportRequest(period="2026"), timeout=t),
+        "Admin/GetCharter": lambda: ad.GetCharter(admin_pb2.GetCharterRequest(), timeout=t),
+        "Admin/ListWarninglists": lambda: ad.ListWarninglists(admin_pb2.ListWarninglistsRequest(), timeout=t),
     }
 
 
-def _channel(exchange: Exchange, creds_name: str) -> grpc.Channel:
-    c = Credentials.load(exchange.creds(creds_name))
+def _channel(exchange: Exchange, creds_name: str | Path) -> grpc.Channel:
+    c = Credentials.load(creds_name if isinstance(creds_name, Path) else exchange.creds(creds_name))
     return grpc.secure_channel(exchange.address, grpc.ssl_channel_credentials(c.ca_pem, c.tls_key_pem, c.cert_pem))
 
 
@@ -116,25 +144,30 @@ def test_every_method_is_in_the_matrix() -> None:
     assert {m.split("v1.", 1)[1] for m in METHOD_ROLES} == set(EXPECTED_ROLES)
 
 
-@pytest.mark.parametrize("who", ["member", "operator", "auditor", "suspended"])
+@pytest.mark.parametrize("who", ["member", "operator", "auditor", "suspended", *FORBIDDEN_KINDS])
 def test_role_method_matrix(exchange: Exchange, who: str) -> None:
-    creds = {"member": "demo-a", "operator": "operator", "auditor": "auditor", "suspended": "demo-b"}[who]
+    creds: str | Path = {"member": "demo-a", "operator": "operator", "auditor": "auditor"}.get(who, "demo-b")
     if who == "suspended":
         with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
             op.change(set_member_status=admin_pb2.SetMemberStatus(member_id="demo-b", status="suspended"))
+    if who in FORBIDDEN_KINDS:  # a member of that kind, with a policy that grants it everything a member may have
+        creds = exchange.add_member("agency", kind=who)
     with _channel(exchange, creds) as channel:
         for method, call in _calls(channel).items():
             allowed = who in EXPECTED_ROLES[method]
+            details = ""
             try:
                 call()  # type: ignore[operator]
                 code = grpc.StatusCode.OK
             except grpc.RpcError as exc:
-                code = exc.code()  # type: ignore[attr-defined]
+                code, details = exc.code(), exc.details()  # type: ignore[attr-defined]
             if allowed:
                 assert code != grpc.StatusCode.PERMISSION_DENIED, f"{who} should be allowed {method}"
                 assert code not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), (method, code)
             else:
                 assert code == grpc.StatusCode.PERMISSION_DENIED, f"{who} should be denied {method}, got {code}"
+                if who in FORBIDDEN_KINDS and "member" in EXPECTED_ROLES[method]:  # the role alone would allow it
+                    assert f"charter forbid.{who}" in details, (method, details)
 
 
 # -- random policies against a reference evaluator -----------------------------------------

@@ -96,7 +96,8 @@ def test_two_processes_one_gap_free_log(tmp_path: Path, database: str, capsys: p
         assert len(set(accepted)) == len(accepted)
         seqs = _seqs(database)
         assert seqs == list(range(1, len(seqs) + 1))  # gap-free, duplicate-free, across both writers
-        assert set(accepted) <= set(seqs) and len(seqs) == len(accepted) + 4  # + the genesis and 3 accounts
+        # + the genesis, 3 accounts and the exchange's own key
+        assert set(accepted) <= set(seqs) and len(seqs) == len(accepted) + 5
 
         # The same signal sent again through the other replica is a duplicate of the first.
         with (

@@ -1,0 +1,1 @@
+"""Safeguards for the people signals are about: the charter, warninglists, quarantine, redress, reports."""
