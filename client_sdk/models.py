@@ -226,3 +226,4 @@ class MemberInfo:
     role: str
     status: str
     groups: tuple[str, ...] = ()
+    kind: str = ""  # platform, payment_provider, ngo, hotline, government, … (the charter's rules follow it)

@@ -55,6 +55,7 @@ class Services:
         self.checkpointer.start()
 
     def close(self) -> None:
+        self.safeguards.close()
         self.bus.close()
         self.retention.stop()
         self.checkpointer.stop()

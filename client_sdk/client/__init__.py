@@ -138,13 +138,13 @@ class ExchangeClient(Submitting, Pulling, Safeguarding):
     def members(self) -> list[MemberInfo]:
         """The programme's members."""
         resp = self._call(self._directory_stub.ListMembers, directory_pb2.ListMembersRequest())
-        return [MemberInfo(m.member_id, m.display_name, m.role, m.status) for m in resp.members]
+        return [MemberInfo(m.member_id, m.display_name, m.role, m.status, kind=m.kind) for m in resp.members]
 
     def who_am_i(self) -> MemberInfo:
         """This member's own entry and groups (the one call a suspended member may still make)."""
         resp = self._call(self._directory_stub.WhoAmI, directory_pb2.WhoAmIRequest())
         m = resp.member
-        return MemberInfo(m.member_id, m.display_name, m.role, m.status, tuple(resp.groups))
+        return MemberInfo(m.member_id, m.display_name, m.role, m.status, tuple(resp.groups), m.kind)
 
 
 def _match(m: exchange_pb2.Match) -> Match:

@@ -116,7 +116,7 @@ class Fanout:
     ) -> None:
         self._store = store
         self._safeguards = safeguards
-        self._deliveries: list[tuple[Caller, list[int]]] = []
+        self._deliveries: list[tuple[int, int]] = []  # (member row, signal id) received by Subscribe
         self._reader = reader
         self._policy = policy
         self._page = settings.pull_page
@@ -275,7 +275,7 @@ class Fanout:
                     start = i + 1
                     await self._recheck()
             self._hand_out(events[start:], flags)
-            await self._reads(self._record_deliveries)
+            self._record_deliveries()
             await self._wake_queued()
             if len(events) < self._page:
                 break
@@ -290,6 +290,7 @@ class Fanout:
         top = events[-1].event.seq
         cursor = encode_cursor(top)
         shared: dict[EventFilter, tuple[list[EventRecord], Any]] = {}
+        given: set[tuple[int, EventFilter]] = set()  # a member's streams with one filter received the same
         for live in self._streams():
             hit = shared.get(live.filter)
             if hit is None:
@@ -298,21 +299,24 @@ class Fanout:
                 hit = shared[live.filter] = (visible, self._render(page) if visible else None)
             visible, message = hit
             if visible and visible[-1].seq > live.seq:
-                if visible[0].seq <= live.seq:  # it caught up past part of this read on its own
+                whole = visible[0].seq > live.seq
+                if not whole:  # it caught up past part of this read on its own
                     visible = [e for e in visible if e.seq > live.seq]
                     message = self._render(Page(visible, cursor, flags))
-                if self._queue(live, message, len(visible)):
-                    submitted = [e.signal_id for e in visible if e.kind == KIND_SUBMIT]
-                    if submitted:
-                        self._deliveries.append((live.caller, submitted))
+                once = (live.caller.row, live.filter)
+                if self._queue(live, message, len(visible)) and not (whole and once in given):
+                    if whole:
+                        given.add(once)
+                    self._deliveries.extend((live.caller.row, e.signal_id) for e in visible if e.kind == KIND_SUBMIT)
             live.seq = max(live.seq, top)
         self._head = max(self._head, top)
 
     def _record_deliveries(self) -> None:
-        """Record what the last hand-out queued on each stream (signals received by Subscribe)."""
+        """Hand what the last hand-out queued on each stream (signals received by Subscribe) to the recorder,
+        which writes them in the background."""
         done, self._deliveries = self._deliveries, []
-        for caller, signal_ids in done:
-            self._safeguards.delivered(caller, signal_ids, "subscribe")
+        if done:
+            self._safeguards.live_deliveries.add(done, "subscribe")
 
     def _queue(self, live: _Live, message: Any, count: int) -> bool:
         """Queue a message on a stream; False when the stream was cut off instead (its backlog is full)."""

@@ -13,6 +13,8 @@ is a signed entry in the signature log.
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -25,6 +27,7 @@ from client_sdk.keys import SigningKey
 from client_sdk.vocab import REDRESS_OUTCOMES
 from client_sdk.wire import signals_pb2
 from exchange.errors import (
+    ExchangeError,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
@@ -47,12 +50,95 @@ from exchange.store.base import (
 )
 
 MODES = ("block", "inform")
+QUALITY_TTL = 5.0  # seconds a submitter's quality is served from memory
 SYSTEM_MEMBER = "exchange"
 SYSTEM_ROLE = "system"
 _NONE = SignalFlags()
 _log = structlog.get_logger("exchange.safeguards")
 
 Clock = Callable[[], float]
+
+
+class MatchCounter:
+    """Look-up matches per (member, signal) in the current window, counted in this process (each replica
+    counts the look-ups it answers)."""
+
+    MAX_ENTRIES = 200_000  # beyond this, entries of past windows are dropped
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[int, int], tuple[int, int]] = {}  # -> (window number, matches in it)
+        self._lock = threading.Lock()
+
+    def count(self, member_row: int, signal_ids: Iterable[int], now: int, window: int) -> dict[int, int]:
+        """Count one match of each signal; {signal id: matches in the current window}."""
+        win = now // window
+        out: dict[int, int] = {}
+        with self._lock:
+            if len(self._counts) > self.MAX_ENTRIES:
+                self._counts = {k: v for k, v in self._counts.items() if v[0] == win}
+            for sid in signal_ids:
+                seen, n = self._counts.get((member_row, sid), (win, 0))
+                n = n + 1 if seen == win else 1
+                self._counts[(member_row, sid)] = (win, n)
+                out[sid] = n
+        return out
+
+
+class DeliveryRecorder:
+    """Deliveries (Pull, Subscribe, Lookup), written by a thread of their own a batch at a time (every
+    ``interval`` seconds, one transaction), so no read and no live hand-out to thousands of streams waits for
+    the database. ``flush`` writes what is pending at once (before a retraction for redress, so its recipients
+    are all known)."""
+
+    def __init__(self, store: Store, clock: Clock, interval: float = 0.1) -> None:
+        self._store = store
+        self._clock = clock
+        self._interval = interval
+        self._pending: dict[tuple[int, int], str] = {}  # (member row, signal id) -> how it was first received
+        self._lock = threading.Lock()
+        self._write = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def add(self, pairs: Iterable[tuple[int, int]], via: str) -> None:
+        """Queue (member row, signal id) deliveries by ``via`` (pull, subscribe, lookup)."""
+        with self._lock:
+            for pair in pairs:
+                self._pending.setdefault(pair, via)
+            if self._thread is None and not self._stopping:
+                self._thread = threading.Thread(target=self._run, name="sigx-deliveries", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Write every queued delivery now (one transaction)."""
+        with self._write:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+            if pending:
+                try:
+                    self._store.record_received([(m, s, via) for (m, s), via in pending.items()], int(self._clock()))
+                except ExchangeError as exc:  # the store is down: keep them for the next round
+                    _log.warning("deliveries_not_recorded", reason=exc.reason, pending=len(pending))
+                    with self._lock:
+                        for pair, via in pending.items():
+                            self._pending.setdefault(pair, via)
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait()
+            time.sleep(self._interval)  # gather a round's worth
+            self._wake.clear()
+            self.flush()
 
 
 class Safeguards:
@@ -71,6 +157,14 @@ class Safeguards:
         self._opener = opener
         self._clock = clock
         self._system_key = system_key
+        self.live_deliveries = DeliveryRecorder(store, clock)
+        self._matches = MatchCounter()
+        self._quality: dict[tuple[str, str], tuple[float, dict[int, int]]] = {}
+        self._quality_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Write the deliveries still queued."""
+        self.live_deliveries.close()
 
     # -- submitting ----------------------------------------------------------------------------
 
@@ -101,10 +195,8 @@ class Safeguards:
         return self._store.signal_flags(ids) if ids else {}
 
     def delivered(self, caller: Caller, signal_ids: Iterable[int], via: str) -> None:
-        """Record that the caller received these signals by Pull or Subscribe."""
-        ids = sorted({s for s in signal_ids if s})
-        if ids:
-            self._store.record_deliveries(caller.row, ids, via, int(self._clock()))
+        """Record (in the background) that the caller received these signals by Pull or Subscribe."""
+        self.live_deliveries.add(((caller.row, s) for s in signal_ids if s), via)
 
     def looked_up(
         self, caller: Caller, results: list[list[MatchRecord]]
@@ -121,7 +213,8 @@ class Safeguards:
         limit = rules.quarantine_lookup_matches
         window = rules.quarantine_window if limit else 0
         now = int(self._clock())
-        counts = self._store.record_deliveries(caller.row, live, "lookup", now, window)
+        self.live_deliveries.add(((caller.row, s) for s in live), "lookup")
+        counts = self._matches.count(caller.row, live, now, window) if window else {}
         for sid, n in sorted(counts.items()):
             if n > limit and self._flood(caller, sid, n, window, now):
                 flags[sid] = replace(flags.get(sid, _NONE), quarantine="match_flood")
@@ -151,9 +244,20 @@ class Safeguards:
         return True
 
     def quality(self, signals: Iterable[SignalRecord]) -> dict[tuple[str, str], dict[int, int]]:
-        """Submitter quality for each (submitter, category) among ``signals``: members' verdicts, by verdict."""
-        pairs = sorted({(s.submitter, s.category) for s in signals})
-        return self._store.submitter_quality(pairs) if pairs else {}
+        """Submitter quality for each (submitter, category) among ``signals``: members' verdicts, by verdict
+        (read again at most every ``QUALITY_TTL`` seconds: it counts every verdict on a submitter's signals)."""
+        pairs = {(s.submitter, s.category) for s in signals}
+        now = time.monotonic()
+        with self._quality_lock:
+            stale = sorted(p for p in pairs if now - self._quality.get(p, (-math.inf, {}))[0] > QUALITY_TTL)
+        if stale:
+            fresh = self._store.submitter_quality(stale)
+            with self._quality_lock:
+                if len(self._quality) > 100_000:
+                    self._quality.clear()
+                self._quality.update({p: (now, fresh.get(p, {})) for p in stale})
+        with self._quality_lock:
+            return {p: self._quality[p][1] for p in pairs if p in self._quality}
 
     # -- the member's calls --------------------------------------------------------------------
 
@@ -174,6 +278,7 @@ class Safeguards:
             )
         if not 0 < ack.signal_id <= MAX_ID:
             raise InvalidArgumentError("signal_id is missing", reason="signal_id")
+        self.live_deliveries.flush()  # what this replica delivered a moment ago counts
         event = SafeguardEvent(caller.row, envelope, now)
         return self._store.acknowledge(ack.signal_id, caller.row, ack.outcome, event)
 

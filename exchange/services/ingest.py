@@ -229,6 +229,8 @@ class IngestService:
         self._policy.check_retract(caller, body.signal_id, self._signal(body.signal_id), body.reason)
         by_operator = caller.role == "operator"
         redress = by_operator or body.reason_code in REDRESS_REASON_CODES
+        if redress:
+            self._safeguards.live_deliveries.flush()  # every recipient known before it is asked to acknowledge
         seq = self._store.retract(body.signal_id, caller.row, envelope, now, by_operator=by_operator, redress=redress)
         self._bus.publish(seq)
         return seq

@@ -479,11 +479,9 @@ class Store(Protocol):
         that category, by verdict."""
         ...
 
-    def record_deliveries(
-        self, member_row: int, signal_ids: Sequence[int], via: str, at: int, window: int = 0
-    ) -> dict[int, int]:
-        """Record that a member received these signals (first delivery: how and when). For a look-up (``window``
-        > 0), also count the matches in the current window: {signal id: matches in it}."""
+    def record_received(self, deliveries: Sequence[tuple[int, int, str]], at: int) -> None:
+        """Record first deliveries: (member row, signal id, via: pull, subscribe or lookup), in one transaction;
+        a member's later deliveries of the same signal change nothing."""
         ...
 
     # events

@@ -557,30 +557,17 @@ class SqlStore:
                         out[(submitter, category)][int(verdict)] = int(n)
         return out
 
-    def record_deliveries(
-        self, member_row: int, signal_ids: Sequence[int], via: str, at: int, window: int = 0
-    ) -> dict[int, int]:
-        """Record deliveries (and, for a look-up, count matches in the window); see ``Store.record_deliveries``."""
-        ids = sorted(set(signal_ids))
-        if not ids:
-            return {}
-        win = at // window if window else 0
-        upsert = (
-            "INSERT INTO deliveries (signal, member, via, at, win, matches) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (signal, member) DO UPDATE SET"
-            " matches = CASE WHEN excluded.matches = 0 THEN deliveries.matches"
-            " WHEN deliveries.win = excluded.win THEN deliveries.matches + 1 ELSE 1 END,"
-            " win = CASE WHEN excluded.matches = 0 THEN deliveries.win ELSE excluded.win END"
-        )
-        with self._write() as conn:
-            if not window:
-                self._run_many(conn, upsert, [(s, member_row, via, at, 0, 0) for s in ids])
-                return {}
-            counts: dict[int, int] = {}
-            for s in ids:
-                [(n,)] = self._run(conn, upsert + " RETURNING matches", (s, member_row, via, at, win, 1)).fetchall()
-                counts[s] = int(n)
-            return counts
+    def record_received(self, deliveries: Sequence[tuple[int, int, str]], at: int) -> None:
+        """Record first deliveries in one transaction (see ``Store.record_received``)."""
+        rows = sorted({(signal, member, via, at) for member, signal, via in deliveries})  # in key order
+        if rows:
+            with self._write() as conn:
+                self._run_many(
+                    conn,
+                    "INSERT INTO deliveries (signal, member, via, at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (signal, member) DO NOTHING",
+                    rows,
+                )
 
     def list_warninglists(self) -> list[WarninglistRecord]:
         """Every warninglist with its number of values per type, by name."""

@@ -146,7 +146,8 @@ SAFEGUARD_TABLES = (
     # a signal that stops matching until released; reason: false_positive, match_flood, operator, warninglist
     "CREATE TABLE quarantine (signal BIGINT PRIMARY KEY, reason TEXT NOT NULL, at BIGINT NOT NULL,"
     " seq BIGINT NOT NULL)",
-    # who received a signal, first how (pull, subscribe, lookup) and when; its look-up matches in a window
+    # who received a signal, first how (pull, subscribe, lookup) and when (win and matches: unused, look-up
+    # matches are counted by each replica in memory)
     "CREATE TABLE deliveries (signal BIGINT NOT NULL, member BIGINT NOT NULL, via TEXT NOT NULL, at BIGINT NOT NULL,"
     " win BIGINT NOT NULL DEFAULT 0, matches BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (signal, member))",
     "CREATE TABLE redress (signal BIGINT PRIMARY KEY, seq BIGINT NOT NULL, at BIGINT NOT NULL)",

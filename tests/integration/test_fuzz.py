@@ -23,7 +23,7 @@ from tests.harness import Exchange
 pytestmark = pytest.mark.integration
 
 FORBIDDEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
-EXAMPLES = 1100  # per test, 300 for the three whose inputs are large; 10 tests -> over 8,000 requests per store
+EXAMPLES = 700  # per test, 300 for the three whose inputs are large; 10 tests -> over 6,000 requests per store
 LARGE_EXAMPLES = 300
 METHODS = [
     "/signal_exchange.v1.Exchange/Submit",

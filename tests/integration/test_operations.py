@@ -33,9 +33,13 @@ def test_metrics_endpoint(tmp_path: Path) -> None:
     ex = start_exchange(tmp_path, metrics_listen="127.0.0.1:0")
     try:
         port = ex.running.metrics_server.server_port
-        with ex.client("demo-a") as a:
-            a.submit([Signal(Identifier("domain", "m.example"), category="grooming")])
+        with ex.client("demo-a") as a, ex.client("demo-b") as b:
+            [shared] = a.submit([Signal(Identifier("domain", "m.example"), category="grooming")])
             a.lookup([Identifier("domain", "m.example")])
+            b.lookup([Identifier("domain", "m.example")])  # demo-b received it ...
+        with ex.client("operator") as operator:  # ... so it owes an acknowledgement of its retraction for redress
+            operator.retract(shared.signal_id, reason="appeal upheld", reason_code="appeal_upheld")
+        ex.clock.advance(90)
         with AdminClient.connect(ex.address, ex.creds("operator")) as op:
             op.change(apply_policy=admin_pb2.ApplyPolicy(document="[members.demo-b]\nlookups_per_day = 0\n"))
         with ex.client("demo-b") as b, pytest.raises(SignalExchangeError):
@@ -47,8 +51,10 @@ def test_metrics_endpoint(tmp_path: Path) -> None:
     assert 'sigx_requests_total{code="RESOURCE_EXHAUSTED",method="/signal_exchange.v1.Exchange/Lookup"} 1.0' in text
     assert 'sigx_request_seconds_bucket{le="0.5",method="/signal_exchange.v1.Exchange/Lookup"}' in text
     assert 'sigx_quota_denials_total{member="demo-b"} 1.0' in text
-    assert "sigx_log_entries 7.0" in text  # 4 accounts, the exchange's own key, 1 policy change, 1 signal
-    assert "sigx_oprf_evaluations_total 3.0" in text  # demo-b pseudonymised before its look-up was refused
+    assert "sigx_log_entries 8.0" in text  # 4 accounts, the exchange key, a policy, a signal, its retraction
+    assert "sigx_oprf_evaluations_total 4.0" in text  # demo-b pseudonymised before its second look-up was refused
+    [waited] = [line for line in text.splitlines() if line.startswith("sigx_redress_oldest_pending_seconds ")]
+    assert 90 <= float(waited.split()[1]) < 150
     assert "m.example" not in text
 
 
