@@ -131,7 +131,8 @@ def test_domain_rule_is_unchanged(text: str) -> None:
 @SETTINGS
 @given(st.text(string.ascii_letters + string.digits + "._+-", min_size=1, max_size=20), ascii_names())
 def test_email_domain_is_unchanged(local: str, domain: str) -> None:
-    assume("@" not in domain and domain.strip() and len(local) + 1 + len(domain) <= 320)
+    # whitespace at the ends of a domain is the domain test's: in an address only the right end is trimmed
+    assume("@" not in domain and domain == domain.strip() != "" and len(local) + 1 + len(domain) <= 320)
     status, out = _ours("email", f"{local}@{domain}")
     ref_status, ref = _reference_domain(domain)
     if ref_status == "error":
