@@ -66,14 +66,6 @@ class ConsoleProcess:
                 self.process.wait()
 
 
-def run_console(argv: Sequence[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """``sigx console`` run to its end (for the refusals that happen before it serves)."""
-    return subprocess.run(
-        [sys.executable, "-m", "exchange.cli", "console", *argv], cwd=ROOT, capture_output=True, text=True,
-        timeout=timeout,
-    )  # fmt: skip
-
-
 def _first(paths: Sequence[str]) -> str | None:
     return next((p for p in paths if Path(p).exists()), None) or None
 

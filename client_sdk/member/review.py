@@ -29,6 +29,8 @@ STATUSES = (OPEN, DECIDED, WITHDRAWN)
 HIT, WITHDRAW, DECIDE = "hit", "withdraw", "decide"
 PENDING, SENT, REFUSED = "pending", "sent", "refused"
 MAX_NOTE = 4000
+#: How ``ReviewQueue.page`` sorts: by corroboration then recency, or by recency.
+ORDERS = {"corroboration": "corroboration DESC, last_seen DESC, id DESC", "recent": "last_seen DESC, id DESC"}
 
 
 def next_status(status: str | None, action: str, *, force: bool = False, reason: str = "") -> str:
@@ -192,14 +194,63 @@ class ReviewQueue:
         sql = "SELECT at, status, signal_id, reason FROM history WHERE item = ? ORDER BY rowid"
         return [tuple(r) for r in self._index.query(sql, (item_id,))]
 
-    def versions(self, item_ids: Sequence[int] | None = None) -> dict[int, int]:
+    def page(
+        self,
+        status: str,
+        *,
+        category: str = "",
+        type: str = "",
+        submitter: str = "",
+        min_corroboration: int = 0,
+        order: str = "corroboration",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[ReviewItem], int]:
+        """One page of the items of a status that match the filters (empty: any), in ``order`` (``ORDERS``), and
+        how many match in all. Raises ReviewError for an unknown status or order."""
+        if status not in STATUSES:
+            raise ReviewError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+        if order not in ORDERS:
+            raise ReviewError(f"unknown order {order!r}; expected one of {', '.join(ORDERS)}")
+        clauses: list[str] = ["status = ?"]
+        args: list[object] = [status]
+        for column, value in (("category", category), ("type", type), ("submitter", submitter)):
+            if value:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if min_corroboration:
+            clauses.append("corroboration >= ?")
+            args.append(min_corroboration)
+        where = " AND ".join(clauses)
+        total = self._index.query(f"SELECT count(*) FROM items WHERE {where}", args)[0][0]
+        sql = f"SELECT {_ITEM_COLUMNS} FROM items WHERE {where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?"
+        return [_item(r) for r in self._index.query(sql, [*args, limit, offset])], total
+
+    def summary(self) -> tuple[dict[str, int], dict[str, list[str]]]:
+        """Items per status, and the categories, types and submitters items have (for filters)."""
+        counts = {s: 0 for s in STATUSES}
+        counts.update(dict(self._index.query("SELECT status, count(*) FROM items GROUP BY status")))
+        facets = {
+            column: [r[0] for r in self._index.query(f"SELECT DISTINCT {column} FROM items ORDER BY 1")]
+            for column in ("category", "type", "submitter")
+        }
+        return counts, facets
+
+    def track_record(self, submitter: str) -> dict[str, int]:
+        """This member's verdicts on a submitter's signals: the latest decision not refused of each item of
+        theirs, counted by verdict."""
+        sql = (
+            "SELECT d.verdict, count(*) FROM decisions d JOIN items i ON i.id = d.item WHERE i.submitter = ?"
+            " AND d.id = (SELECT max(id) FROM decisions WHERE item = d.item AND state != ?) GROUP BY d.verdict"
+        )
+        return dict(self._index.query(sql, (submitter, REFUSED)))
+
+    def versions(self, item_ids: Sequence[int]) -> dict[int, int]:
         """Each item's version: the id of its latest history row, which every change of the item adds. A page
         that shows an item keeps its version, so a decision made from it can be refused if someone else changed
         the item meanwhile (``decide(expect_version=…)``)."""
-        sql = "SELECT item, max(rowid) FROM history GROUP BY item"
-        rows = self._index.query(sql)
-        wanted = None if item_ids is None else set(item_ids)
-        return {item: version for item, version in rows if wanted is None or item in wanted}
+        sql = "SELECT item, max(rowid) FROM history WHERE item IN ({marks}) GROUP BY item"
+        return dict(self._index.query_in(sql, list(item_ids)))
 
     def decisions(self, item_id: int | None = None, state: str | None = None) -> list[Decision]:
         """Decisions of one item or all, optionally in one state, oldest first."""

@@ -156,11 +156,11 @@ class Page:
 Handler = Callable[[Page], Response]
 
 #: The page modules of each role, in menu order. Each has ``NAV`` (its menu entries, ``(path, label)``) and
-#: ``pages(console)`` (its routes). A new part of the exchange adds its module here (the safeguards pages: to
-#: "operator" and "member"), and the pages of no other role can be reached.
+#: ``pages(console)`` (its routes). A new part of the exchange adds its module here (as the safeguards pages
+#: do), and the pages of no other role can be reached.
 ROLE_MODULES: dict[str, tuple[str, ...]] = {
-    "member": ("exchange.console.member",),
-    "operator": ("exchange.console.operator",),
+    "member": ("exchange.console.member", "exchange.console.member_safeguards"),
+    "operator": ("exchange.console.operator", "exchange.console.operator_safeguards"),
     "auditor": ("exchange.console.auditor",),
 }
 

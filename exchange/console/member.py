@@ -31,6 +31,8 @@ from exchange.console.jobs import Job
 #: One key per verdict in the queue (and shown by ``?``).
 VERDICT_KEYS = {"c": "confirmed", "a": "actioned", "f": "false_positive", "n": "not_found", "d": "duplicate"}
 SORTS = {"corroboration": "corroboration, then most recent", "recent": "most recent first"}
+#: Queue rows per page.
+PAGE_SIZE = 100
 #: The qualifier field each identifier type takes in the look-up form.
 QUALIFIER = {"payment_handle": "provider", "username": "platform", "phone": "region"}
 #: What else an item page says of its signal: each function gives ``(kind, text)`` flags (kind ok, warn or error),
@@ -48,6 +50,7 @@ class QueueFilter:
     submitter: str = ""
     min_corroboration: int = 0
     sort: str = "corroboration"
+    page: int = 1
 
     @classmethod
     def from_page(cls, p: Page) -> QueueFilter:
@@ -58,6 +61,9 @@ class QueueFilter:
         if not raw.isdigit():
             raise ConsoleError(f"minimum corroboration must be a whole number, not {raw[:40]!r}")
         sort = p.field("sort", "corroboration")
+        page = p.field("page", "1").strip() or "1"
+        if not page.isdigit() or int(page) < 1:
+            raise ConsoleError(f"page must be a whole number from 1, not {page[:40]!r}")
         return cls(
             status=status,
             category=p.field("category").strip(),
@@ -65,43 +71,43 @@ class QueueFilter:
             submitter=p.field("submitter").strip(),
             min_corroboration=int(raw),
             sort=sort if sort in SORTS else "corroboration",
+            page=int(page),
         )
 
-    def apply(self, items: list[ReviewItem]) -> list[ReviewItem]:
-        kept = [
-            i
-            for i in items
-            if (not self.category or i.category == self.category)
-            and (not self.type or i.type == self.type)
-            and (not self.submitter or i.submitter == self.submitter)
-            and i.corroboration >= self.min_corroboration
-        ]
-        if self.sort == "recent":
-            return sorted(kept, key=lambda i: (i.last_seen, i.id), reverse=True)
-        return sorted(kept, key=lambda i: (i.corroboration, i.last_seen, i.id), reverse=True)
+    @property
+    def filtered(self) -> bool:
+        return bool(self.category or self.type or self.submitter or self.min_corroboration)
 
-    def query(self) -> str:
+    def query(self, **change: object) -> str:
         from urllib.parse import urlencode
 
-        return urlencode({k: v for k, v in self.__dict__.items() if v})
+        values = {**self.__dict__, **change}
+        return urlencode({k: v for k, v in values.items() if v and not (k == "page" and v == 1)})
 
 
 def queue_page(p: Page) -> Response:
     wanted = QueueFilter.from_page(p)
     with p.console.index() as index:
         queue = index.review
-        every = queue.items()
-        versions = queue.versions()
-    items = wanted.apply([i for i in every if i.status == wanted.status])
-    counts = {s: sum(1 for i in every if i.status == s) for s in STATUSES}
-    choices = {
-        "category": sorted({i.category for i in every}),
-        "type": sorted({i.type for i in every}),
-        "submitter": sorted({i.submitter for i in every}),
-    }
+        counts, choices = queue.summary()
+        items, total = queue.page(
+            wanted.status,
+            category=wanted.category,
+            type=wanted.type,
+            submitter=wanted.submitter,
+            min_corroboration=wanted.min_corroboration,
+            order=wanted.sort,
+            limit=PAGE_SIZE,
+            offset=(wanted.page - 1) * PAGE_SIZE,
+        )
+        versions = queue.versions([i.id for i in items])
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    first = (wanted.page - 1) * PAGE_SIZE
     return p.render(
         "queue.html",
         items=items,
+        shown=(first + 1 if items else 0, first + len(items), total),
+        pages=pages,
         versions=versions,
         wanted=wanted,
         counts=counts,
@@ -183,7 +189,7 @@ def item_page(p: Page) -> Response:
         history = queue.history(item_id)
         decisions = queue.decisions(item_id)
         version = queue.versions([item_id]).get(item_id)
-        record = track_record(queue, item.submitter)
+        record = queue.track_record(item.submitter)
     inclusion = inclusion_of(p.console, item.signal_id)
     flags = [flag for source in ITEM_FLAGS for flag in source(p.console, item)]
     return p.render(
@@ -198,19 +204,6 @@ def item_page(p: Page) -> Response:
         inclusion=inclusion,
         can_decide=item.status in (OPEN, DECIDED),
     )
-
-
-def track_record(queue: ReviewQueue, submitter: str) -> dict[str, int]:
-    """This member's verdicts on a submitter's signals: the latest decision of each item, by verdict."""
-    theirs = {i.id for i in queue.items() if i.submitter == submitter}
-    latest: dict[int, str] = {}
-    for d in queue.decisions():
-        if d.item in theirs and d.state != "refused":
-            latest[d.item] = d.verdict
-    counts: dict[str, int] = {}
-    for verdict in latest.values():
-        counts[verdict] = counts.get(verdict, 0) + 1
-    return counts
 
 
 def item_decide(p: Page) -> Response:

@@ -17,7 +17,7 @@ from client_sdk import Identifier, Signal
 from client_sdk.admin import AdminClient
 from client_sdk.wire import admin_pb2
 from exchange.cli import main
-from tests.console_harness import ConsoleProcess, Screenshots, chrome, run_console, session_for, wait_for
+from tests.console_harness import ConsoleProcess, Screenshots, chrome, session_for, wait_for
 from tests.harness import Exchange
 
 pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
@@ -95,7 +95,7 @@ def test_the_login_link_works_once_and_the_cookie_is_strict(world: World) -> Non
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["name"].startswith("sigx_console_")
     assert len(b.find_elements(By.CSS_SELECTOR, "#queue tbody tr[data-item]")) == 6  # type: ignore[attr-defined]
     nav = [a.text for a in b.find_elements(By.CSS_SELECTOR, "header nav a")]  # type: ignore[attr-defined]
-    assert nav == ["Review queue", "Look up", "Submit", "Index", "Session"]  # no operator pages
+    assert nav == ["Review queue", "Look up", "Submit", "Index", "Redress", "Quarantined", "Session"]  # no operator's
     world.shots.take(b, "member-queue")
     world.get("/queue?category=grooming")
     rows = b.find_elements(By.CSS_SELECTOR, "#queue tbody tr[data-item]")  # type: ignore[attr-defined]
@@ -108,7 +108,7 @@ def test_the_login_link_works_once_and_the_cookie_is_strict(world: World) -> Non
     assert "whole number" in b.find_element(By.ID, "error").text  # type: ignore[attr-defined]
     again = requests.get(world.console.login_url, allow_redirects=False, timeout=10)
     assert again.status_code == 403 and "not valid" in again.text and not again.cookies
-    for path in ("/members", "/policy", "/charts", "/audit"):
+    for path in ("/members", "/policy", "/charts", "/audit", "/safeguards", "/report"):
         assert session_for(b, world.console).get(world.console.base + path, timeout=10).status_code == 404
 
 
@@ -331,8 +331,9 @@ def test_over_tls_the_session_cookie_is_secure_too(world: World, tmp_path: Path)
         console.stop()
 
 
-def test_a_console_off_loopback_needs_tls(world: World) -> None:
+def test_a_console_off_loopback_needs_tls(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     creds = ["--as", str(world.exchange.creds("demo-b")), "--server", world.exchange.address]
-    refused = run_console([*creds, "--listen", "0.0.0.0:0"])
-    assert refused.returncode == 2 and "needs --tls-cert and --tls-key" in refused.stderr
-    assert run_console([*creds, "--listen", "nonsense"]).returncode == 2
+    assert main(["console", *creds, "--listen", "0.0.0.0:0"]) == 2  # refused before anything is served
+    assert "needs --tls-cert and --tls-key" in capsys.readouterr().err
+    assert main(["console", *creds, "--listen", "nonsense"]) == 2
+    assert "expected HOST:PORT" in capsys.readouterr().err

@@ -85,7 +85,7 @@ def world(shared_exchange: Exchange, tmp_path_factory: pytest.TempPathFactory) -
 def test_members_with_status_quota_use_and_last_activity(world: World) -> None:
     world.get(world.operator, "/members")
     nav = [a.text for a in world.browser.find_elements(By.CSS_SELECTOR, "header nav a")]  # type: ignore[attr-defined]
-    assert nav == ["Members", "Policy", "Groups", "Retention", "Charts", "Session"]
+    assert nav == ["Members", "Policy", "Groups", "Retention", "Charts", "Redress", "Safeguards", "Report", "Session"]
     row = world.find("#members tr[data-member=demo-a]").text
     assert "active" in row and " 7 " in f" {row} " and "UTC" in row  # 7 signals, a last activity
     cells = [c.text for c in world.browser.find_elements(By.CSS_SELECTOR, "#members tr[data-member=demo-b] td")]  # type: ignore[attr-defined]

@@ -168,3 +168,49 @@ def test_queue_in_a_real_file_follows_the_state_machine(
             assert item.status == status and item.signal_id == signal
         pending = queue.decisions(state="pending")
         assert len(pending) <= 1  # only the latest unsent decision goes out
+
+
+HITS = st.lists(
+    st.tuples(
+        st.sampled_from(["demo-a", "demo-c"]),
+        st.sampled_from(["email", "phone"]),
+        st.sampled_from(["grooming", "sextortion.financial"]),
+        st.integers(min_value=1, max_value=4),  # corroboration
+        st.integers(min_value=0, max_value=5),  # last seen
+    ),
+    max_size=25,
+)
+FILTERS = st.tuples(
+    st.sampled_from(["", "demo-a"]), st.sampled_from(["", "email"]), st.sampled_from(["", "grooming"]),
+    st.integers(min_value=0, max_value=4), st.sampled_from(["corroboration", "recent"]),
+    st.integers(min_value=1, max_value=7), st.integers(min_value=0, max_value=30),
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(hits=HITS, wanted=FILTERS)
+def test_a_queue_page_is_the_filtered_sorted_slice(
+    tmp_path_factory: pytest.TempPathFactory, hits: list, wanted: tuple
+) -> None:
+    submitter, kind, category, least, order, limit, offset = wanted
+    path: Path = tmp_path_factory.mktemp("page") / "index.sqlite"
+    with MatchIndex.open(path, create=True) as index:
+        queue = ReviewQueue(index)
+        queue.record_hits([Hit("account", f"acct-{n}", n + 1, who, typ, bytes([n]) * 32, cat, "", 90, seen)
+                           for n, (who, typ, cat, _, seen) in enumerate(hits)])  # fmt: skip
+        with index.transaction() as conn:
+            for n, (*_, corroboration, _seen) in enumerate(hits):
+                conn.execute("UPDATE items SET corroboration = ? WHERE own_id = ?", (corroboration, f"acct-{n}"))
+        every = queue.items(OPEN)
+        kept = [i for i in every if (not submitter or i.submitter == submitter) and (not kind or i.type == kind)
+                and (not category or i.category == category) and i.corroboration >= least]  # fmt: skip
+        key = (lambda i: (i.corroboration, i.last_seen, i.id)) if order == "corroboration" else (
+            lambda i: (i.last_seen, i.id))  # fmt: skip
+        expected = sorted(kept, key=key, reverse=True)[offset : offset + limit]
+        page, total = queue.page(OPEN, category=category, type=kind, submitter=submitter, min_corroboration=least,
+                                 order=order, limit=limit, offset=offset)  # fmt: skip
+        assert [i.id for i in page] == [i.id for i in expected] and total == len(kept)
+        counts, facets = queue.summary()
+        assert counts == {OPEN: len(every), DECIDED: 0, WITHDRAWN: 0}
+        assert facets["submitter"] == sorted({i.submitter for i in every})
+        assert set(queue.versions([i.id for i in page])) == {i.id for i in page}
