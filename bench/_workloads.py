@@ -25,6 +25,7 @@ from exchange.serve_process import ServeProcess
 
 CATEGORY = "sextortion.financial"
 SIGNAL_TYPE_EMAIL = 1
+SIGNAL_TYPE_MEDIA_PDQ = 9
 _MAX_MESSAGE = 16 * 1024 * 1024
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -120,9 +121,9 @@ def _gen_init(creds_dir: str) -> None:
     _GEN["epoch"] = creds.oprf_epoch
 
 
-def _gen_chunk(task: tuple[int, int]) -> tuple[bytes, list[bytes]]:
-    """``count`` signed SUBMIT envelopes with random 32-byte pseudonyms; returns (values blob, envelopes)."""
-    count, created_at = task
+def _gen_chunk(task: tuple[int, int, int]) -> tuple[bytes, list[bytes]]:
+    """``count`` signed SUBMIT envelopes with random 32-byte values; returns (values blob, envelopes)."""
+    count, created_at, signal_type = task
     key = _GEN["key"]
     member, epoch = _GEN["member"], _GEN["epoch"]
     values = os.urandom(32 * count)
@@ -130,23 +131,26 @@ def _gen_chunk(task: tuple[int, int]) -> tuple[bytes, list[bytes]]:
     for i in range(count):
         body = signals_pb2.SignalBody(
             submitter=member,
-            type=SIGNAL_TYPE_EMAIL,
+            type=signal_type,
             value=values[32 * i : 32 * i + 32],
             category=CATEGORY,
             confidence=80,
             created_at=created_at,
-            oprf_epoch=epoch,
+            oprf_epoch=0 if signal_type == SIGNAL_TYPE_MEDIA_PDQ else epoch,  # a media hash is no pseudonym
         )
         out.append(envelope.seal_body(body, key))  # type: ignore[arg-type]
     return values, out
 
 
-def generate_envelopes(creds_dir: Path, n: int, processes: int, chunk: int = 5000) -> tuple[list[bytes], list[bytes]]:
-    """``n`` envelopes signed as the member in ``creds_dir``, and their pseudonyms, in submission order."""
+def generate_envelopes(
+    creds_dir: Path, n: int, processes: int, chunk: int = 5000, signal_type: int = SIGNAL_TYPE_EMAIL
+) -> tuple[list[bytes], list[bytes]]:
+    """``n`` envelopes signed as the member in ``creds_dir``, and their values (random pseudonyms, or random
+    PDQ hashes), in submission order."""
     import multiprocessing as mp
 
     created_at = int(time.time())
-    tasks = [(min(chunk, n - lo), created_at) for lo in range(0, n, chunk)]
+    tasks = [(min(chunk, n - lo), created_at, signal_type) for lo in range(0, n, chunk)]
     values: list[bytes] = []
     envelopes: list[bytes] = []
     ctx = mp.get_context("spawn")  # no inherited gRPC state in the workers

@@ -15,6 +15,9 @@ completes, and a final checkpoint is signed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import ctypes.util
 import functools
 import gc
 import signal
@@ -84,6 +87,7 @@ SERVICE_NAMES = (
 HEALTH_INTERVAL = 2.0  # seconds between store probes behind the health service
 GC_THRESHOLDS = (50_000, 20, 100)  # for ``serve``: see there
 SWITCH_INTERVAL = 0.0002  # seconds; for ``serve``: see there
+_M_MMAP_THRESHOLD = -3  # mallopt parameter (glibc malloc.h)
 
 
 class EventLoopThread:
@@ -321,6 +325,15 @@ async def _watch_health(health_: Health, services: Services, offload: Callable[.
         await health_.report(await offload(_store_answers, services.store))
 
 
+def _fixed_mmap_threshold(size: int = 1 << 20) -> None:
+    """Allocations of ``size`` and more get pages of their own, given back when freed. glibc's default
+    raises that threshold to the largest block freed so far (up to 32 MiB), after which the PDQ index's
+    arrays, rebuilt on a background thread, came from per-thread heaps that kept the memory: at 1M PDQ
+    signals the server held ~240 MiB for an index of ~110 MiB. Not glibc: nothing to do."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(_M_MMAP_THRESHOLD, size)
+
+
 def serve(settings: Settings, on_ready: Callable[[RunningExchange], None] | None = None) -> None:
     """Run until SIGINT or SIGTERM, then shut down gracefully (``RunningExchange.stop``)."""
     running = create_server(settings)
@@ -334,6 +347,7 @@ def serve(settings: Settings, on_ready: Callable[[RunningExchange], None] | None
     # writing to thousands of streams: 5 ms by default, a tenth of a second for one Evaluate. At 0.2 ms
     # look-up p99 under fan-out roughly halved (bench/streams.py).
     sys.setswitchinterval(SWITCH_INTERVAL)
+    _fixed_mmap_threshold()
     done = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:

@@ -134,11 +134,14 @@ class Connection:
         self._log = log_pb2_grpc.LogStub(channel)
         self._oprf_client = oprf.OprfClient(oprf.MODE_VOPRF, credentials.oprf_public_key)
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="sigx-sdk-verify")
+        # submit's Submit calls, run while the caller prepares the next batch (a thread once first used)
+        self._send_pool = ThreadPoolExecutor(1, thread_name_prefix="sigx-sdk-submit")
 
     def close(self) -> None:
         """Close the channel (ends any open subscription)."""
         self._channel.close()
         self._pool.shutdown(wait=False)
+        self._send_pool.shutdown(wait=False)
 
     def __enter__(self) -> Self:
         return self

@@ -7,12 +7,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 
 import grpc
 
 from client_sdk import envelope as env
 from client_sdk.client.connection import BATCH
-from client_sdk.client.pseudonymising import Pseudonymising
+from client_sdk.client.pseudonymising import Pseudonymising, _Values
 from client_sdk.errors import (
     InvalidIdentifierError,
     SignalExchangeError,
@@ -54,9 +56,23 @@ class _Prepared:
         return [self.local[i] if i in self.local else next(remote) for i in range(self.size)]
 
 
+@dataclass
+class _Sealing:
+    """A batch on its way to :class:`_Prepared`: normalised, and its pseudonyms under way."""
+
+    prepared: _Prepared
+    valid: list[tuple[int, Signal, str]]
+    values: _Values
+
+
 class Submitting(Pseudonymising):
     def _seal_signals(self, signals: Sequence[Signal]) -> _Prepared:
         """Normalise, pseudonymise and sign; identifiers that fail normalisation become local rejections."""
+        return self._end_seal(self._begin_seal(signals))
+
+    def _begin_seal(self, signals: Sequence[Signal], calls: Executor | None = None) -> _Sealing:
+        """Normalise, note the local rejections, blind, and make the Evaluate calls (on ``calls``' threads
+        if given, so that the caller can finish the batch before while the exchange evaluates this one)."""
         prepared = _Prepared(len(signals))
         valid: list[tuple[int, Signal, str]] = []
         for i, sig in enumerate(signals):
@@ -66,9 +82,15 @@ class Submitting(Pseudonymising):
                 prepared.local[i] = SubmitResult(
                     "rejected", reason=str(exc), code="INVALID_ARGUMENT", tag="invalid_identifier"
                 )
-        values = self._values([sig.identifier for _, sig, _ in valid])
+        values = self._start_values([sig.identifier for _, sig, _ in valid], [form for _, _, form in valid], calls)
+        return _Sealing(prepared, valid, values)
+
+    def _end_seal(self, sealing: _Sealing) -> _Prepared:
+        """Check the proofs, unblind, and sign one envelope per valid signal."""
+        prepared = sealing.prepared
+        values = sealing.values.finish(self)
         now = int(time.time())
-        for (_, sig, normalised), value in zip(valid, values, strict=True):
+        for (_, sig, normalised), value in zip(sealing.valid, values, strict=True):
             ident = sig.identifier
             body = signals_pb2.SignalBody(
                 submitter=self.member_id,
@@ -105,12 +127,36 @@ class Submitting(Pseudonymising):
         ]
 
     def submit(self, signals: Sequence[Signal], *, batch_size: int = BATCH) -> list[SubmitResult]:
-        """Normalise, pseudonymise, sign and submit; one result per signal, in order."""
+        """Normalise, pseudonymise, sign and submit; one result per signal, in order.
+
+        Batches are pipelined so that this process and the exchange work at the same time: batch k+1 is
+        blinded and its Evaluate call made before batch k is unblinded and signed, and batch k's Submit
+        call runs while batch k+2 is blinded (the calls go one at a time, in order, on one thread). If a
+        call fails, the error is raised once every earlier batch's Submit call has been answered, and no
+        later batch is submitted."""
         results: list[SubmitResult] = []
-        for start in range(0, len(signals), batch_size):
-            prepared = self._seal_signals(signals[start : start + batch_size])
-            sent = self.submit_envelopes(prepared.envelopes) if prepared.envelopes else []
-            results.extend(prepared.merge(sent))
+        calls = self._send_pool
+        sealing: _Sealing | None = None
+        submitting: tuple[_Prepared, Future[list[SubmitResult]]] | None = None
+        try:
+            for start in [*range(0, len(signals), batch_size), len(signals)]:
+                after = self._begin_seal(signals[start : start + batch_size], calls) if start < len(signals) else None
+                if sealing is not None:
+                    prepared = self._end_seal(sealing)
+                    if submitting is not None:
+                        results.extend(submitting[0].merge(submitting[1].result()))
+                        submitting = None
+                    if prepared.envelopes:
+                        submitting = (prepared, calls.submit(self.submit_envelopes, prepared.envelopes))
+                    else:
+                        results.extend(prepared.merge([]))
+                sealing = after
+            if submitting is not None:
+                results.extend(submitting[0].merge(submitting[1].result()))
+                submitting = None
+        finally:
+            if submitting is not None:  # a later batch failed: the earlier one's Submit call is answered first
+                submitting[1].exception()
         return results
 
     def submit_envelopes(self, envelopes: Sequence[bytes]) -> list[SubmitResult]:
@@ -139,13 +185,17 @@ class Submitting(Pseudonymising):
 
         source = batches()
         unanswered: deque[_Prepared] = deque()
-        carry: list[list[Signal]] = []  # a batch whose sealing failed: seal it again next time
+        carry: deque[list[Signal]] = deque()  # batches whose sealing failed: sealed again next time, in order
+        ahead: deque[tuple[list[Signal], _Sealing]] = deque()  # begun: their Evaluate calls under way
         failures: list[SignalExchangeError] = []
         lock = threading.Lock()
         generation = 0
 
         def requests(mine: int) -> Iterator[exchange_pb2.SubmitRequest]:
-            """Runs on gRPC's thread, so it never raises: a failure is handed to the caller's loop."""
+            """Runs on gRPC's thread, so it never raises: a failure is handed to the caller's loop.
+
+            One batch is kept begun ahead of the one being finished, so the exchange evaluates the next
+            batch's pseudonyms while this process unblinds and signs the current one."""
             with lock:
                 resend = list(unanswered)  # sent on a stream that broke: send again (idempotent)
             for prepared in resend:
@@ -154,13 +204,23 @@ class Submitting(Pseudonymising):
                 with lock:
                     if mine != generation:
                         return
-                    batch = carry.pop() if carry else next(source, None)
-                    if batch is None:
-                        return
                     try:
-                        prepared = self._seal_signals(batch)
+                        while len(ahead) < 2:
+                            batch = carry.popleft() if carry else next(source, None)
+                            if batch is None:
+                                break
+                            try:
+                                ahead.append((batch, self._begin_seal(batch, self._send_pool)))
+                            except SignalExchangeError:
+                                carry.appendleft(batch)
+                                raise
+                        if not ahead:
+                            return
+                        prepared = self._end_seal(ahead[0][1])
+                        ahead.popleft()
                     except SignalExchangeError as exc:
-                        carry.append(batch)
+                        carry.extendleft(reversed([b for b, _ in ahead]))  # begin them again, in order
+                        ahead.clear()
                         failures.append(exc)
                         return
                     unanswered.append(prepared)

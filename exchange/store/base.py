@@ -313,18 +313,6 @@ def live_event(row: Sequence[Any]) -> LiveEvent:
     )
 
 
-def pdq_ranked(values: Sequence[bytes], stored: Sequence[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
-    """For each query hash, (index into ``stored``, Hamming distance) within ``max_distance``, nearest first."""
-    ints = [int.from_bytes(v, "big") for v in stored]
-    ranked: list[list[tuple[int, int]]] = []
-    for value in values:
-        q = int.from_bytes(value, "big")
-        hits = [(i, d) for i, d in ((i, (q ^ v).bit_count()) for i, v in enumerate(ints)) if d <= max_distance]
-        hits.sort(key=lambda h: h[1])
-        ranked.append(hits)
-    return ranked
-
-
 class Store(Protocol):
     """Persistent state of the exchange. Implementations are thread-safe."""
 

@@ -48,7 +48,6 @@ from exchange.store.base import (
     SubmitOutcome,
     leaf_submitter,
     live_event,
-    pdq_ranked,
     resubmission,
 )
 from exchange.store.pg_errors import UNAVAILABLE, Clock, Conn, connect_error, unavailable
@@ -78,8 +77,9 @@ _LOOKUP = (
     f"{_VISIBLE} GROUP BY s.id ORDER BY s.value, s.type, s.submitter, s.category"
 )
 _PDQ_ROWS = (
-    f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.type = %(type)s AND s.retracted = 0 AND s.expires_at > %(now)s"
-    f"{_VISIBLE} ORDER BY s.id"
+    f"SELECT {_SIGNAL_COLUMNS}, {_FEEDBACK_COUNTS} FROM signals s LEFT JOIN feedback f ON f.signal = s.id"
+    " WHERE s.id = ANY(%(ids)s::bigint[]) AND s.type = %(type)s AND s.retracted = 0 AND s.expires_at > %(now)s"
+    f"{_VISIBLE} GROUP BY s.id"
 )
 
 
@@ -163,6 +163,7 @@ class PostgresStore(SqlStore):
         self._category_names: dict[int, str] = {}
         self._categories_at = 0.0
         self._tree = TreeBuilder()
+        self._init_pdq()
         with self._pool.connection() as conn:
             self._reload_names(conn)
         with self._write():
@@ -497,33 +498,24 @@ class PostgresStore(SqlStore):
     def lookup_pdq(
         self, values: Sequence[bytes], max_distance: int, now: int, flt: EventFilter
     ) -> list[list[MatchRecord]]:
-        """For each PDQ hash, the active PDQ signals ``flt`` admits within ``max_distance`` bits (linear scan)."""
+        """For each PDQ hash, the active PDQ signals ``flt`` admits within ``max_distance`` bits, nearest first
+        (the index finds the near ids, this snapshot's query keeps the active, visible ones)."""
         if not flt.admits_type(TYPE_MEDIA_PDQ):
             return [[] for _ in values]
         with self._snapshot() as conn:
-            params = {"type": TYPE_MEDIA_PDQ, "now": now, **_visible_args(flt)}
-            rows = conn.execute(_PDQ_ROWS, params).fetchall()
-            hits_per_query = pdq_ranked(values, [r[3] for r in rows], max_distance)
-            wanted = sorted({int(rows[i][0]) for hits in hits_per_query for i, _ in hits})
-            counts: dict[int, list[int]] = {}
+            near = self._pdq_near(conn, values, max_distance)
+            wanted = sorted({i for hits in near for i, _ in hits})
+            rows: dict[int, Sequence[Any]] = {}
             if wanted:
-                for signal, verdict, n in conn.execute(
-                    "SELECT signal, verdict, count(*) FROM feedback WHERE signal = ANY(%s::bigint[])"
-                    " GROUP BY signal, verdict",
-                    (wanted,),
-                ):
-                    if 1 <= verdict <= 5:
-                        counts.setdefault(int(signal), [0, 0, 0, 0, 0])[verdict - 1] = int(n)
+                params = {"ids": wanted, "type": TYPE_MEDIA_PDQ, "now": now, **_visible_args(flt)}
+                rows = {int(r[0]): r for r in conn.execute(_PDQ_ROWS, params).fetchall()}
             return [
                 [
-                    MatchRecord(
-                        self._signal_from_row(rows[i], conn),
-                        tuple(counts.get(int(rows[i][0]), _NO_FEEDBACK)),  # type: ignore[arg-type]
-                        d,
-                    )
+                    MatchRecord(self._signal_from_row(rows[i], conn), tuple(int(n) for n in rows[i][12:17]), d)  # type: ignore[arg-type]
                     for i, d in hits
+                    if i in rows
                 ]
-                for hits in hits_per_query
+                for hits in near
             ]
 
 

@@ -9,13 +9,14 @@ for its database (submit, look-up, pull).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from client_sdk import merkle
 from client_sdk.log_entry import leaf_time
-from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT, KIND_SAFEGUARD, VERDICT_CODES
+from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT, KIND_SAFEGUARD, TYPE_MEDIA_PDQ, VERDICT_CODES
 from exchange.errors import FailedPreconditionError, NotFoundError, quoted
 from exchange.signature_log.tree import TILE_HEIGHT, TreeBuilder
 from exchange.store.base import (
@@ -33,12 +34,15 @@ from exchange.store.base import (
     SignalFlags,
     WarninglistRecord,
 )
+from exchange.store.pdq_index import PdqIndex
 
 #: A retracted or expired signal submitted again: active under its old id, with the new submission's details.
 REVIVE = (
     "UPDATE signals SET retracted = 0, qualifier = ?, audience = ?, confidence = ?, last_seen = ?, expires_at = ?"
     " WHERE id = ?"
 )
+_NEW_PDQ = "SELECT id, value FROM signals WHERE type = ? AND id > ? ORDER BY id LIMIT ?"
+_PDQ_PAGE = 50_000
 _KEY_SELECT = (
     "SELECT k.key_id, m.member_id, k.public_key, k.not_before, k.not_after, k.revoked_at,"
     " k.registered_seq, k.ended_seq"
@@ -116,6 +120,36 @@ class SqlStore:
 
     def _one(self, conn: Any, sql: str, args: Sequence[Any] = (), prepare: bool = False) -> Any:
         return self._run(conn, sql, args, prepare).fetchone()
+
+    # -- PDQ search ---------------------------------------------------------------
+
+    _pdq: PdqIndex
+    _pdq_catch_up: threading.Lock  # one reader of new PDQ rows at a time
+
+    def _init_pdq(self) -> None:
+        self._pdq = PdqIndex()
+        self._pdq_catch_up = threading.Lock()
+
+    def _pdq_near(self, conn: Any, values: Sequence[bytes], max_distance: int) -> list[list[tuple[int, int]]]:
+        """For each hash, (signal id, distance) of every PDQ signal ever stored within ``max_distance``,
+        nearest first, whether or not it is active or visible (the caller's query decides that).
+
+        The index first takes in every PDQ signal ``conn``'s snapshot holds above the last id it has:
+        ids are event seqs, committed in seq order by every process (one writer at a time), so the
+        snapshot holds a prefix of them, and a hash any replica committed before the snapshot began is
+        searched. The first search of a process loads every PDQ signal stored."""
+        index = self._pdq
+        with self._pdq_catch_up:
+            index.add_pages(self._new_pdq_pages(conn, index.last_id))
+        return index.search(values, max_distance)
+
+    def _new_pdq_pages(self, conn: Any, after: int) -> Iterator[list[tuple[int, bytes]]]:
+        """Pages of (id, value) of the PDQ signals above id ``after``, in id order."""
+        while rows := self._run(conn, _NEW_PDQ, (TYPE_MEDIA_PDQ, after, _PDQ_PAGE)).fetchall():
+            yield rows
+            if len(rows) < _PDQ_PAGE:
+                return
+            after = rows[-1][0]
 
     # -- members and keys -------------------------------------------------------
 

@@ -37,7 +37,6 @@ from exchange.store.base import (
     SubmitOutcome,
     leaf_submitter,
     live_event,
-    pdq_ranked,
     resubmission,
 )
 from exchange.store.sql import REVIVE, SqlStore
@@ -88,6 +87,7 @@ class SqliteStore(SqlStore):
         self._category_names: dict[int, str] = {}
         self._reload_names()
         self._tree = TreeBuilder()
+        self._init_pdq()
         with self._write():
             pass  # loads (and if needed rebuilds) the tree
 
@@ -411,19 +411,31 @@ class SqliteStore(SqlStore):
     def lookup_pdq(
         self, values: Sequence[bytes], max_distance: int, now: int, flt: EventFilter
     ) -> list[list[MatchRecord]]:
-        """For each PDQ hash, the active PDQ signals ``flt`` admits within ``max_distance`` bits (linear scan)."""
+        """For each PDQ hash, the active PDQ signals ``flt`` admits within ``max_distance`` bits, nearest first
+        (the index finds the near ids, this snapshot's query keeps the active, visible ones)."""
         if not flt.admits_type(TYPE_MEDIA_PDQ):
             return [[] for _ in values]
         visible, args = _visible(flt)
         with self._snapshot() as conn:
-            rows = list(
-                conn.execute(
-                    f"SELECT {_SIGNAL_COLUMNS} FROM signals s"
-                    f" WHERE s.type = ? AND s.retracted = 0 AND s.expires_at > ?{visible}",
-                    (TYPE_MEDIA_PDQ, now, *args),
+            near = self._pdq_near(conn, values, max_distance)
+            wanted = sorted({i for hits in near for i, _ in hits})
+            rows: dict[int, tuple] = {}
+            for start in range(0, len(wanted), 900):
+                chunk = wanted[start : start + 900]
+                rows.update(
+                    (r[0], r)
+                    for r in conn.execute(
+                        f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.id IN ({','.join('?' * len(chunk))})"
+                        f" AND s.type = ? AND s.retracted = 0 AND s.expires_at > ?{visible}",
+                        [*chunk, TYPE_MEDIA_PDQ, now, *args],
+                    )
                 )
-            )
+            counts = self._feedback_counts(conn, sorted(rows))
             return [
-                self._matches(conn, [rows[i] for i, _ in hits], [d for _, d in hits])
-                for hits in pdq_ranked(values, [r[3] for r in rows], max_distance)
+                [
+                    MatchRecord(self._signal_from_row(rows[i]), tuple(counts.get(i, _NO_FEEDBACK)), d)  # type: ignore[arg-type]
+                    for i, d in hits
+                    if i in rows
+                ]
+                for hits in near
             ]

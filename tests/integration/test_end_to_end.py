@@ -172,6 +172,46 @@ def test_feedback(client_a: ExchangeClient, client_b: ExchangeClient) -> None:
         client_b.feedback(r.signal_id, verdict="maybe")
 
 
+def _pdq(value: int) -> Identifier:
+    return Identifier("media_pdq", f"{value:064x}")
+
+
+def _flipped(value: int, bits: int) -> bytes:
+    return (value ^ ((1 << bits) - 1)).to_bytes(32, "big")
+
+
+def test_pdq_search_follows_submits_retractions_expiry_and_audiences(
+    exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient
+) -> None:
+    """The index answers what a scan of the active, visible signals would: a hash is found the moment
+    it is stored (31 bits away, not 32), and never once retracted, expired or outside the reader's groups."""
+    first, second, third, hidden = (int(h * 32, 16) for h in ("a5", "3c", "96", "e1"))
+    now = int(exchange.clock())
+
+    def distances(value: int, bits: int, reader: ExchangeClient = client_b) -> list[int]:
+        return [m.distance for m in reader.lookup([("media_pdq", _flipped(value, bits))])[0].matches]
+
+    assert distances(first, 0) == []  # the index loads while nothing is stored
+    [r1] = client_a.submit([Signal(_pdq(first), category=CAT)])
+    assert (distances(first, 31), distances(first, 32)) == ([31], [])
+    [_, r3] = client_a.submit(
+        [Signal(_pdq(second), category=CAT), Signal(_pdq(third), category=CAT, expires_at=now + 60)]
+    )
+    assert (distances(second, 30), distances(third, 1)) == ([30], [1])
+    client_a.retract(r1.signal_id, reason="appeal upheld")
+    assert distances(first, 0) == []
+    exchange.clock.advance(61)
+    assert distances(third, 0) == [] and distances(second, 0) == [0]
+    with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
+        op.change(create_group=admin_pb2.CreateGroup(name="closed"))
+        op.change(set_group_membership=admin_pb2.SetGroupMembership(group="closed", member_id="demo-a", member=True))
+    client_a.submit([Signal(_pdq(hidden), category=CAT, audience="closed")])
+    assert distances(hidden, 3, client_b) == [] and distances(hidden, 3, client_a) == [3]
+    [again] = client_a.submit([Signal(_pdq(first), category=CAT)])  # submitted again: active once more
+    assert again.signal_id == r1.signal_id and distances(first, 5) == [5]
+    assert r3.status == "accepted"
+
+
 def test_expired_signals_stop_matching_and_are_purged(exchange: Exchange, client_a: ExchangeClient) -> None:
     ident = Identifier("ip", "192.0.2.7")
     now = int(exchange.clock())
@@ -319,6 +359,28 @@ def test_feedback_is_rate_limited(exchange: Exchange, client_a: ExchangeClient, 
     with pytest.raises(QuotaExceededError) as info:
         client_b.feedback(sigs[2].signal_id, "confirmed")
     assert info.value.reason == "feedback_per_day" and info.value.retry_after
+
+
+def test_submit_in_batches_keeps_order_and_stops_at_a_failing_batch(
+    exchange: Exchange, client_a: ExchangeClient
+) -> None:
+    """submit() prepares a batch while the one before is stored: results still come in input order, local
+    rejections in their places (a batch of nothing but rejections included), and when a later batch
+    cannot be prepared the error is raised with every earlier batch stored and nothing after it sent."""
+    idents = [Identifier("email", f"order{i}@example.com") for i in range(25)]
+    idents[3] = idents[12] = Identifier("email", "not an address")
+    idents[20:23] = [Identifier("email", "@nowhere")] * 3
+    results = client_a.submit([Signal(i, category=CAT) for i in idents], batch_size=3)
+    assert [r.status for r in results] == ["rejected" if i in (3, 12, 20, 21, 22) else "accepted" for i in range(25)]
+    accepted = [r.seq for r in results if r.status == "accepted"]
+    assert accepted == sorted(accepted) and [e.seq for e in client_a.pull()] == accepted
+    with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
+        op.change(apply_policy=admin_pb2.ApplyPolicy(document="[members.demo-a]\nevaluations_per_day = 30\n"))
+    more = [Signal(Identifier("email", f"later{i}@example.com"), category=CAT) for i in range(40)]
+    with pytest.raises(QuotaExceededError):
+        client_a.submit(more, batch_size=10)  # 20 pseudonyms used above; the second batch of 10 is refused
+    stored = [e.seq for e in client_a.pull() if e.kind == "submit" and e.seq > accepted[-1]]
+    assert len(stored) == 10  # the first batch, and nothing after the refusal
 
 
 def _tls(exchange: Exchange, name: str) -> grpc.ChannelCredentials:

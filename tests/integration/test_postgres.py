@@ -167,6 +167,20 @@ def test_quota_is_exact_across_replicas(replicas: tuple[Exchange, Exchange]) -> 
         assert all(r.status == "accepted" for r in client.submit(_domains(batch)))
 
 
+def test_pdq_search_sees_the_other_replicas_submits_at_once(replicas: tuple[Exchange, Exchange]) -> None:
+    """Each replica's PDQ index catches up from the shared store on every search: a hash stored through
+    one replica is found through the other in the next call, and a retraction there is honoured too."""
+    first, second = replicas
+    value = int("5a" * 32, 16)
+    near = (value ^ ((1 << 31) - 1)).to_bytes(32, "big")
+    with first.client("demo-a") as a, second.client("demo-b") as b:
+        assert b.lookup([("media_pdq", near)])[0].matches == []  # the second replica's index is loaded
+        [r] = a.submit([Signal(Identifier("media_pdq", f"{value:064x}"), category=CAT)])
+        assert [(m.signal_id, m.distance) for m in b.lookup([("media_pdq", near)])[0].matches] == [(r.signal_id, 31)]
+        a.retract(r.signal_id, reason="mistake")
+        assert b.lookup([("media_pdq", near)])[0].matches == []
+
+
 def test_quota_refund_is_shared(replicas: tuple[Exchange, Exchange]) -> None:
     """Units given back on one replica (its store failed mid-call) are free again on the other."""
     ledgers = [ex.running.services.policy.ledger for ex in replicas]
