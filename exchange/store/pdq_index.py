@@ -25,6 +25,7 @@ import itertools
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -231,7 +232,7 @@ class PdqIndex:
 
     @staticmethod
     def _keep(
-        found: list[dict[int, int]], which: npt.NDArray[np.int64], ids: Ids, distances: npt.NDArray[np.int64]
+        found: list[dict[int, int]], which: npt.NDArray[np.int64], ids: Ids, distances: npt.NDArray[np.integer[Any]]
     ) -> None:
         for q, i, d in zip(which.tolist(), ids.tolist(), distances.tolist(), strict=True):
             found[q][i] = d
