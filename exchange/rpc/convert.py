@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from client_sdk.positions import log_index
 from client_sdk.vocab import SUBMIT_STATUS_CODES, TYPE_NAMES, VERDICT_CODES, VERDICT_NAMES
 from client_sdk.wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2, safeguards_pb2
 from exchange.policy.quota import UsageSummary
@@ -20,7 +21,7 @@ def submit_response(results: list[ItemResult]) -> exchange_pb2.SubmitResponse:
     for r in results:
         item = out.results.add(status=SUBMIT_STATUS_CODES[r.status], seq=r.seq, signal_id=r.signal_id)
         if r.status == "accepted":
-            item.log_index = r.seq - 1
+            item.log_index = log_index(r.seq)
         if r.error is not None:
             code: grpc.StatusCode = status_for(r.error)
             item.code = code.value[0]

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import grpc
 
 from client_sdk.oprf import MODE_VOPRF, SUITE
+from client_sdk.positions import log_index
 from client_sdk.wire import (
     admin_pb2,
     admin_pb2_grpc,
@@ -141,14 +142,16 @@ class ExchangeHandler(_OnPool, exchange_pb2_grpc.ExchangeServicer):
         self, request: exchange_pb2.RetractRequest, context: grpc.ServicerContext
     ) -> exchange_pb2.RetractResponse:
         seq = self._ingest.retract(current_caller(), request.envelope)
-        return exchange_pb2.RetractResponse(seq=seq, log_index=seq - 1)
+        return exchange_pb2.RetractResponse(seq=seq, log_index=log_index(seq))
 
     @on_pool
     def Feedback(
         self, request: exchange_pb2.FeedbackRequest, context: grpc.ServicerContext
     ) -> exchange_pb2.FeedbackResponse:
         outcome = self._ingest.feedback(current_caller(), request.envelope)
-        return exchange_pb2.FeedbackResponse(seq=outcome.seq, log_index=outcome.seq - 1, unchanged=not outcome.changed)
+        return exchange_pb2.FeedbackResponse(
+            seq=outcome.seq, log_index=log_index(outcome.seq), unchanged=not outcome.changed
+        )
 
 
 class PseudonymizerHandler(_OnPool, pseudonymizer_pb2_grpc.PseudonymizerServicer):
@@ -284,14 +287,14 @@ class SafeguardsHandler(_OnPool, safeguards_pb2_grpc.SafeguardsServicer):
         self, request: safeguards_pb2.SafeguardRequest, context: grpc.ServicerContext
     ) -> safeguards_pb2.SafeguardResponse:
         seq = self._safeguards.release(current_caller(), request.envelope)
-        return safeguards_pb2.SafeguardResponse(seq=seq, log_index=seq - 1)
+        return safeguards_pb2.SafeguardResponse(seq=seq, log_index=log_index(seq))
 
     @on_pool
     def Acknowledge(
         self, request: safeguards_pb2.SafeguardRequest, context: grpc.ServicerContext
     ) -> safeguards_pb2.SafeguardResponse:
         seq = self._safeguards.acknowledge(current_caller(), request.envelope)
-        return safeguards_pb2.SafeguardResponse(seq=seq, log_index=seq - 1)
+        return safeguards_pb2.SafeguardResponse(seq=seq, log_index=log_index(seq))
 
     @on_pool
     def ListRedress(
