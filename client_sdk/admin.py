@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,18 @@ from client_sdk.errors import from_rpc_error
 from client_sdk.wire import admin_pb2, admin_pb2_grpc, directory_pb2, directory_pb2_grpc
 
 T = TypeVar("T")
+
+#: What each ``MemberCertificate.state`` means, for people.
+CERTIFICATE_STATES = {
+    "valid": "valid",
+    "expired": "expired",
+    "not_accepted": "no longer accepted (issued before the member's certificate cut-off)",
+}
+
+
+def days_left(not_after: int, now: float) -> int:
+    """Whole days until a certificate's ``not_after`` (negative once it has expired)."""
+    return math.floor((not_after - now) / 86_400)
 
 
 class AdminClient:
@@ -56,6 +69,8 @@ class AdminClient:
         return self._call(self._admin.ApplyChange, admin_pb2.ApplyChangeRequest(envelope=envelope, dry_run=dry_run))
 
     def member(self, member_id: str) -> admin_pb2.MemberDetail:
+        """A member's detail: kind, status, groups, keys, effective policy and the TLS certificates the
+        exchange issued to it, each with its state (``CERTIFICATE_STATES``)."""
         return self._call(self._admin.GetMember, admin_pb2.GetMemberRequest(member_id=member_id)).member
 
     def members(self) -> list[directory_pb2.Member]:
@@ -78,6 +93,7 @@ class AdminClient:
         return self._call(self._admin.RunRetention, admin_pb2.RunRetentionRequest()).purged
 
     def stats(self) -> admin_pb2.GetStatsResponse:
+        """Aggregates, quota use today and each member's daily quota limits (``quota_limits``)."""
         return self._call(self._admin.GetStats, admin_pb2.GetStatsRequest())
 
     def warninglists(self) -> list[admin_pb2.Warninglist]:
@@ -89,7 +105,8 @@ class AdminClient:
         return self._call(self._admin.GetReport, admin_pb2.GetReportRequest(period=period)).report
 
     def charter(self) -> admin_pb2.GetCharterResponse:
-        """The charter in force (version 0: the default)."""
+        """The charter in force (version 0: the default): document, SHA-256, its rules as canonical JSON, and
+        when and at which log index it was applied."""
         return self._call(self._admin.GetCharter, admin_pb2.GetCharterRequest())
 
     def apply_charter(

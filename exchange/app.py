@@ -91,7 +91,7 @@ def build(settings: Settings, store: Store, clock: Clock, keyring: OprfKeyring |
         safeguards=safeguards,
         admin=AdminService(store, opener, policy, ca),
         queries=AdminQueries(
-            store, policy, retention.run_once, lambda period: make_report(store, checkpointer, period, clock)
+            store, policy, retention.run_once, lambda period: make_report(store, checkpointer, period, clock), clock
         ),
         directory=DirectoryService(store, log),
         pseudonymizer=PseudonymizerService(keyring, settings, policy),

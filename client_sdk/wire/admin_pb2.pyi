@@ -212,7 +212,7 @@ class GetMemberRequest(_message.Message):
     def __init__(self, member_id: _Optional[str] = ...) -> None: ...
 
 class MemberDetail(_message.Message):
-    __slots__ = ("member_id", "role", "status", "display_name", "groups", "key_ids", "policy", "certificates_from", "kind")
+    __slots__ = ("member_id", "role", "status", "display_name", "groups", "key_ids", "policy", "certificates_from", "kind", "certificates", "certificates_known_from")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -222,6 +222,8 @@ class MemberDetail(_message.Message):
     POLICY_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATES_FROM_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATES_KNOWN_FROM_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     role: str
     status: str
@@ -231,7 +233,27 @@ class MemberDetail(_message.Message):
     policy: str
     certificates_from: int
     kind: str
-    def __init__(self, member_id: _Optional[str] = ..., role: _Optional[str] = ..., status: _Optional[str] = ..., display_name: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., key_ids: _Optional[_Iterable[str]] = ..., policy: _Optional[str] = ..., certificates_from: _Optional[int] = ..., kind: _Optional[str] = ...) -> None: ...
+    certificates: _containers.RepeatedCompositeFieldContainer[MemberCertificate]
+    certificates_known_from: int
+    def __init__(self, member_id: _Optional[str] = ..., role: _Optional[str] = ..., status: _Optional[str] = ..., display_name: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., key_ids: _Optional[_Iterable[str]] = ..., policy: _Optional[str] = ..., certificates_from: _Optional[int] = ..., kind: _Optional[str] = ..., certificates: _Optional[_Iterable[_Union[MemberCertificate, _Mapping]]] = ..., certificates_known_from: _Optional[int] = ...) -> None: ...
+
+class MemberCertificate(_message.Message):
+    __slots__ = ("serial", "sha256", "not_before", "not_after", "issued_at", "issued_index", "state")
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_INDEX_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    serial: str
+    sha256: bytes
+    not_before: int
+    not_after: int
+    issued_at: int
+    issued_index: int
+    state: str
+    def __init__(self, serial: _Optional[str] = ..., sha256: _Optional[bytes] = ..., not_before: _Optional[int] = ..., not_after: _Optional[int] = ..., issued_at: _Optional[int] = ..., issued_index: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
 
 class GetMemberResponse(_message.Message):
     __slots__ = ("member",)
@@ -320,7 +342,7 @@ class PairCount(_message.Message):
     def __init__(self, key: _Optional[str] = ..., sub: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("signals_by_category", "signals_by_type", "signals_by_member", "events_by_kind", "feedback_by_verdict", "submits_by_day", "lookups_by_member", "quota_denials_by_member", "active_signals", "counts_scope", "evaluations_by_member", "bulk_evaluations_by_member", "submits_by_day_category", "feedback_by_category", "last_activity_by_member", "quota_used_today")
+    __slots__ = ("signals_by_category", "signals_by_type", "signals_by_member", "events_by_kind", "feedback_by_verdict", "submits_by_day", "lookups_by_member", "quota_denials_by_member", "active_signals", "counts_scope", "evaluations_by_member", "bulk_evaluations_by_member", "submits_by_day_category", "feedback_by_category", "last_activity_by_member", "quota_used_today", "quota_limits")
     SIGNALS_BY_CATEGORY_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_BY_TYPE_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
@@ -337,6 +359,7 @@ class GetStatsResponse(_message.Message):
     FEEDBACK_BY_CATEGORY_FIELD_NUMBER: _ClassVar[int]
     LAST_ACTIVITY_BY_MEMBER_FIELD_NUMBER: _ClassVar[int]
     QUOTA_USED_TODAY_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_LIMITS_FIELD_NUMBER: _ClassVar[int]
     signals_by_category: _containers.RepeatedCompositeFieldContainer[Count]
     signals_by_type: _containers.RepeatedCompositeFieldContainer[Count]
     signals_by_member: _containers.RepeatedCompositeFieldContainer[Count]
@@ -353,7 +376,8 @@ class GetStatsResponse(_message.Message):
     feedback_by_category: _containers.RepeatedCompositeFieldContainer[PairCount]
     last_activity_by_member: _containers.RepeatedCompositeFieldContainer[Count]
     quota_used_today: _containers.RepeatedCompositeFieldContainer[PairCount]
-    def __init__(self, signals_by_category: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_type: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., events_by_kind: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., feedback_by_verdict: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., lookups_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_denials_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., active_signals: _Optional[int] = ..., counts_scope: _Optional[str] = ..., evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., bulk_evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day_category: _Optional[_Iterable[_Union[PairCount, _Mapping]]] = ..., feedback_by_category: _Optional[_Iterable[_Union[PairCount, _Mapping]]] = ..., last_activity_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_used_today: _Optional[_Iterable[_Union[PairCount, _Mapping]]] = ...) -> None: ...
+    quota_limits: _containers.RepeatedCompositeFieldContainer[PairCount]
+    def __init__(self, signals_by_category: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_type: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., signals_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., events_by_kind: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., feedback_by_verdict: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., lookups_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_denials_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., active_signals: _Optional[int] = ..., counts_scope: _Optional[str] = ..., evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., bulk_evaluations_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., submits_by_day_category: _Optional[_Iterable[_Union[PairCount, _Mapping]]] = ..., feedback_by_category: _Optional[_Iterable[_Union[PairCount, _Mapping]]] = ..., last_activity_by_member: _Optional[_Iterable[_Union[Count, _Mapping]]] = ..., quota_used_today: _Optional[_Iterable[_Union[PairCount, _Mapping]]] = ..., quota_limits: _Optional[_Iterable[_Union[PairCount, _Mapping]]] = ...) -> None: ...
 
 class SetQuarantine(_message.Message):
     __slots__ = ("signal_id", "quarantined", "reason")
@@ -370,14 +394,20 @@ class GetCharterRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetCharterResponse(_message.Message):
-    __slots__ = ("document", "version", "sha256")
+    __slots__ = ("document", "version", "sha256", "canonical", "applied_at", "applied_index")
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
+    CANONICAL_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_AT_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_INDEX_FIELD_NUMBER: _ClassVar[int]
     document: str
     version: int
     sha256: bytes
-    def __init__(self, document: _Optional[str] = ..., version: _Optional[int] = ..., sha256: _Optional[bytes] = ...) -> None: ...
+    canonical: str
+    applied_at: int
+    applied_index: int
+    def __init__(self, document: _Optional[str] = ..., version: _Optional[int] = ..., sha256: _Optional[bytes] = ..., canonical: _Optional[str] = ..., applied_at: _Optional[int] = ..., applied_index: _Optional[int] = ...) -> None: ...
 
 class ListWarninglistsRequest(_message.Message):
     __slots__ = ()

@@ -11,6 +11,7 @@ import html
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf.json_format import MessageToDict
 
-from client_sdk.admin import AdminClient
+from client_sdk.admin import CERTIFICATE_STATES, AdminClient, days_left
 from client_sdk.credentials import CERT_FILE, SIGNING_KEY_FILE, TLS_KEY_FILE, Credentials, write_credentials
 from client_sdk.errors import DeadlineExceededError, UnavailableError
 from client_sdk.keys import SigningKey
@@ -116,9 +117,27 @@ def member_show(client: AdminClient, args: argparse.Namespace) -> None:
         certs = f"only those valid from {since:%Y-%m-%d %H:%M:%S} UTC on (earlier ones revoked)"
     text = (
         f"member   {m.member_id} ({m.display_name})\nrole     {m.role}\nkind     {m.kind or '-'}\nstatus   {m.status}\n"
-        f"groups   {', '.join(m.groups) or '-'}\nkeys     {', '.join(m.key_ids) or '-'}\ncerts    {certs}\n\n{m.policy}"
+        f"groups   {', '.join(m.groups) or '-'}\nkeys     {', '.join(m.key_ids) or '-'}\ncerts    {certs}\n\n"
+        f"{_certificates(m)}\n\n{m.policy}"
     )
     _emit(args, MessageToDict(m, preserving_proto_field_name=True), text)
+
+
+def _certificates(m: admin_pb2.MemberDetail) -> str:
+    """The member's certificates as a table (and what is not known of those issued before v7)."""
+    now = time.time()
+
+    def day(t: int) -> str:
+        return f"{dt.datetime.fromtimestamp(t, dt.UTC):%Y-%m-%d}"
+
+    rows = [
+        (c.serial[:16], day(c.issued_at), day(c.not_after), days_left(c.not_after, now), CERTIFICATE_STATES[c.state])
+        for c in m.certificates
+    ]
+    out = _table(rows, ("SERIAL", "ISSUED", "EXPIRES", "DAYS_LEFT", "STATE")) if rows else "no certificate recorded"
+    if m.certificates_known_from:
+        out += f"\n(certificates issued before {day(m.certificates_known_from)} were not recorded and are not listed)"
+    return out
 
 
 def member_set_kind(client: AdminClient, args: argparse.Namespace) -> None:
@@ -300,8 +319,15 @@ def policy_apply(client: AdminClient, args: argparse.Namespace) -> None:
 
 def charter_show(client: AdminClient, args: argparse.Namespace) -> None:
     c = client.charter()
-    where = f"version {c.version}, sha256:{c.sha256.hex()}" if c.version else "the default charter"
-    _emit(args, {"version": c.version, "sha256": c.sha256.hex(), "document": c.document}, f"# {where}\n{c.document}")
+    where = "the default charter"
+    if c.version:
+        applied = dt.datetime.fromtimestamp(c.applied_at, dt.UTC)
+        where = (
+            f"version {c.version}, sha256:{c.sha256.hex()}, applied {applied:%Y-%m-%d %H:%M:%S} UTC"
+            f" (log index {c.applied_index})"
+        )
+    data = {"version": c.version, "sha256": c.sha256.hex(), "document": c.document, "applied_at": c.applied_at}
+    _emit(args, data | {"applied_index": c.applied_index}, f"# {where}\n{c.document}")
 
 
 def charter_apply(client: AdminClient, args: argparse.Namespace) -> None:

@@ -1,6 +1,7 @@
-"""The operator's pages: members (status, quota use today, last activity), a member (keys, certificates rule,
-groups, effective policy), the policy in force with a diff preview of an uploaded file and an apply that
-refuses a stale base version, groups, retention, and charts of the exchange's activity.
+"""The operator's pages: members (kind, status, quota use today beside its limit, last activity), a member
+(keys, the certificates issued to it with their expiry, groups, effective policy), the policy in force with a
+diff preview of an uploaded file and an apply that refuses a stale base version, groups, retention, and charts
+of the exchange's activity.
 
 Every change is the same signed AdminChange the CLI sends (``AdminClient.change``), so the log records it
 with the operator's key; previews are the exchange's own dry runs.
@@ -8,6 +9,7 @@ with the operator's key; previews are the exchange's own dry runs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from client_sdk import SignalExchangeError
+from client_sdk.admin import CERTIFICATE_STATES, days_left
 from client_sdk.vocab import VERDICTS
 from client_sdk.wire import admin_pb2
 from exchange.console import charts
@@ -36,6 +39,7 @@ def members_page(p: Page) -> Response:
     members = admin.members()
     stats = admin.stats()
     used = _pairs(stats.quota_used_today)
+    limits = _pairs(stats.quota_limits)
     active = {c.key: int(c.value) for c in stats.last_activity_by_member}
     signals = {c.key: int(c.value) for c in stats.signals_by_member}
     rows = [
@@ -43,9 +47,11 @@ def members_page(p: Page) -> Response:
             "id": m.member_id,
             "name": m.display_name,
             "role": m.role,
+            "kind": m.kind,
             "status": m.status,
             "signals": signals.get(m.member_id, 0),
             "used": used.get(m.member_id, {}),
+            "limits": limits.get(m.member_id),  # None: no quota applies (auditors)
             "last": active.get(m.member_id, 0),
         }
         for m in members
@@ -58,7 +64,12 @@ def member_page(p: Page) -> Response:
     admin = p.console.admin()
     detail = admin.member(member_id)
     keys = admin.keys(member_id)
-    return p.render("member.html", m=detail, keys=keys)
+    now = time.time()
+    certs = [
+        {"c": c, "days": days_left(c.not_after, now), "label": CERTIFICATE_STATES.get(c.state, c.state)}
+        for c in detail.certificates
+    ]
+    return p.render("member.html", m=detail, keys=keys, certs=certs)
 
 
 # -- policy ---------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The operator's safeguard pages: pending redress acknowledgements by member and age, acknowledgement times,
-warninglists and quarantines, and the signed transparency report of a period (verified here against the log
-key before it is shown)."""
+warninglists and quarantines, the charter in force with its rules spelt out, and the signed transparency report
+of a period (verified here against the log key before it is shown)."""
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import time
@@ -16,7 +17,7 @@ from client_sdk.errors import SignalExchangeError
 from exchange.console import charts
 from exchange.console.app import Console, Handler, Page
 
-NAV = [("/redress", "Redress"), ("/safeguards", "Safeguards"), ("/report", "Report")]
+NAV = [("/redress", "Redress"), ("/safeguards", "Safeguards"), ("/charter", "Charter"), ("/report", "Report")]
 AGES = (("under a day", 86_400), ("1 to 7 days", 7 * 86_400), ("over 7 days", None))
 
 
@@ -59,6 +60,15 @@ def safeguards_page(p: Page) -> Response:
     )
 
 
+def charter_page(p: Page) -> Response:
+    """The charter in force: version, SHA-256, when it was applied, and its rules (from the exchange's canonical
+    JSON of them, whatever format the document was applied in)."""
+    charter = p.console.admin().charter()
+    rules = json.loads(charter.canonical or charter.document)
+    forbid = {kind: ["everything"] if "*" in acts else acts for kind, acts in rules.get("forbid", {}).items()}
+    return p.render("charter.html", charter=charter, rules=rules, forbid=forbid)
+
+
 def _this_quarter() -> str:
     t = time.gmtime()
     return f"{t.tm_year}-Q{(t.tm_mon - 1) // 3 + 1}"
@@ -81,4 +91,5 @@ def report_page(p: Page) -> Response:
 def pages(console: Console) -> Iterator[tuple[str, Handler, tuple[str, ...]]]:
     yield "/redress", redress_page, ("GET",)
     yield "/safeguards", safeguards_page, ("GET",)
+    yield "/charter", charter_page, ("GET",)
     yield "/report", report_page, ("GET",)

@@ -113,10 +113,16 @@ def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
             op_id,
             add_member=admin_pb2.AddMember(member_id=op_id, role=op_role, signing_public_key=op_key.public_key),
         )
-        operator = store.add_member(
-            op_id, op_role, op_id, now, AdminEvent(0, genesis, now), (op_key.key_id, op_key.public_key)
-        )
         op_cert = ca.issue_client(op_id)
+        operator = store.add_member(
+            op_id,
+            op_role,
+            op_id,
+            now,
+            AdminEvent(0, genesis, now),
+            (op_key.key_id, op_key.public_key),
+            certificate=op_cert.record(),
+        )
         write(op_id, op_role, op_sub, op_key, op_cert.cert_pem, op_cert.key_pem)
         services = app.build(settings, store, clock, keyring)
         try:

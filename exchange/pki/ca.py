@@ -21,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from client_sdk.secure_files import check_private_file, write_private_file
 from exchange.errors import ConfigError
+from exchange.store.base import CertificateRecord
 
 _VALID_DAYS_CA = 3650
 _VALID_DAYS_LEAF = 825
@@ -40,6 +41,16 @@ def private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 class IssuedCert:
     cert_pem: bytes
     key_pem: bytes
+
+    def record(self) -> CertificateRecord:
+        """What the exchange records of the certificate (``certificates`` table): serial, fingerprint, validity."""
+        cert = x509.load_pem_x509_certificate(self.cert_pem)
+        return CertificateRecord(
+            serial=format(cert.serial_number, "x"),
+            fingerprint=cert.fingerprint(hashes.SHA256()),
+            not_before=int(cert.not_valid_before_utc.timestamp()),
+            not_after=int(cert.not_valid_after_utc.timestamp()),
+        )
 
 
 class CertificateAuthority:

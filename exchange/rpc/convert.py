@@ -9,7 +9,7 @@ from client_sdk.vocab import SUBMIT_STATUS_CODES, TYPE_NAMES, VERDICT_CODES, VER
 from client_sdk.wire import admin_pb2, directory_pb2, exchange_pb2, log_pb2, safeguards_pb2
 from exchange.policy.quota import UsageSummary
 from exchange.rpc.status import status_for
-from exchange.services.admin import ChangeResult, MemberDetail
+from exchange.services.admin import ChangeResult, CharterInForce, MemberDetail
 from exchange.services.ingest import ItemResult
 from exchange.services.log import Evidence
 from exchange.services.reader import LookupAnswer, Page, Query
@@ -137,6 +137,30 @@ def member_detail(d: MemberDetail) -> admin_pb2.MemberDetail:
         policy=d.policy,
         certificates_from=m.certs_from,
         kind=m.kind,
+        certificates=[
+            admin_pb2.MemberCertificate(
+                serial=c.serial,
+                sha256=c.fingerprint,
+                not_before=c.not_before,
+                not_after=c.not_after,
+                issued_at=c.issued_at,
+                issued_index=log_index(c.seq) if c.seq else 0,
+                state=state,
+            )
+            for c, state in d.certificates
+        ],
+        certificates_known_from=m.certs_known_from,
+    )
+
+
+def charter_response(c: CharterInForce) -> admin_pb2.GetCharterResponse:
+    return admin_pb2.GetCharterResponse(
+        document=c.document,
+        version=c.version,
+        sha256=c.sha256,
+        canonical=c.canonical,
+        applied_at=c.applied_at,
+        applied_index=log_index(c.seq) if c.seq else 0,
     )
 
 
@@ -174,7 +198,7 @@ def _counts(items: dict) -> list[admin_pb2.Count]:
     return [admin_pb2.Count(key=str(k), value=v) for k, v in sorted(items.items(), key=lambda kv: str(kv[0]))]
 
 
-def stats_response(stats: Stats, usage: UsageSummary) -> admin_pb2.GetStatsResponse:
+def stats_response(stats: Stats, usage: UsageSummary, limits: dict[tuple[str, str], int]) -> admin_pb2.GetStatsResponse:
     kinds = {1: "submit", 2: "retract", 3: "feedback", 4: "admin"}
     return admin_pb2.GetStatsResponse(
         signals_by_category=_counts(stats.signals_by_category),
@@ -195,6 +219,7 @@ def stats_response(stats: Stats, usage: UsageSummary) -> admin_pb2.GetStatsRespo
         ),
         last_activity_by_member=_counts(stats.last_activity),
         quota_used_today=_pairs(usage.today),
+        quota_limits=_pairs(limits),
     )
 
 

@@ -273,8 +273,7 @@ class AdminHandler(_OnPool, admin_pb2_grpc.AdminServicer):
     def GetCharter(
         self, request: admin_pb2.GetCharterRequest, context: grpc.ServicerContext
     ) -> admin_pb2.GetCharterResponse:
-        version, document, sha256 = self._queries.charter()
-        return admin_pb2.GetCharterResponse(document=document, version=version, sha256=sha256)
+        return convert.charter_response(self._queries.charter())
 
 
 class SafeguardsHandler(_OnPool, safeguards_pb2_grpc.SafeguardsServicer):

@@ -8,8 +8,9 @@ A dry run validates and describes the change without making it.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -27,7 +28,16 @@ from exchange.policy.quota import UsageSummary
 from exchange.safeguards import charter as charters
 from exchange.safeguards.service import MODES, SYSTEM_MEMBER, SYSTEM_ROLE
 from exchange.services.envelopes import EnvelopeOpener
-from exchange.store.base import AdminEvent, Category, GroupRecord, MemberRecord, Stats, Store, WarninglistRecord
+from exchange.store.base import (
+    AdminEvent,
+    Category,
+    CertificateRecord,
+    GroupRecord,
+    MemberRecord,
+    Stats,
+    Store,
+    WarninglistRecord,
+)
 
 ROLES = ("member", "operator", "auditor")
 STATUSES = ("active", "suspended", "removed")
@@ -124,10 +134,10 @@ class AdminService:
         what = f"{role} {member_id}" + (f" of kind {kind}" if kind else "")
         if event is None:
             return ChangeResult(0, f"would add {what} with key {key_id}", key_id=key_id)
+        cert = self._ca().issue_client(member_id, tls_key)  # before the event: nothing logged if this fails
         self._store.add_member(
-            member_id, role, ch.display_name or member_id, now, event, (key_id, public_key), kind=kind
+            member_id, role, ch.display_name or member_id, now, event, (key_id, public_key), kind, cert.record()
         )
-        cert = self._ca().issue_client(member_id, tls_key)
         return ChangeResult(event.seq, f"added {what} with key {key_id}", cert, key_id)
 
     def _set_member_kind(
@@ -196,7 +206,7 @@ class AdminService:
             return ChangeResult(0, f"would issue a TLS client certificate to {ch.member_id} for {whose}{revoking}")
         cert = self._ca().issue_client(ch.member_id, public_key)  # before the event: nothing logged if this fails
         revoke_before = issued_at(cert.cert_pem) if ch.revoke_earlier else None
-        self._store.record_certificate(ch.member_id, revoke_before, event)
+        self._store.record_certificate(ch.member_id, cert.record(), revoke_before, event)
         summary = f"issued a TLS client certificate to {ch.member_id} for {whose}{revoking}"
         return ChangeResult(event.seq, f"{summary}; valid until {not_after(cert.cert_pem):%Y-%m-%d}", cert)
 
@@ -400,18 +410,41 @@ class MemberDetail:
     groups: list[str]
     key_ids: list[str]
     policy: str
+    #: the certificates recorded for the member, oldest first, each with its state now (``CertificateRecord.state``)
+    certificates: list[tuple[CertificateRecord, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CharterInForce:
+    version: int  # 0: the default charter
+    document: str  # as applied (JSON or YAML), or the default's canonical JSON
+    sha256: bytes  # of the applied document (empty for the default)
+    canonical: str  # the charter's rules as canonical JSON (``Charter.render``)
+    applied_at: int = 0
+    seq: int = 0  # the admin event that applied it
+
+
+#: The daily quotas whose use and limit the operator sees per member (``GetStats``), by the charter action that
+#: can forbid them.
+DAILY_QUOTAS = {"lookups_per_day": "lookup", "evaluations_per_day": "pseudonymise", "oprf_bulk_per_day": "pseudonymise"}
 
 
 class AdminQueries:
     """Read-only views for operators."""
 
     def __init__(
-        self, store: Store, policy: PolicyEngine, purge: Callable[[], int], report: Callable[[str], str]
+        self,
+        store: Store,
+        policy: PolicyEngine,
+        purge: Callable[[], int],
+        report: Callable[[str], str],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._policy = policy
         self._purge = purge
         self._report = report
+        self._clock = clock
 
     def report(self, period: str) -> str:
         """The signed transparency report of ``period`` (``exchange.safeguards.report``)."""
@@ -425,19 +458,25 @@ class AdminQueries:
         keys = [k.key_id for k in self._store.list_signing_keys(member_id)]
         rules = self._policy.document()[1].rules_for(member_id)
         rendered = policy_doc.PolicyDocument(rules, {}).render().replace("[defaults]", f"[members.{member_id}]")
-        return MemberDetail(member, groups, keys, rendered)
+        now = self._clock()
+        certs = [(c, c.state(member.certs_from, now)) for c in self._store.list_certificates(member_id)]
+        return MemberDetail(member, groups, keys, rendered, certs)
 
     def policy(self) -> tuple[int, str]:
         version, doc = self._policy.document()
         return version, doc.render()
 
-    def charter(self) -> tuple[int, str, bytes]:
-        """The charter in force: version (0: the default), the applied document (or the default's canonical
-        JSON) and the applied document's SHA-256 (empty for the default)."""
+    def charter(self) -> CharterInForce:
+        """The charter in force: its version (0: the default), the applied document (or the default's canonical
+        JSON), the applied document's SHA-256 (empty for the default), its rules as canonical JSON, and when
+        and by which admin event it was applied."""
         version, text = self._store.get_charter()
         if not version:
-            return 0, charters.DEFAULT_CHARTER.render(), b""
-        return version, text, charters.digest(text)
+            default = charters.DEFAULT_CHARTER.render()
+            return CharterInForce(0, default, b"", default)
+        canonical = charters.from_store(version, text, self._store.categories()).render()
+        applied_at, seq = self._store.charter_applied(version)
+        return CharterInForce(version, text, charters.digest(text), canonical, applied_at, seq)
 
     def groups(self) -> list[GroupRecord]:
         return self._store.list_groups()
@@ -451,6 +490,23 @@ class AdminQueries:
     def run_retention(self) -> int:
         return self._purge()
 
-    def stats(self) -> tuple[Stats, UsageSummary]:
-        """Stored aggregates; look-ups and quota denials per member (over the ledger's scope)."""
-        return self._store.stats(), self._policy.ledger.summary()
+    def stats(self) -> tuple[Stats, UsageSummary, dict[tuple[str, str], int]]:
+        """Stored aggregates; look-ups and quota denials per member (over the ledger's scope); and each
+        member's and operator's daily quota limits (``quota_limits``)."""
+        return self._store.stats(), self._policy.ledger.summary(), self.quota_limits()
+
+    def quota_limits(self) -> dict[tuple[str, str], int]:
+        """(member, daily quota) -> the most the member may use in a UTC day: its policy's limit (defaults
+        and its own table), or 0 where the charter forbids its kind the action. Members and operators only
+        (auditors call nothing that takes quota)."""
+        document = self._policy.document()[1]
+        charter = self._policy.charter()[1]
+        limits: dict[tuple[str, str], int] = {}
+        for m in self._store.list_members():
+            if m.role not in ("member", "operator"):
+                continue
+            rules = document.rules_for(m.member_id)
+            for quota, action in DAILY_QUOTAS.items():
+                forbidden = m.role == "member" and charter.forbids(m.kind, action)
+                limits[(m.member_id, quota)] = 0 if forbidden else int(getattr(rules, quota))
+        return limits

@@ -33,10 +33,31 @@ class MemberRecord:
     display_name: str
     certs_from: int = 0  # TLS certificates issued before this Unix time are refused (0: none)
     kind: str = ""  # platform, ngo, government, … (the charter's rules follow it); "" for operators and auditors
+    certs_known_from: int = 0  # certificates issued before this Unix time were never recorded (0: all are)
 
 
 #: The members columns a MemberRecord is built from, in its field order.
-MEMBER_COLUMNS = "id, member_id, role, status, display_name, certs_from, kind"
+MEMBER_COLUMNS = "id, member_id, role, status, display_name, certs_from, kind, certs_known_from"
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    """A TLS client certificate the exchange issued to a member: its serial (hex), SHA-256 fingerprint of the
+    DER, validity (Unix seconds), and when and by which admin event it was issued (set by the store)."""
+
+    serial: str
+    fingerprint: bytes
+    not_before: int
+    not_after: int
+    issued_at: int = 0
+    seq: int = 0
+
+    def state(self, certs_from: int, now: float) -> str:
+        """``not_accepted`` (issued before the member's cut-off ``certs_from``: the exchange refuses it, as
+        ``PolicyEngine.admit`` does), ``expired``, or ``valid``."""
+        if self.not_before < certs_from:
+            return "not_accepted"
+        return "expired" if self.not_after <= now else "valid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,14 +355,23 @@ class Store(Protocol):
         event: AdminEvent | None = None,
         signing_key: tuple[str, bytes] | None = None,
         kind: str = "",
+        certificate: CertificateRecord | None = None,
     ) -> MemberRecord:
-        """Add a member (and its first signing key, valid from ``at``) in one transaction. Raises
-        FailedPreconditionError (``member_exists``) if the id is taken, even by a removed member."""
+        """Add a member (and its first signing key, valid from ``at``, and the certificate issued to it) in one
+        transaction. Raises FailedPreconditionError (``member_exists``) if the id is taken, even by a removed
+        member."""
         ...
 
-    def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
+    def record_certificate(
+        self, member_id: str, certificate: CertificateRecord, revoke_before: int | None, event: AdminEvent
+    ) -> int:
         """Record a certificate issued to a member (and, with ``revoke_before``, refuse the member's
         certificates issued before that time) as one admin event; its seq."""
+        ...
+
+    def list_certificates(self, member_id: str) -> list[CertificateRecord]:
+        """The certificates recorded for a member, oldest first (none issued before schema v7: see
+        ``MemberRecord.certs_known_from``)."""
         ...
 
     def get_member(self, member_id: str) -> MemberRecord | None:
@@ -362,6 +392,10 @@ class Store(Protocol):
 
     def get_charter(self) -> tuple[int, str]:
         """The charter in force: (version, document); (0, "") if none was applied."""
+        ...
+
+    def charter_applied(self, version: int) -> tuple[int, int]:
+        """When charter ``version`` was applied and by which admin event: (Unix time, seq); (0, 0) if unknown."""
         ...
 
     def set_charter(self, document: str, sha256: bytes, base_version: int | None, event: AdminEvent) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import psycopg
 
 from exchange.store.backfill import key_log_positions
-from exchange.store.sqlite_schema import DEFAULT_TAXONOMY, SAFEGUARD_TABLES
+from exchange.store.sqlite_schema import CERTIFICATE_TABLES, DEFAULT_TAXONOMY, SAFEGUARD_TABLES
 
 # pg_advisory_xact_lock keys: one for schema migrations, one for the log's single writer.
 MIGRATION_LOCK = 0x5349_4758_0001  # "SIGX" 1
@@ -146,12 +146,28 @@ def _v6(conn: psycopg.Connection) -> None:
         conn.execute(sql.format(blob="BYTEA"))  # type: ignore[arg-type]
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6)
+def _v7(conn: psycopg.Connection) -> None:
+    """Issued certificates (as SQLite's v7)."""
+    for sql in CERTIFICATE_TABLES:
+        conn.execute(sql.format(blob="BYTEA", now="extract(epoch FROM now())::bigint"))  # type: ignore[arg-type]
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7)
 
 # Tables a migration from SQLite copies, in dependency order, with their columns.
 TABLES: dict[str, tuple[str, ...]] = {
     "meta": ("key", "value"),
-    "members": ("id", "member_id", "role", "status", "display_name", "created_at", "certs_from", "kind"),
+    "members": (
+        "id",
+        "member_id",
+        "role",
+        "status",
+        "display_name",
+        "created_at",
+        "certs_from",
+        "kind",
+        "certs_known_from",
+    ),
     "signing_keys": (
         "key_id",
         "member",
@@ -191,6 +207,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "deliveries": ("signal", "member", "via", "at", "win", "matches"),
     "redress": ("signal", "seq", "at"),
     "redress_acks": ("signal", "member", "outcome", "at", "seq"),
+    "certificates": ("fingerprint", "member", "serial", "not_before", "not_after", "issued_at", "seq"),
 }
 
 

@@ -24,6 +24,7 @@ from exchange.store.base import (
     RETRACTED_BY_OPERATOR,
     RETRACTED_BY_SUBMITTER,
     AdminEvent,
+    CertificateRecord,
     FeedbackOutcome,
     GroupRecord,
     KeyRecord,
@@ -192,8 +193,9 @@ class SqlStore:
         event: AdminEvent | None = None,
         signing_key: tuple[str, bytes] | None = None,
         kind: str = "",
+        certificate: CertificateRecord | None = None,
     ) -> MemberRecord:
-        """Add a member (and its first signing key, valid from ``at``) in one transaction."""
+        """Add a member (and its first signing key, valid from ``at``, and its certificate) in one transaction."""
         with self._write() as conn:
             if self._one(conn, "SELECT 1 FROM members WHERE member_id = ?", (member_id,)) is not None:
                 raise FailedPreconditionError(f"member {quoted(member_id)} already exists", reason="member_exists")
@@ -208,9 +210,11 @@ class SqlStore:
             if event is not None and event.member_row == 0:
                 event.member_row = row  # genesis: the first operator registers itself
             if signing_key is not None:
-                self._add_key(conn, row, signing_key[0], signing_key[1], at, event)
+                seq = self._add_key(conn, row, signing_key[0], signing_key[1], at, event)
             else:
-                self._admin_event(conn, event)
+                seq = self._admin_event(conn, event)
+            if certificate is not None:
+                self._add_certificate(conn, row, certificate, at, seq)
         self._names[row] = member_id
         return MemberRecord(row, member_id, role, "active", display_name, kind=kind)
 
@@ -269,7 +273,34 @@ class SqlStore:
             )
             return current + 1
 
-    def record_certificate(self, member_id: str, revoke_before: int | None, event: AdminEvent) -> int:
+    def charter_applied(self, version: int) -> tuple[int, int]:
+        """When charter ``version`` was applied and by which admin event: (Unix time, seq); (0, 0) if unknown."""
+        with self._read() as conn:
+            row = self._one(conn, "SELECT applied_at, seq FROM charters WHERE version = ?", (version,), True)
+        return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+
+    def _add_certificate(self, conn: Any, member_row: int, cert: CertificateRecord, at: int, seq: int) -> None:
+        self._run(
+            conn,
+            "INSERT INTO certificates (fingerprint, member, serial, not_before, not_after, issued_at, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (cert.fingerprint, member_row, cert.serial, cert.not_before, cert.not_after, at, seq),
+        )
+
+    def list_certificates(self, member_id: str) -> list[CertificateRecord]:
+        """The certificates recorded for a member, oldest first."""
+        with self._read() as conn:
+            rows = self._run(
+                conn,
+                "SELECT c.serial, c.fingerprint, c.not_before, c.not_after, c.issued_at, c.seq FROM certificates c"
+                " JOIN members m ON m.id = c.member WHERE m.member_id = ? ORDER BY c.not_before, c.seq",
+                (member_id,),
+            ).fetchall()
+        return [CertificateRecord(r[0], bytes(r[1]), *map(int, r[2:])) for r in rows]
+
+    def record_certificate(
+        self, member_id: str, certificate: CertificateRecord, revoke_before: int | None, event: AdminEvent
+    ) -> int:
         """Record a certificate issued (and maybe the cut-off for earlier ones) as one admin event."""
         with self._write() as conn:
             row = self._member_row(conn, member_id)
@@ -285,7 +316,9 @@ class SqlStore:
                     "UPDATE members SET certs_from = ? WHERE id = ? AND certs_from < ?",
                     (revoke_before, row, revoke_before),
                 )
-            return self._admin_event(conn, event)
+            seq = self._admin_event(conn, event)
+            self._add_certificate(conn, row, certificate, event.at, seq)
+            return seq
 
     def add_signing_key(
         self, member_id: str, key_id: str, public_key: bytes, not_before: int, event: AdminEvent | None = None

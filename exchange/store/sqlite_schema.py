@@ -164,7 +164,26 @@ def _v6(db: sqlite_utils.Database) -> None:
         db.execute(sql.format(blob="BLOB"))
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4, _v5, _v6)
+#: The TLS client certificates the exchange issues (v7, the same statements on both stores; ``{blob}`` is the
+#: byte-string type, ``{now}`` the database's current Unix time): one row per certificate, found by its SHA-256
+#: fingerprint (of the DER), with its serial (hex), validity and the admin event that issued it. Certificates
+#: issued before v7 were never recorded: each member that existed then remembers since when its are known.
+CERTIFICATE_TABLES = (
+    "CREATE TABLE certificates (fingerprint {blob} PRIMARY KEY, member BIGINT NOT NULL, serial TEXT NOT NULL,"
+    " not_before BIGINT NOT NULL, not_after BIGINT NOT NULL, issued_at BIGINT NOT NULL, seq BIGINT NOT NULL)",
+    "CREATE INDEX certificates_member ON certificates (member, not_before)",
+    "ALTER TABLE members ADD COLUMN certs_known_from BIGINT NOT NULL DEFAULT 0",
+    "UPDATE members SET certs_known_from = {now}",
+)
+
+
+def _v7(db: sqlite_utils.Database) -> None:
+    """Issued certificates (``CERTIFICATE_TABLES``)."""
+    for sql in CERTIFICATE_TABLES:
+        db.execute(sql.format(blob="BLOB", now="CAST(strftime('%s', 'now') AS INTEGER)"))
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4, _v5, _v6, _v7)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -220,7 +220,8 @@ def test_revocation_cut_off_only_moves_forward(exchange: Exchange) -> None:
     def record(cut_off: int) -> None:
         change = admin_pb2.IssueCertificate(member_id="demo-a", revoke_earlier=True)
         envelope = admin_change(op.signing_key, "operator", issue_certificate=change)
-        store.record_certificate("demo-a", cut_off, AdminEvent(operator_row, envelope, int(time.time())))
+        issued = CertificateAuthority.create().issue_client("demo-a").record()
+        store.record_certificate("demo-a", issued, cut_off, AdminEvent(operator_row, envelope, int(time.time())))
 
     record(2_000_000_000)
     record(1_900_000_000)  # the older revocation lands second

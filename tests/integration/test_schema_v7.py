@@ -1,0 +1,85 @@
+"""Schema v6 -> v7 on both stores: a database made by the previous schema opens, records the certificates issued
+from then on, and says of each member that existed before since when its certificates are known (the earlier
+ones were never recorded, so none is invented)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlite_utils
+
+from exchange.pki.ca import CertificateAuthority
+from exchange.store import pg_schema, sqlite_schema
+from exchange.store.base import Store
+from exchange.store.postgres import PostgresStore
+from exchange.store.sqlite import SqliteStore
+from tests.harness import postgres_database
+
+pytestmark = pytest.mark.integration
+
+MEMBERS = [(1, "operator", "operator"), (2, "demo-a", "member"), (3, "auditor", "auditor")]
+
+
+def _check_migrated(store: Store, before: int) -> None:
+    members = {m.member_id: m for m in store.list_members()}
+    assert set(members) == {"operator", "demo-a", "auditor"}
+    for m in members.values():  # their certificates so far are unknown, from the migration on they are recorded
+        assert before <= m.certs_known_from <= time.time() + 1
+        assert store.list_certificates(m.member_id) == []
+    issued = CertificateAuthority.create().issue_client("new-one").record()
+    at = int(time.time())
+    store.add_member("new-one", "member", "new-one", at, kind="platform", certificate=issued)
+    new = store.get_member("new-one")
+    assert new is not None and new.certs_known_from == 0  # a member added after v7: every certificate is known
+    [cert] = store.list_certificates("new-one")
+    assert replace(cert, issued_at=0) == issued and cert.issued_at == at
+    assert len(cert.fingerprint) == 32 and cert.not_after > cert.not_before
+    assert cert.state(new.certs_from, time.time()) == "valid"
+
+
+def test_sqlite_v6_to_v7(tmp_path: Path) -> None:
+    path = tmp_path / "v6.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for number, step in enumerate(sqlite_schema.MIGRATIONS[:6], start=1):
+        step(db)
+        conn.execute(f"PRAGMA user_version = {number}")
+    conn.executemany(
+        "INSERT INTO members (id, member_id, role, status, display_name) VALUES (?, ?, ?, 'active', ?)",
+        [(i, m, r, m) for i, m, r in MEMBERS],
+    )
+    conn.close()
+    before = int(time.time())
+    store = SqliteStore(path)
+    try:
+        _check_migrated(store, before)
+    finally:
+        store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 7
+
+
+def test_postgres_v6_to_v7() -> None:
+    with postgres_database() as dsn:
+        with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+            conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT)")
+            for number, step in enumerate(pg_schema.MIGRATIONS[:6], start=1):
+                step(conn)
+                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, 0)", (number,))
+            for i, m, r in MEMBERS:
+                conn.execute(
+                    "INSERT INTO members (id, member_id, role, status, display_name) VALUES (%s, %s, %s, 'active', %s)",
+                    (i, m, r, m),
+                )
+        before = int(time.time())
+        store = PostgresStore(dsn, pool_size=1)
+        try:
+            _check_migrated(store, before)
+        finally:
+            store.close()
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (7,)
