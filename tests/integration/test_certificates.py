@@ -228,6 +228,43 @@ def test_revocation_cut_off_only_moves_forward(exchange: Exchange) -> None:
     assert store.get_member("demo-a").certs_from == 2_000_000_000  # type: ignore[union-attr]
 
 
+def _serial_and_sha256(pem: bytes) -> tuple[str, bytes]:
+    cert = x509.load_pem_x509_certificate(pem)
+    return format(cert.serial_number, "x"), cert.fingerprint(hashes.SHA256())
+
+
+def test_issued_certificates_are_listed_with_their_state(
+    exchange: Exchange, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = Credentials.load(exchange.creds("demo-a")).cert_pem
+    with AdminClient.connect(exchange.address, exchange.creds("operator")) as op:
+        for name in ("operator", "demo-a"):  # the first operator's (genesis) and a member added by a change
+            m = op.member(name)
+            [c] = m.certificates
+            pem = Credentials.load(exchange.creds(name)).cert_pem
+            assert (c.serial, c.sha256) == _serial_and_sha256(pem)
+            assert c.not_after == int(x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp())
+            assert c.state == "valid" and m.certificates_known_from == 0  # a new exchange knows every one
+        plain = op.change(issue_certificate=admin_pb2.IssueCertificate(member_id="demo-a"))
+        _next_second()  # "earlier" means an earlier second
+        revoking = op.change(issue_certificate=admin_pb2.IssueCertificate(member_id="demo-a", revoke_earlier=True))
+        certs = op.member("demo-a").certificates
+        issued = (first, plain.certificate.cert_pem, revoking.certificate.cert_pem)
+        assert [(c.serial, c.sha256) for c in certs] == [_serial_and_sha256(p) for p in issued]
+        assert [c.state for c in certs] == ["not_accepted", "not_accepted", "valid"]
+        assert [c.issued_index for c in certs[1:]] == [plain.seq - 1, revoking.seq - 1]  # the admin entries
+        capsys.readouterr()
+        assert main(["admin", "member", "show", "demo-a", "--as", str(exchange.creds("operator")),
+                     "--server", exchange.address]) == 0  # fmt: skip
+        text = capsys.readouterr().out
+        assert "DAYS_LEFT" in text and text.count("no longer accepted") == 2
+        [newest] = [line for line in text.splitlines() if line.startswith(certs[-1].serial[:16])]
+        assert newest.split()[3:] == ["824", "valid"] or newest.split()[3:] == ["825", "valid"]
+        exchange.clock.advance(826 * 86_400)  # past the 825 days a certificate lasts
+        assert [c.state for c in op.member("demo-a").certificates] == ["not_accepted", "not_accepted", "expired"]
+        assert op.member("demo-b").certificates[0].state == "expired"
+
+
 def test_certificate_refusals(exchange: Exchange) -> None:
     p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
     edkey = ed25519.Ed25519PrivateKey.generate().public_key()

@@ -5,15 +5,20 @@ operator's and a member's session (each console has its own cookie)."""
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from selenium.webdriver.common.by import By
 
 from client_sdk import Identifier, Signal
 from client_sdk.admin import AdminClient
+from client_sdk.credentials import Credentials
 from client_sdk.wire import admin_pb2
 from tests.console_harness import ConsoleProcess, Screenshots, chrome, wait_for
 from tests.harness import Exchange
@@ -53,6 +58,7 @@ class World:
 def world(shared_exchange: Exchange, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ex = shared_exchange
     root = tmp_path_factory.mktemp("console-operator")
+    ex.add_member("gov-1", kind="government")  # the default charter forbids a government everything
     with ex.client("demo-a") as a, ex.client("demo-b") as b:
         n = 0
         for day, categories in enumerate(DAYS):
@@ -82,19 +88,49 @@ def world(shared_exchange: Exchange, tmp_path_factory: pytest.TempPathFactory) -
         member.stop()
 
 
-def test_members_with_status_quota_use_and_last_activity(world: World) -> None:
+def _quota(world: World, member: str, quota: str) -> str:
+    return world.find(f"#members tr[data-member={member}] td[data-quota={quota}]").text  # type: ignore[no-any-return]
+
+
+def test_members_with_kind_status_quota_use_beside_limits_and_last_activity(world: World) -> None:
     world.get(world.operator, "/members")
     nav = [a.text for a in world.browser.find_elements(By.CSS_SELECTOR, "header nav a")]  # type: ignore[attr-defined]
-    assert nav == ["Members", "Policy", "Groups", "Retention", "Charts", "Redress", "Safeguards", "Report", "Session"]
+    assert nav == [
+        "Members", "Policy", "Groups", "Retention", "Charts", "Redress", "Safeguards", "Charter", "Report", "Session"
+    ]  # fmt: skip
     row = world.find("#members tr[data-member=demo-a]").text
     assert "active" in row and " 7 " in f" {row} " and "UTC" in row  # 7 signals, a last activity
-    cells = [c.text for c in world.browser.find_elements(By.CSS_SELECTOR, "#members tr[data-member=demo-b] td")]  # type: ignore[attr-defined]
-    assert cells[5] == "1"  # one look-up today
+    kinds = {m: world.find(f"#members tr[data-member={m}] td.kind").text for m in ("demo-a", "gov-1", "operator")}
+    assert kinds == {"demo-a": "platform", "gov-1": "government", "operator": "-"}
+    assert _quota(world, "demo-b", "lookups_per_day") == "1 / 100,000"  # one look-up today of the default limit
+    assert _quota(world, "demo-b", "evaluations_per_day") == "1 / 10,000"  # the look-up pseudonymised one value
+    assert _quota(world, "demo-b", "oprf_bulk_per_day") == "0 / 0"  # granted by the operator only
+    assert _quota(world, "gov-1", "lookups_per_day") == "0 / 0"  # the charter forbids its kind look-ups
+    assert _quota(world, "auditor", "lookups_per_day") == "-"  # no quota applies to an auditor
     world.shots.take(world.browser, "operator-members")
     world.find("#members a[href='/members/demo-b']").click()
     wait_for(lambda: world.browser.find_elements(By.ID, "keys-table"), what="the member page")  # type: ignore[attr-defined]
     assert "demo-b" in world.find("h1").text and world.find("#keys-table tbody tr")
     assert "read_categories" in world.find("#effective-policy").text
+    assert world.find("#member-kind").text == "platform"
+    cert = x509.load_pem_x509_certificate(Credentials.load(world.exchange.creds("demo-b")).cert_pem)
+    [row_el] = world.browser.find_elements(By.CSS_SELECTOR, "#certificates tbody tr")  # type: ignore[attr-defined]
+    assert row_el.get_attribute("data-serial") == format(cert.serial_number, "x")
+    assert row_el.get_attribute("data-state") == "valid" and "valid" in row_el.text
+    assert row_el.find_element(By.CSS_SELECTOR, ".expires").text == f"{cert.not_valid_after_utc:%Y-%m-%d}"
+    left = (cert.not_valid_after_utc - datetime.now(UTC)).days
+    assert int(row_el.find_element(By.CSS_SELECTOR, ".days-left").text) in (left, left - 1)
+    assert not world.browser.find_elements(By.ID, "certificates-unknown")  # type: ignore[attr-defined]
+    world.shots.take(world.browser, "operator-member")
+
+
+def test_certificates_from_before_they_were_recorded_are_said_to_be_unknown(world: World) -> None:
+    upgraded = int(datetime(2026, 11, 30, 12, tzinfo=UTC).timestamp())  # what the v7 migration sets
+    with sqlite3.connect(world.exchange.db_path) as db:
+        db.execute("UPDATE members SET certs_known_from = ? WHERE member_id = 'demo-a'", (upgraded,))
+    world.get(world.operator, "/members/demo-a")
+    note = wait_for(lambda: world.browser.find_elements(By.ID, "certificates-unknown"), what="the note")[0]  # type: ignore[attr-defined]
+    assert "2026-11-30 12:00 UTC" in note.text and "not known" in note.text
 
 
 def test_a_chart_renders_the_right_number_of_points(world: World) -> None:
@@ -191,3 +227,39 @@ def test_groups_and_retention(world: World) -> None:
     assert GROOMING in world.find("#retention").text
     world.find("#run-retention").click()
     wait_for(lambda: "Retention ran: 0 expired signal(s) purged" in world.text(), what="the retention message")
+
+
+CHARTER = """\
+kinds: [platform, payment_provider, ngo, hotline, government, research]
+forbid:
+  government: ["*"]
+  research: [submit]
+categories:
+  "csam.*": [platform, hotline, ngo]
+min_submitters:
+  - categories: [grooming]
+    kinds: [research]
+    submitters: 2
+"""
+
+
+def test_the_charter_in_force_with_its_rules(world: World) -> None:
+    world.get(world.operator, "/members")
+    world.find("header nav a[href='/charter']").click()
+    wait_for(lambda: world.browser.find_elements(By.ID, "charter-forbid"), what="the charter page")  # type: ignore[attr-defined]
+    assert world.find("#charter-version").get_attribute("data-version") == "0"
+    assert "default charter is in force" in world.find("#charter-applied").text
+    assert world.find("#charter-forbid tr[data-kind=government]").text == "government everything"
+    with AdminClient.connect(world.exchange.address, world.exchange.creds("operator")) as op:
+        applied = op.apply_charter(CHARTER, base_version=0)
+    world.get(world.operator, "/charter")
+    assert world.find("#charter-version").text == "version 1"
+    assert world.find("#charter-sha256").text == hashlib.sha256(CHARTER.encode()).hexdigest()
+    assert "UTC" in world.find("#charter-applied").text
+    assert f"log index {applied.seq - 1}" in world.find("#charter-applied").text
+    assert world.find("#charter-kinds").text == "platform, payment_provider, ngo, hotline, government, research"
+    forbid = [r.text for r in world.browser.find_elements(By.CSS_SELECTOR, "#charter-forbid tbody tr")]  # type: ignore[attr-defined]
+    assert forbid == ["government everything", "research submit"]
+    assert world.find("#charter-categories tr[data-category='csam.*']").text == "csam.* platform, hotline, ngo"
+    assert world.find("#charter-min-submitters tbody tr").text == "research grooming 2"
+    world.shots.take(world.browser, "operator-charter")
