@@ -13,12 +13,14 @@ import psycopg
 import pytest
 import sqlite_utils
 
+from client_sdk.admin import AdminClient
+from client_sdk.wire import admin_pb2
 from exchange.pki.ca import CertificateAuthority
 from exchange.store import pg_schema, sqlite_schema
 from exchange.store.base import Store
 from exchange.store.postgres import PostgresStore
 from exchange.store.sqlite import SqliteStore
-from tests.harness import postgres_database
+from tests.harness import Exchange, postgres_database, start_exchange, store_database
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +85,37 @@ def test_postgres_v6_to_v7() -> None:
             store.close()
         with psycopg.connect(dsn) as conn:
             assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (7,)
+
+
+def _downgrade_to_v6(ex: Exchange) -> None:
+    """Undo v7 on a stopped exchange's database: what an exchange of the previous release left behind."""
+    if ex.database:
+        with psycopg.connect(ex.database, autocommit=True) as conn, conn.transaction():
+            conn.execute("DROP TABLE certificates")
+            conn.execute("ALTER TABLE members DROP COLUMN certs_known_from")
+            conn.execute("DELETE FROM schema_version WHERE version = 7")
+    else:
+        with sqlite3.connect(ex.db_path, isolation_level=None) as conn:
+            conn.execute("DROP TABLE certificates")
+            conn.execute("ALTER TABLE members DROP COLUMN certs_known_from")
+            conn.execute("PRAGMA user_version = 6")
+
+
+def test_an_exchange_upgraded_to_v7_lists_only_what_it_issued_since(tmp_path: Path, store: str) -> None:
+    with store_database(store) as database:
+        ex = start_exchange(tmp_path, database=database)
+        ex.running.stop(grace=1)
+        _downgrade_to_v6(ex)
+        before = int(time.time())
+        ex = start_exchange(tmp_path, database=database)  # the same data directory: v7 runs on start
+        try:
+            with AdminClient.connect(ex.address, ex.creds("operator")) as op:
+                old = op.member("demo-a")
+                assert list(old.certificates) == [] and old.certificates_known_from >= before
+                renewed = op.change(issue_certificate=admin_pb2.IssueCertificate(member_id="demo-a"))
+                now = op.member("demo-a")
+                [cert] = now.certificates
+                assert cert.issued_index == renewed.seq - 1 and cert.state == "valid"
+                assert now.certificates_known_from == old.certificates_known_from  # still: earlier ones unknown
+        finally:
+            ex.running.stop(grace=1)
