@@ -5,14 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import psycopg
 import pytest
-import sqlite_utils
 
-from exchange.store import pg_schema, sqlite_schema
+from exchange.store import sqlite_schema
 from exchange.store.postgres import PostgresStore
 from exchange.store.sqlite import SqliteStore
 from tests.harness import postgres_database
+from tests.integration.schema_tools import postgres_at, sqlite_at
 
 pytestmark = pytest.mark.integration
 
@@ -22,16 +21,7 @@ KINDS = {"operator": "", "demo-a": "platform", "auditor": ""}  # members before 
 
 def test_sqlite_v5_to_v6(tmp_path: Path) -> None:
     path = tmp_path / "v5.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    db = sqlite_utils.Database(conn)
-    for number, step in enumerate(sqlite_schema.MIGRATIONS[:5], start=1):
-        step(db)
-        conn.execute(f"PRAGMA user_version = {number}")
-    conn.executemany(
-        "INSERT INTO members (id, member_id, role, status, display_name) VALUES (?, ?, ?, 'active', ?)",
-        [(i, m, r, m) for i, m, r in MEMBERS],
-    )
-    conn.close()
+    sqlite_at(path, 5, MEMBERS)
     store = SqliteStore(path)
     try:
         assert {m.member_id: m.kind for m in store.list_members()} == KINDS
@@ -43,16 +33,7 @@ def test_sqlite_v5_to_v6(tmp_path: Path) -> None:
 
 def test_postgres_v5_to_v6() -> None:
     with postgres_database() as dsn:
-        with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
-            conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT)")
-            for number, step in enumerate(pg_schema.MIGRATIONS[:5], start=1):
-                step(conn)
-                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, 0)", (number,))
-            for i, m, r in MEMBERS:
-                conn.execute(
-                    "INSERT INTO members (id, member_id, role, status, display_name) VALUES (%s, %s, %s, 'active', %s)",
-                    (i, m, r, m),
-                )
+        postgres_at(dsn, 5, MEMBERS)
         store = PostgresStore(dsn, pool_size=1)
         try:
             assert {m.member_id: m.kind for m in store.list_members()} == KINDS

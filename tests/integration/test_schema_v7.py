@@ -11,16 +11,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import sqlite_utils
 
 from client_sdk.admin import AdminClient
 from client_sdk.wire import admin_pb2
 from exchange.pki.ca import CertificateAuthority
-from exchange.store import pg_schema, sqlite_schema
 from exchange.store.base import Store
 from exchange.store.postgres import PostgresStore
 from exchange.store.sqlite import SqliteStore
 from tests.harness import Exchange, postgres_database, start_exchange, store_database
+from tests.integration.schema_tools import postgres_at, sqlite_at
 
 pytestmark = pytest.mark.integration
 
@@ -46,16 +45,7 @@ def _check_migrated(store: Store, before: int) -> None:
 
 def test_sqlite_v6_to_v7(tmp_path: Path) -> None:
     path = tmp_path / "v6.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    db = sqlite_utils.Database(conn)
-    for number, step in enumerate(sqlite_schema.MIGRATIONS[:6], start=1):
-        step(db)
-        conn.execute(f"PRAGMA user_version = {number}")
-    conn.executemany(
-        "INSERT INTO members (id, member_id, role, status, display_name) VALUES (?, ?, ?, 'active', ?)",
-        [(i, m, r, m) for i, m, r in MEMBERS],
-    )
-    conn.close()
+    sqlite_at(path, 6, MEMBERS)
     before = int(time.time())
     store = SqliteStore(path)
     try:
@@ -67,16 +57,7 @@ def test_sqlite_v6_to_v7(tmp_path: Path) -> None:
 
 def test_postgres_v6_to_v7() -> None:
     with postgres_database() as dsn:
-        with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
-            conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT)")
-            for number, step in enumerate(pg_schema.MIGRATIONS[:6], start=1):
-                step(conn)
-                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, 0)", (number,))
-            for i, m, r in MEMBERS:
-                conn.execute(
-                    "INSERT INTO members (id, member_id, role, status, display_name) VALUES (%s, %s, %s, 'active', %s)",
-                    (i, m, r, m),
-                )
+        postgres_at(dsn, 6, MEMBERS)
         before = int(time.time())
         store = PostgresStore(dsn, pool_size=1)
         try:
