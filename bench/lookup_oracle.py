@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _workloads import ServerProcess
+from _workloads import ServerProcess, lift_quotas
 
 from client_sdk import ExchangeClient, Identifier, Signal
 from client_sdk.admin import AdminClient
@@ -43,11 +43,10 @@ def main() -> None:
 
 
 def run(server: ServerProcess, args: argparse.Namespace) -> None:
-    quotas = "evaluations_per_day = 100000000\nlookups_per_day = 100000000\n"
     with AdminClient.connect(server.address, server.data_dir / "operator") as op:
         op.change(create_group=admin_pb2.CreateGroup(name="closed"))
         op.change(set_group_membership=admin_pb2.SetGroupMembership(group="closed", member_id="demo-a", member=True))
-        op.change(apply_policy=admin_pb2.ApplyPolicy(document=f"[defaults]\n{quotas}"))
+    lift_quotas(server.address, server.data_dir / "operator")
     with ExchangeClient.connect(server.address, credentials=server.data_dir / "members" / "demo-a") as a:
         idents = [Identifier("email", f"hidden{i}@example.com") for i in range(args.signals)]
         values = a.pseudonymise(idents)

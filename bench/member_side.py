@@ -35,10 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _workloads as wl
 
 from client_sdk import envelope, oprf
-from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
 from client_sdk.member import Matcher, MatchIndex, MatchRun
-from client_sdk.wire import admin_pb2, exchange_pb2, signals_pb2
+from client_sdk.wire import exchange_pb2, signals_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"index_fraction_of_ceiling": 0.75, "match_fraction_of_pull": 0.80, "match_step": 100_000.0, "rss_mib": 200}
@@ -159,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = tmp / "data"
         b_dir, a_dir = data / "members" / "demo-b", data / "members" / "demo-a"
-        with AdminClient.connect(server.address, data / "operator") as op:
-            op.change(apply_policy=admin_pb2.ApplyPolicy(document="[defaults]\noprf_bulk_per_day = 1000000000000\n"))
+        wl.lift_quotas(server.address, data / "operator")
         costs = [op_costs(2.0)]
         accounts = tmp / "accounts.csv"
         write_accounts(accounts, args.accounts, rng)

@@ -31,9 +31,8 @@ import _workloads as wl
 import numpy as np
 
 from client_sdk import ExchangeClient
-from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
-from client_sdk.wire import admin_pb2, exchange_pb2
+from client_sdk.wire import exchange_pb2
 
 
 def _flip(value: bytes, bits: int, rng: random.Random) -> bytes:
@@ -106,8 +105,7 @@ def main() -> None:
 def run(server: wl.ServerProcess, args: argparse.Namespace, rng: random.Random) -> None:
     creds_dir = server.data_dir / "members" / "demo-a"
     creds = Credentials.load(creds_dir)
-    with AdminClient.connect(server.address, server.data_dir / "operator") as op:
-        op.change(apply_policy=admin_pb2.ApplyPolicy(document="[defaults]\nlookups_per_day = 1000000000\n"))
+    wl.lift_quotas(server.address, server.data_dir / "operator")
     t0 = time.perf_counter()
     pdq_values, pdq_envs = wl.generate_envelopes(
         creds_dir, args.pdq, args.gen_processes, signal_type=wl.SIGNAL_TYPE_MEDIA_PDQ

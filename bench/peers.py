@@ -41,8 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _workloads as wl
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk.admin import AdminClient
-from client_sdk.wire import admin_pb2
 
 TAXII = "application/taxii+json;version=2.1"
 COLLECTION = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
@@ -177,9 +175,7 @@ def run_exchange(tmp: Path, n: int, page: int) -> dict[str, float]:
     server = wl.ServerProcess(tmp / "data", tmp / "server.log")
     try:
         creds_dir = server.data_dir / "members" / "demo-a"
-        quotas = "evaluations_per_day = 1000000000\nlookups_per_day = 1000000000\n"
-        with AdminClient.connect(server.address, server.data_dir / "operator") as op:
-            op.change(apply_policy=admin_pb2.ApplyPolicy(document=f"[defaults]\n{quotas}"))
+        wl.lift_quotas(server.address, server.data_dir / "operator")
         _, envelopes = wl.generate_envelopes(creds_dir, n, 2)
         out: dict[str, float] = {}
         with ExchangeClient.connect(server.address, credentials=creds_dir) as client:

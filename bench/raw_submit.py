@@ -33,9 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _workloads as wl
 
 from client_sdk import ExchangeClient, Identifier, Signal, envelope, keys, oprf
-from client_sdk.admin import AdminClient
 from client_sdk.credentials import Credentials
-from client_sdk.wire import admin_pb2, signals_pb2
+from client_sdk.wire import signals_pb2
 
 CATEGORY = "sextortion.financial"
 _serial = [0]
@@ -167,9 +166,7 @@ def main() -> None:
 def run(server: wl.ServerProcess, tmp: Path, args: argparse.Namespace) -> None:
     creds_dir = server.data_dir / "members" / "demo-a"
     creds = Credentials.load(creds_dir)
-    quotas = "evaluations_per_day = 1000000000\nlookups_per_day = 1000000000\n"
-    with AdminClient.connect(server.address, server.data_dir / "operator") as op:
-        op.change(apply_policy=admin_pb2.ApplyPolicy(document=f"[defaults]\n{quotas}"))
+    wl.lift_quotas(server.address, server.data_dir / "operator")
     ceil = ceiling(creds)
     with ExchangeClient.connect(server.address, credentials=creds_dir) as client:
         client.submit([Signal(i, category=CATEGORY) for i in _idents(2000, "warm")])

@@ -725,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         creds_dir = data_dir / "members" / "demo-a"
         creds = Credentials.load(creds_dir)
+        wl.lift_quotas(server.address, data_dir / "operator")
         bench = Bench(
             args, server, creds, wl.PhaseProfiler({"server": server.pid, "client": os.getpid()}, args.profile), metrics
         )

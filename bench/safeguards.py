@@ -20,17 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _workloads import ServerProcess
+from _workloads import ServerProcess, lift_quotas
 
 from client_sdk import ExchangeClient, Identifier, Signal
-from client_sdk.admin import AdminClient
-from client_sdk.wire import admin_pb2
 
 
 def run(server: ServerProcess, args: argparse.Namespace) -> None:
-    quotas = "evaluations_per_day = 100000000\nlookups_per_day = 100000000\nsubmits_per_minute = 100000000\n"
-    with AdminClient.connect(server.address, server.data_dir / "operator") as op:
-        op.change(apply_policy=admin_pb2.ApplyPolicy(document=f"[defaults]\n{quotas}"))
+    lift_quotas(server.address, server.data_dir / "operator")
     with ExchangeClient.connect(server.address, credentials=server.data_dir / "members" / "demo-a") as a:
         idents = [Identifier("email", f"s{i}@example.com") for i in range(args.signals)]
         values = a.pseudonymise(idents)
