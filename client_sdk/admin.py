@@ -27,6 +27,11 @@ CERTIFICATE_STATES = {
 }
 
 
+def state_label(state: str) -> str:
+    """A ``MemberCertificate.state`` for people (an unknown one as it is)."""
+    return CERTIFICATE_STATES.get(state, state)
+
+
 def days_left(not_after: int, now: float) -> int:
     """Whole days until a certificate's ``not_after`` (negative once it has expired)."""
     return math.floor((not_after - now) / 86_400)

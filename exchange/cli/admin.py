@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf.json_format import MessageToDict
 
-from client_sdk.admin import CERTIFICATE_STATES, AdminClient, days_left
+from client_sdk.admin import AdminClient, days_left, state_label
 from client_sdk.credentials import CERT_FILE, SIGNING_KEY_FILE, TLS_KEY_FILE, Credentials, write_credentials
 from client_sdk.errors import DeadlineExceededError, UnavailableError
 from client_sdk.keys import SigningKey
@@ -131,7 +131,7 @@ def _certificates(m: admin_pb2.MemberDetail) -> str:
         return f"{dt.datetime.fromtimestamp(t, dt.UTC):%Y-%m-%d}"
 
     rows = [
-        (c.serial[:16], day(c.issued_at), day(c.not_after), days_left(c.not_after, now), CERTIFICATE_STATES[c.state])
+        (c.serial[:16], day(c.issued_at), day(c.not_after), days_left(c.not_after, now), state_label(c.state))
         for c in m.certificates
     ]
     out = _table(rows, ("SERIAL", "ISSUED", "EXPIRES", "DAYS_LEFT", "STATE")) if rows else "no certificate recorded"

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from client_sdk import SignalExchangeError
-from client_sdk.admin import CERTIFICATE_STATES, days_left
+from client_sdk.admin import days_left, state_label
 from client_sdk.vocab import VERDICTS
 from client_sdk.wire import admin_pb2
 from exchange.console import charts
@@ -65,10 +65,7 @@ def member_page(p: Page) -> Response:
     detail = admin.member(member_id)
     keys = admin.keys(member_id)
     now = time.time()
-    certs = [
-        {"c": c, "days": days_left(c.not_after, now), "label": CERTIFICATE_STATES.get(c.state, c.state)}
-        for c in detail.certificates
-    ]
+    certs = [{"c": c, "days": days_left(c.not_after, now), "label": state_label(c.state)} for c in detail.certificates]
     return p.render("member.html", m=detail, keys=keys, certs=certs)
 
 
