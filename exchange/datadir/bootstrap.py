@@ -26,6 +26,7 @@ from exchange.pki.ca import CertificateAuthority
 from exchange.pki.oprf_keyring import OprfKeyring
 from exchange.pki.server_tls import server_hosts
 from exchange.safeguards.service import SYSTEM_MEMBER, SYSTEM_ROLE
+from exchange.services.admin import certificate_record
 from exchange.signature_log.checkpoints import log_origin
 from exchange.store import open_store
 from exchange.store.base import AdminEvent
@@ -121,7 +122,7 @@ def ensure_initialised(settings: Settings, clock: Callable[[], float]) -> bool:
             now,
             AdminEvent(0, genesis, now),
             (op_key.key_id, op_key.public_key),
-            certificate=op_cert.record(),
+            certificate=certificate_record(op_cert),
         )
         write(op_id, op_role, op_sub, op_key, op_cert.cert_pem, op_cert.key_pem)
         services = app.build(settings, store, clock, keyring)

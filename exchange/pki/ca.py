@@ -21,7 +21,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from client_sdk.secure_files import check_private_file, write_private_file
 from exchange.errors import ConfigError
-from exchange.store.base import CertificateRecord
 
 _VALID_DAYS_CA = 3650
 _VALID_DAYS_LEAF = 825
@@ -41,16 +40,6 @@ def private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 class IssuedCert:
     cert_pem: bytes
     key_pem: bytes
-
-    def record(self) -> CertificateRecord:
-        """What the exchange records of the certificate (``certificates`` table): serial, fingerprint, validity."""
-        cert = x509.load_pem_x509_certificate(self.cert_pem)
-        return CertificateRecord(
-            serial=format(cert.serial_number, "x"),
-            fingerprint=cert.fingerprint(hashes.SHA256()),
-            not_before=int(cert.not_valid_before_utc.timestamp()),
-            not_after=int(cert.not_valid_after_utc.timestamp()),
-        )
 
 
 class CertificateAuthority:
@@ -163,6 +152,14 @@ def parse_tls_public_key(der: bytes) -> ec.EllipticCurvePublicKey:
     if key.public_bytes(serialization.Encoding.DER, spki) != der:
         raise ValueError("not the canonical DER encoding of the key (uncompressed point, nothing appended)")
     return key
+
+
+def describe(cert_pem: bytes) -> tuple[str, bytes, int, int]:
+    """A PEM certificate's serial (hex), SHA-256 fingerprint of its DER, notBefore and notAfter (Unix seconds):
+    what the exchange records of each certificate it issues."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    valid = (int(cert.not_valid_before_utc.timestamp()), int(cert.not_valid_after_utc.timestamp()))
+    return format(cert.serial_number, "x"), cert.fingerprint(hashes.SHA256()), *valid
 
 
 def not_after(cert_pem: bytes) -> dt.datetime:

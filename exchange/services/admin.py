@@ -21,7 +21,7 @@ from client_sdk.vocab import TYPE_NAMES, VALUE_BYTES
 from client_sdk.wire import admin_pb2
 from exchange.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, quoted
 from exchange.identity import Caller
-from exchange.pki.ca import CertificateAuthority, IssuedCert, issued_at, not_after, parse_tls_public_key
+from exchange.pki.ca import CertificateAuthority, IssuedCert, describe, issued_at, not_after, parse_tls_public_key
 from exchange.policy import document as policy_doc
 from exchange.policy.engine import PolicyEngine
 from exchange.policy.quota import UsageSummary
@@ -80,6 +80,11 @@ def _tls_public_key(der: bytes) -> ec.EllipticCurvePublicKey | None:
         raise InvalidArgumentError(f"tls_public_key: {exc}", reason="bad_tls_key") from None
 
 
+def certificate_record(cert: IssuedCert) -> CertificateRecord:
+    """What the store records of a certificate the CA issued (the store adds when and by which event)."""
+    return CertificateRecord(*describe(cert.cert_pem))
+
+
 class AdminService:
     """Applies signed admin changes."""
 
@@ -135,9 +140,8 @@ class AdminService:
         if event is None:
             return ChangeResult(0, f"would add {what} with key {key_id}", key_id=key_id)
         cert = self._ca().issue_client(member_id, tls_key)  # before the event: nothing logged if this fails
-        self._store.add_member(
-            member_id, role, ch.display_name or member_id, now, event, (key_id, public_key), kind, cert.record()
-        )
+        name = ch.display_name or member_id
+        self._store.add_member(member_id, role, name, now, event, (key_id, public_key), kind, certificate_record(cert))
         return ChangeResult(event.seq, f"added {what} with key {key_id}", cert, key_id)
 
     def _set_member_kind(
@@ -206,7 +210,7 @@ class AdminService:
             return ChangeResult(0, f"would issue a TLS client certificate to {ch.member_id} for {whose}{revoking}")
         cert = self._ca().issue_client(ch.member_id, public_key)  # before the event: nothing logged if this fails
         revoke_before = issued_at(cert.cert_pem) if ch.revoke_earlier else None
-        self._store.record_certificate(ch.member_id, cert.record(), revoke_before, event)
+        self._store.record_certificate(ch.member_id, certificate_record(cert), revoke_before, event)
         summary = f"issued a TLS client certificate to {ch.member_id} for {whose}{revoking}"
         return ChangeResult(event.seq, f"{summary}; valid until {not_after(cert.cert_pem):%Y-%m-%d}", cert)
 

@@ -43,6 +43,7 @@ from exchange.cli import main
 from exchange.datadir.bootstrap import admin_change
 from exchange.datadir.paths import DataDir
 from exchange.pki.ca import CertificateAuthority, private_key_pem
+from exchange.services.admin import certificate_record
 from exchange.store.base import AdminEvent
 from tests.harness import Exchange, start_exchange
 
@@ -220,7 +221,7 @@ def test_revocation_cut_off_only_moves_forward(exchange: Exchange) -> None:
     def record(cut_off: int) -> None:
         change = admin_pb2.IssueCertificate(member_id="demo-a", revoke_earlier=True)
         envelope = admin_change(op.signing_key, "operator", issue_certificate=change)
-        issued = CertificateAuthority.create().issue_client("demo-a").record()
+        issued = certificate_record(CertificateAuthority.create().issue_client("demo-a"))
         store.record_certificate("demo-a", issued, cut_off, AdminEvent(operator_row, envelope, int(time.time())))
 
     record(2_000_000_000)

@@ -15,6 +15,7 @@ import pytest
 from client_sdk.admin import AdminClient
 from client_sdk.wire import admin_pb2
 from exchange.pki.ca import CertificateAuthority
+from exchange.services.admin import certificate_record
 from exchange.store.base import Store
 from exchange.store.postgres import PostgresStore
 from exchange.store.sqlite import SqliteStore
@@ -32,7 +33,7 @@ def _check_migrated(store: Store, before: int) -> None:
     for m in members.values():  # their certificates so far are unknown, from the migration on they are recorded
         assert before <= m.certs_known_from <= time.time() + 1
         assert store.list_certificates(m.member_id) == []
-    issued = CertificateAuthority.create().issue_client("new-one").record()
+    issued = certificate_record(CertificateAuthority.create().issue_client("new-one"))
     at = int(time.time())
     store.add_member("new-one", "member", "new-one", at, kind="platform", certificate=issued)
     new = store.get_member("new-one")

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import hashes
 
 from client_sdk.admin import days_left, state_label
 from exchange.pki.ca import CertificateAuthority
+from exchange.services.admin import certificate_record
 from exchange.store.base import CertificateRecord
 
 DAY = 86_400
@@ -31,7 +32,7 @@ def test_days_left_and_labels() -> None:
 
 def test_what_is_recorded_of_an_issued_certificate() -> None:
     issued = CertificateAuthority.create().issue_client("demo-a")
-    record = issued.record()
+    record = certificate_record(issued)
     cert = x509.load_pem_x509_certificate(issued.cert_pem)
     assert record.serial == format(cert.serial_number, "x") and record.fingerprint == cert.fingerprint(hashes.SHA256())
     assert record.not_after - record.not_before == 825 * DAY + 300  # valid from five minutes before issuance
