@@ -38,7 +38,7 @@ def test_sqlite_v5_to_v6(tmp_path: Path) -> None:
         assert store.get_charter() == (0, "")
     finally:
         store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 6
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(sqlite_schema.MIGRATIONS)
 
 
 def test_postgres_v5_to_v6() -> None:
