@@ -38,6 +38,11 @@ def leaf_time(record: bytes) -> int:
     return int(_HEAD.unpack_from(record, 0)[3])
 
 
+#: What an auditor says of an entry served without a leaf record: the exchange rebuilds leaves from its stored
+#: rows and serves none for a row that no longer rebuilds the leaf it wrote (docs/log-format.md).
+NO_LEAF = "no leaf record: the exchange's stored row no longer rebuilds it (edited, moved, or its envelope lost)"
+
+
 class EntryError(VerificationError):
     """A leaf record that does not decode."""
 

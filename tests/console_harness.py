@@ -91,18 +91,19 @@ def chrome():
 
 def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
     """``predicate()``'s first true value; a page that is still loading (stale or missing elements) is retried."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
 
     deadline = time.monotonic() + timeout
+    last: WebDriverException | None = None
     while True:
         try:
             value = predicate()
-        except (NoSuchElementException, StaleElementReferenceException):
-            value = None
+        except WebDriverException as exc:  # missing or stale elements; Chromium also reports a node replaced
+            value, last = None, exc  # mid-read as an "inspector error"
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}") from last
         time.sleep(0.05)
 
 

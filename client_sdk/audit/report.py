@@ -24,7 +24,7 @@ from typing import Any
 
 from client_sdk import merkle
 from client_sdk.envelope import EnvelopeError, open_envelope
-from client_sdk.log_entry import EntryError, LogEntry
+from client_sdk.log_entry import NO_LEAF, EntryError, LogEntry
 from client_sdk.note import Checkpoint, NoteError, open_checkpoint, open_note, parse_note, sign_note
 from client_sdk.vocab import EVENT_KINDS, REDRESS_REASON_CODES, TYPE_NAMES, VERDICT_NAMES
 
@@ -105,6 +105,9 @@ class Tally:
 
     def add(self, index: int, leaf: bytes, envelope: bytes) -> None:
         """One entry (in log order)."""
+        if not leaf:
+            self.problems.append(f"entry {index}: {NO_LEAF}")
+            return
         try:
             entry = LogEntry.decode(leaf)
         except EntryError as exc:

@@ -25,7 +25,7 @@ from client_sdk.audit.sources import LogSource
 from client_sdk.audit.state import AuditState, KeyWindow, LeafHashes, SavedCheckpoint
 from client_sdk.envelope import PAYLOAD_ADMIN, PAYLOAD_KINDS, EnvelopeError, OpenedEnvelope, open_envelope
 from client_sdk.errors import VerificationError
-from client_sdk.log_entry import KINDS, EntryError, LogEntry
+from client_sdk.log_entry import KINDS, NO_LEAF, EntryError, LogEntry
 from client_sdk.note import Checkpoint, open_checkpoint, unverified_checkpoint
 from client_sdk.positions import seq_at
 from client_sdk.vocab import KIND_ADMIN, KIND_SAFEGUARD
@@ -137,6 +137,7 @@ class Auditor:
                     f"{checkpoint.size}: history was rewritten ({exc})",
                 )
                 self._locate_rewrite(old.size)
+                self._scan(start, checkpoint)  # and name what is wrong among the new entries (not saved)
                 return self._finish(started, save=False)
         if not proofs_available:
             start = 0  # offline: recompute everything and compare with what was audited
@@ -224,6 +225,9 @@ class Auditor:
         """Structural checks; returns what to verify in bulk (entry, envelope, public key). Admin entries are
         verified and replayed here, in log order."""
         counts = self.state.counts
+        if not leaf:
+            self._problem(index, NO_LEAF)
+            return None
         try:
             entry = LogEntry.decode(leaf)
         except EntryError as exc:

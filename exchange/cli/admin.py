@@ -124,7 +124,7 @@ def member_show(client: AdminClient, args: argparse.Namespace) -> None:
 
 
 def _certificates(m: admin_pb2.MemberDetail) -> str:
-    """The member's certificates as a table (and what is not known of those issued before v7)."""
+    """The member's certificates as a table (and what is not known of those issued before v8)."""
     now = time.time()
 
     def day(t: int) -> str:

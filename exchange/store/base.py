@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from client_sdk.keys import window_admits
-from client_sdk.log_entry import leaf_expires
 from client_sdk.vocab import KIND_FEEDBACK
 
 if TYPE_CHECKING:
@@ -304,11 +303,11 @@ class LiveEvent:
     member: int = 0
 
 
-#: Every event after a seq with its signal's type, category, audience and submitter and the event's leaf, for
+#: Every event after a seq with its signal's type, category, audience and submitter and the event's expiry, for
 #: ``live_events`` (``?`` params).
 LIVE_EVENTS_SQL = (
     "SELECT e.seq, e.kind, coalesce(e.signal, 0), e.received_at, e.envelope,"
-    " CASE WHEN e.envelope IS NULL THEN NULL ELSE s.type END, s.category, s.audience, e.leaf,"
+    " CASE WHEN e.envelope IS NULL THEN NULL ELSE s.type END, s.category, s.audience, e.expires,"
     " coalesce(s.submitter, 0), e.member"
     " FROM events e LEFT JOIN signals s ON s.id = e.signal WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
 )
@@ -316,7 +315,7 @@ LIVE_EVENTS_SQL = (
 
 def live_event(row: Sequence[Any]) -> LiveEvent:
     """A ``LIVE_EVENTS_SQL`` row as a LiveEvent."""
-    seq, kind, signal, received_at, envelope, type_, category, audience, leaf, submitter, member = row
+    seq, kind, signal, received_at, envelope, type_, category, audience, expires, submitter, member = row
     return LiveEvent(
         EventRecord(
             int(seq),
@@ -324,7 +323,7 @@ def live_event(row: Sequence[Any]) -> LiveEvent:
             int(signal),
             int(received_at),
             b"" if envelope is None else bytes(envelope),
-            leaf_expires(bytes(leaf)),
+            int(expires),
         ),
         None if type_ is None else int(type_),
         None if category is None else int(category),
@@ -370,7 +369,7 @@ class Store(Protocol):
         ...
 
     def list_certificates(self, member_id: str) -> list[CertificateRecord]:
-        """The certificates recorded for a member, oldest first (none issued before schema v7: see
+        """The certificates recorded for a member, oldest first (none issued before schema v8: see
         ``MemberRecord.certs_known_from``)."""
         ...
 

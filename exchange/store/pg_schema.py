@@ -13,6 +13,7 @@ from __future__ import annotations
 import psycopg
 
 from exchange.store.backfill import key_log_positions
+from exchange.store.leaves import LEAF_SELECT, compact_stored_leaves
 from exchange.store.sqlite_schema import CERTIFICATE_TABLES, DEFAULT_TAXONOMY, SAFEGUARD_TABLES
 
 # pg_advisory_xact_lock keys: one for schema migrations, one for the log's single writer.
@@ -147,12 +148,33 @@ def _v6(conn: psycopg.Connection) -> None:
 
 
 def _v7(conn: psycopg.Connection) -> None:
-    """Issued certificates (as SQLite's v7)."""
+    """Compact storage, as SQLite's v7: leaves rebuilt from event rows, deliveries without a member's own
+    signals and the two unused columns."""
+    conn.execute("ALTER TABLE events ADD COLUMN expires BIGINT NOT NULL DEFAULT 0, ADD COLUMN leaf_tag BYTEA")
+
+    def update(rows: list[tuple[int, bytes | None, bytes | None, int]]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany("UPDATE events SET expires = %s, leaf = %s, leaf_tag = %s WHERE seq = %s", rows)
+
+    compact_stored_leaves(
+        lambda after, limit: conn.execute(
+            f"{LEAF_SELECT} WHERE e.seq > %s AND e.leaf IS NOT NULL ORDER BY e.seq LIMIT %s",
+            (after, limit),
+        ).fetchall(),
+        update,
+    )
+    conn.execute("DELETE FROM deliveries d USING signals s WHERE s.id = d.signal AND s.submitter = d.member")
+    conn.execute("DELETE FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM signals s WHERE s.id = d.signal)")
+    conn.execute("ALTER TABLE deliveries DROP COLUMN win, DROP COLUMN matches")
+
+
+def _v8(conn: psycopg.Connection) -> None:
+    """Issued certificates (as SQLite's v8)."""
     for sql in CERTIFICATE_TABLES:
         conn.execute(sql.format(blob="BYTEA", now="extract(epoch FROM now())::bigint"))  # type: ignore[arg-type]
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7)
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8)
 
 # Tables a migration from SQLite copies, in dependency order, with their columns.
 TABLES: dict[str, tuple[str, ...]] = {
@@ -196,7 +218,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "expires_at",
         "retracted",
     ),
-    "events": ("seq", "kind", "signal", "member", "received_at", "envelope", "leaf"),
+    "events": ("seq", "kind", "signal", "member", "received_at", "envelope", "leaf", "expires", "leaf_tag"),
     "feedback": ("signal", "member", "verdict", "seq"),
     "log_hashes": ("level", "idx", "hash"),
     "checkpoints": ("size", "note", "created_at"),
@@ -204,7 +226,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "warninglists": ("id", "name", "mode", "description", "created_at", "seq"),
     "warninglist_entries": ("type", "value", "list"),
     "quarantine": ("signal", "reason", "at", "seq"),
-    "deliveries": ("signal", "member", "via", "at", "win", "matches"),
+    "deliveries": ("signal", "member", "via", "at"),
     "redress": ("signal", "seq", "at"),
     "redress_acks": ("signal", "member", "outcome", "at", "seq"),
     "certificates": ("fingerprint", "member", "serial", "not_before", "not_after", "issued_at", "seq"),

@@ -30,7 +30,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from client_sdk import merkle
 from client_sdk.envelope import open_envelope
-from client_sdk.log_entry import LogEntry, leaf_expires
+from client_sdk.log_entry import LogEntry
 from client_sdk.vocab import KIND_FEEDBACK, KIND_SUBMIT, TYPE_MEDIA_PDQ
 from exchange.signature_log.tree import TreeBuilder
 from exchange.store import pg_schema
@@ -50,6 +50,7 @@ from exchange.store.base import (
     live_event,
     resubmission,
 )
+from exchange.store.leaves import leaf_tag
 from exchange.store.pg_errors import UNAVAILABLE, Clock, Conn, connect_error, unavailable
 from exchange.store.pg_quota import PgQuotaLedger
 from exchange.store.sql import REVIVE, SqlStore
@@ -96,9 +97,8 @@ _FIND_KEYS = (
     " JOIN signals s ON s.value = k.value AND s.type = k.type AND s.submitter = k.submitter"
     " AND s.category = k.category"
 )
-_INSERT_EVENT = (
-    "INSERT INTO events (seq, kind, signal, member, received_at, envelope, leaf) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-)
+_EVENT_COLUMNS = ("seq", "kind", "signal", "member", "received_at", "envelope", "expires", "leaf_tag")
+_INSERT_EVENT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 _PLACEHOLDERS: dict[str, str] = {}
 _INSERT_HASH = "INSERT INTO log_hashes (level, idx, hash) VALUES (%s, %s, %s)"
 
@@ -122,9 +122,9 @@ def _events_sql(types: bool, categories: bool) -> str:
     where.append("(s.audience IS NULL OR s.audience = ANY(%(audiences)s::bigint[]))")
     where.append(f"(%(reader)s = 0 OR e.kind <> {KIND_FEEDBACK} OR s.submitter = %(reader)s OR e.member = %(reader)s)")
     return (
-        "SELECT m.top, p.seq, p.kind, p.signal, p.received_at, p.envelope, p.leaf"
+        "SELECT m.top, p.seq, p.kind, p.signal, p.received_at, p.envelope, p.expires"
         " FROM (SELECT coalesce(max(seq), 0) AS top FROM events) m LEFT JOIN LATERAL ("
-        "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope, e.leaf FROM events e"
+        "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope, e.expires FROM events e"
         " JOIN signals s ON s.id = e.signal"
         f" WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT %(limit)s) p ON true ORDER BY p.seq"
     )
@@ -265,7 +265,7 @@ class PostgresStore(SqlStore):
 
     def _record_events(self, conn: Conn, events: Sequence[tuple[int, int, int | None, int, int, bytes, int]]) -> None:
         """``_record_event`` for a batch (submit): the rows go in with one COPY."""
-        rows: list[tuple[int, int, int | None, int, int, bytes, bytes]] = []
+        rows: list[tuple[int, int, int | None, int, int, bytes, int, bytes]] = []
         hashes: list[tuple[int, int, bytes]] = []
         for seq, kind, signal, member, at, envelope, expires in events:
             if seq != self._tree.size + 1:
@@ -280,15 +280,15 @@ class PostgresStore(SqlStore):
                 open_envelope(envelope).key_id,
                 envelope,
             )
-            leaf = entry.encode()
-            rows.append((seq, kind, signal, member, at, envelope, leaf))
-            hashes.extend(self._tree.append(merkle.leaf_hash(leaf)))
+            leaf_hash = merkle.leaf_hash(entry.encode())
+            rows.append((seq, kind, signal, member, at, envelope, expires, leaf_tag(leaf_hash)))  # leaf: rebuilt
+            hashes.extend(self._tree.append(leaf_hash))
         if len(rows) == 1:
             with conn.cursor() as cur:
                 cur.execute(_INSERT_EVENT, rows[0], prepare=True)
                 cur.executemany(_INSERT_HASH, hashes)
         else:
-            _copy(conn, "events", pg_schema.TABLES["events"], rows)
+            _copy(conn, "events", _EVENT_COLUMNS, rows)
             _copy(conn, "log_hashes", ("level", "idx", "hash"), hashes)
 
     def _next_seq(self, conn: Conn | None = None) -> int:
@@ -459,9 +459,7 @@ class PostgresStore(SqlStore):
             rows = conn.execute(sql, params, prepare=True).fetchall()
         top = int(rows[0][0]) if rows else 0
         events = [
-            EventRecord(int(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5], leaf_expires(r[6]))
-            for r in rows
-            if r[1] is not None
+            EventRecord(int(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5], int(r[6])) for r in rows if r[1] is not None
         ]
         # Fewer than asked: nothing more is visible up to the snapshot's end, so resume from there.
         cursor = max(seq, top) if len(events) < limit else events[-1].seq

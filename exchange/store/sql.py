@@ -15,7 +15,6 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from client_sdk import merkle
-from client_sdk.log_entry import leaf_time
 from client_sdk.vocab import KIND_ADMIN, KIND_FEEDBACK, KIND_RETRACT, KIND_SAFEGUARD, TYPE_MEDIA_PDQ, VERDICT_CODES
 from exchange.errors import FailedPreconditionError, NotFoundError, quoted
 from exchange.signature_log.tree import TILE_HEIGHT, TreeBuilder
@@ -35,6 +34,7 @@ from exchange.store.base import (
     SignalFlags,
     WarninglistRecord,
 )
+from exchange.store.leaves import LEAF_SELECT, event_leaf, purge_rows
 from exchange.store.pdq_index import PdqIndex
 
 #: A retracted or expired signal submitted again: active under its old id, with the new submission's details.
@@ -94,8 +94,8 @@ class SqlStore:
         later. Leaf times never go backwards, whatever the clocks of the threads or replicas that accepted
         the events (auditors check it), and the event row and every window that starts there use it too."""
         if self._last_leaf[0] != seq - 1:
-            row = self._one(conn, "SELECT leaf FROM events WHERE seq = ?", (seq - 1,))
-            self._last_leaf = (seq - 1, leaf_time(bytes(row[0])) if row and row[0] else 0)
+            row = self._one(conn, "SELECT received_at FROM events WHERE seq = ?", (seq - 1,))
+            self._last_leaf = (seq - 1, int(row[0]) if row else 0)
         recorded = max(at, self._last_leaf[1])
         self._last_leaf = (seq, recorded)
         return recorded
@@ -592,14 +592,14 @@ class SqlStore:
 
     def record_received(self, deliveries: Sequence[tuple[int, int, str]], at: int) -> None:
         """Record first deliveries in one transaction (see ``Store.record_received``)."""
-        rows = sorted({(signal, member, via, at) for member, signal, via in deliveries})  # in key order
+        rows = sorted({(signal, member, via, at, member) for member, signal, via in deliveries})  # in key order
         if rows:
             with self._write() as conn:
-                self._run_many(
+                self._run_many(  # a member's own signals are never asked about (redress asks their recipients)
                     conn,
-                    "INSERT INTO deliveries (signal, member, via, at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (signal, member) DO NOTHING",
-                    rows,
+                    "INSERT INTO deliveries (signal, member, via, at) SELECT s.id, ?, ?, ? FROM signals s"
+                    " WHERE s.id = ? AND s.submitter <> ? ON CONFLICT (signal, member) DO NOTHING",
+                    [(member, via, at, signal, own) for signal, member, via, at, own in rows],
                 )
 
     def list_warninglists(self) -> list[WarninglistRecord]:
@@ -661,8 +661,8 @@ class SqlStore:
         return int(self._one(conn, "SELECT coalesce(max(seq), 0) FROM events", (), True)[0])
 
     def _leaf_hashes(self, conn: Any, start: int, end: int) -> list[bytes]:
-        rows = self._run(conn, "SELECT leaf FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", (start, end))
-        return [merkle.leaf_hash(r[0]) for r in rows]
+        rows = self._run(conn, f"{LEAF_SELECT} WHERE e.seq > ? AND e.seq <= ? ORDER BY e.seq", (start, end))
+        return [merkle.leaf_hash(event_leaf(r)) for r in rows]
 
     def _stored_hashes(self, conn: Any, level: int, start: int, end: int) -> list[bytes]:
         rows = self._run(
@@ -722,10 +722,8 @@ class SqlStore:
     def log_entries(self, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
         """(index, leaf record, envelope or None if purged) for indices [start, end)."""
         with self._read() as conn:
-            rows = self._run(
-                conn, "SELECT seq, leaf, envelope FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", (start, end)
-            ).fetchall()
-        return [(int(seq) - 1, leaf, envelope) for seq, leaf, envelope in rows]
+            rows = self._run(conn, f"{LEAF_SELECT} WHERE e.seq > ? AND e.seq <= ? ORDER BY e.seq", (start, end))
+            return [(int(r[0]) - 1, event_leaf(r), r[5]) for r in rows.fetchall()]
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         """The newest saved checkpoint (size, signed note), from whichever process signed it."""
@@ -866,5 +864,8 @@ class SqlStore:
         with self._write() as conn:
             expired = "SELECT id FROM signals WHERE expires_at <= ?"
             self._run(conn, f"DELETE FROM feedback WHERE signal IN ({expired})", (now,))
-            self._run(conn, f"UPDATE events SET envelope = NULL WHERE signal IN ({expired})", (now,))
+            self._run(conn, f"DELETE FROM deliveries WHERE signal IN ({expired})", (now,))
+            kept = self._run(conn, f"{LEAF_SELECT} WHERE e.signal IN ({expired}) AND e.envelope IS NOT NULL", (now,))
+            leaves = purge_rows(kept.fetchall())
+            self._run_many(conn, "UPDATE events SET leaf = ?, envelope = NULL WHERE seq = ?", leaves)
             return int(self._run(conn, "DELETE FROM signals WHERE expires_at <= ?", (now,)).rowcount)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from client_sdk import merkle
 from client_sdk.envelope import open_envelope
-from client_sdk.log_entry import LogEntry, leaf_expires
+from client_sdk.log_entry import LogEntry
 from client_sdk.vocab import KIND_FEEDBACK, KIND_SUBMIT, TYPE_MEDIA_PDQ
 from exchange.errors import ConfigError, UnavailableError
 from exchange.policy.quota import QuotaLedger
@@ -39,6 +39,7 @@ from exchange.store.base import (
     live_event,
     resubmission,
 )
+from exchange.store.leaves import leaf_tag
 from exchange.store.sql import REVIVE, SqlStore
 
 _SIGNAL_COLUMNS = (
@@ -188,12 +189,13 @@ class SqliteStore(SqlStore):
             open_envelope(envelope).key_id,
             envelope,
         )
-        leaf = entry.encode()
-        conn.execute(
-            "INSERT INTO events (seq, kind, signal, member, received_at, envelope, leaf) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (seq, kind, signal, member, at, envelope, leaf),
+        leaf_hash = merkle.leaf_hash(entry.encode())
+        conn.execute(  # the leaf is rebuilt from this row when read (exchange/store/leaves.py)
+            "INSERT INTO events (seq, kind, signal, member, received_at, envelope, expires, leaf_tag)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, kind, signal, member, at, envelope, expires, leaf_tag(leaf_hash)),
         )
-        for level, idx, h in self._tree.append(merkle.leaf_hash(leaf)):
+        for level, idx, h in self._tree.append(leaf_hash):
             conn.execute("INSERT INTO log_hashes (level, idx, hash) VALUES (?, ?, ?)", (level, idx, h))
         return seq
 
@@ -347,12 +349,12 @@ class SqliteStore(SqlStore):
             where.append(f"(e.kind <> {KIND_FEEDBACK} OR s.submitter = ? OR e.member = ?)")
             args.extend((flt.reader, flt.reader))
         sql = (
-            "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope, e.leaf FROM events e"
+            "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope, e.expires FROM events e"
             f" JOIN signals s ON s.id = e.signal WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT ?"
         )
         args.append(limit)
         with self._snapshot() as conn:
-            events = [EventRecord(r[0], r[1], r[2], r[3], r[4], leaf_expires(r[5])) for r in conn.execute(sql, args)]
+            events = [EventRecord(*r) for r in conn.execute(sql, args)]
             if len(events) < limit:
                 # Nothing visible up to the snapshot's end: resume from there.
                 cursor = max(seq, conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])

@@ -14,6 +14,7 @@ import sqlite_utils
 from client_sdk.log_entry import LogEntry
 from client_sdk.wire import signals_pb2
 from exchange.store.backfill import key_log_positions
+from exchange.store.leaves import LEAF_SELECT, compact_stored_leaves
 
 # The default taxonomy (operators extend it): category -> maximum lifetime in days.
 DEFAULT_TAXONOMY: dict[str, int] = {
@@ -146,8 +147,8 @@ SAFEGUARD_TABLES = (
     # a signal that stops matching until released; reason: false_positive, match_flood, operator, warninglist
     "CREATE TABLE quarantine (signal BIGINT PRIMARY KEY, reason TEXT NOT NULL, at BIGINT NOT NULL,"
     " seq BIGINT NOT NULL)",
-    # who received a signal, first how (pull, subscribe, lookup) and when (win and matches: unused, look-up
-    # matches are counted by each replica in memory)
+    # who received a signal, first how (pull, subscribe, lookup) and when (win and matches: unused, dropped by
+    # v7; look-up matches are counted by each replica in memory)
     "CREATE TABLE deliveries (signal BIGINT NOT NULL, member BIGINT NOT NULL, via TEXT NOT NULL, at BIGINT NOT NULL,"
     " win BIGINT NOT NULL DEFAULT 0, matches BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (signal, member))",
     "CREATE TABLE redress (signal BIGINT PRIMARY KEY, seq BIGINT NOT NULL, at BIGINT NOT NULL)",
@@ -164,10 +165,35 @@ def _v6(db: sqlite_utils.Database) -> None:
         db.execute(sql.format(blob="BLOB"))
 
 
-#: The TLS client certificates the exchange issues (v7, the same statements on both stores; ``{blob}`` is the
+def _v7(db: sqlite_utils.Database) -> None:
+    """Compact storage: an event's leaf is rebuilt from its row while its envelope is kept
+    (``exchange/store/leaves.py``), so the row keeps only the leaf's expiry; deliveries are one b-tree, keyed
+    as they are read, without a member's own signals (never asked about) and the two columns nothing used.
+    Space freed inside the file is reused by new rows; ``VACUUM`` returns it to the file system."""
+    db.execute("ALTER TABLE events ADD COLUMN expires INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE events ADD COLUMN leaf_tag BLOB")
+    compact_stored_leaves(
+        lambda after, limit: db.execute(
+            f"{LEAF_SELECT} WHERE e.seq > ? AND e.leaf IS NOT NULL ORDER BY e.seq LIMIT ?", (after, limit)
+        ).fetchall(),
+        lambda rows: db.conn.executemany("UPDATE events SET expires = ?, leaf = ?, leaf_tag = ? WHERE seq = ?", rows),
+    )
+    db.execute(
+        "CREATE TABLE deliveries_v7 (signal INTEGER NOT NULL, member INTEGER NOT NULL, via TEXT NOT NULL,"
+        " at INTEGER NOT NULL, PRIMARY KEY (signal, member)) WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT INTO deliveries_v7 SELECT d.signal, d.member, d.via, d.at FROM deliveries d"
+        " JOIN signals s ON s.id = d.signal WHERE s.submitter <> d.member"
+    )
+    db.execute("DROP TABLE deliveries")
+    db.execute("ALTER TABLE deliveries_v7 RENAME TO deliveries")
+
+
+#: The TLS client certificates the exchange issues (v8, the same statements on both stores; ``{blob}`` is the
 #: byte-string type, ``{now}`` the database's current Unix time): one row per certificate, found by its SHA-256
 #: fingerprint (of the DER), with its serial (hex), validity and the admin event that issued it. Certificates
-#: issued before v7 were never recorded: each member that existed then remembers since when its are known.
+#: issued before v8 were never recorded: each member that existed then remembers since when its are known.
 CERTIFICATE_TABLES = (
     "CREATE TABLE certificates (fingerprint {blob} PRIMARY KEY, member BIGINT NOT NULL, serial TEXT NOT NULL,"
     " not_before BIGINT NOT NULL, not_after BIGINT NOT NULL, issued_at BIGINT NOT NULL, seq BIGINT NOT NULL)",
@@ -177,13 +203,13 @@ CERTIFICATE_TABLES = (
 )
 
 
-def _v7(db: sqlite_utils.Database) -> None:
+def _v8(db: sqlite_utils.Database) -> None:
     """Issued certificates (``CERTIFICATE_TABLES``)."""
     for sql in CERTIFICATE_TABLES:
         db.execute(sql.format(blob="BLOB", now="CAST(strftime('%s', 'now') AS INTEGER)"))
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4, _v5, _v6, _v7)
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

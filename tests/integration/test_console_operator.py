@@ -125,7 +125,7 @@ def test_members_with_kind_status_quota_use_beside_limits_and_last_activity(worl
 
 
 def test_certificates_from_before_they_were_recorded_are_said_to_be_unknown(world: World) -> None:
-    upgraded = int(datetime(2026, 11, 30, 12, tzinfo=UTC).timestamp())  # what the v7 migration sets
+    upgraded = int(datetime(2026, 11, 30, 12, tzinfo=UTC).timestamp())  # what the v8 migration sets
     with sqlite3.connect(world.exchange.db_path) as db:
         db.execute("UPDATE members SET certs_known_from = ? WHERE member_id = 'demo-a'", (upgraded,))
     world.get(world.operator, "/members/demo-a")
