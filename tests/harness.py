@@ -6,6 +6,7 @@ import contextlib
 import io
 import itertools
 import os
+import sqlite3
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from client_sdk import ExchangeClient
 from exchange import cli
 from exchange.config import Settings
 from exchange.server import RunningExchange, create_server
+from exchange.store.leaves import LEAF_SELECT, event_envelope
 
 
 class Clock:
@@ -115,3 +117,16 @@ def store_database(store: str) -> Iterator[str | None]:
             yield dsn
     else:
         yield None
+
+
+def stored_envelope(db_path: Path, seq: int) -> bytes:
+    """Event ``seq``'s envelope as its member signed it, read from a SQLite exchange's file (the store keeps
+    envelopes packed: exchange/store/packing.py). Writing an envelope back verbatim is what an edit looks like."""
+    conn = sqlite3.connect(db_path, timeout=30)
+    try:
+        row = conn.execute(f"{LEAF_SELECT} WHERE e.seq = ?", (seq,)).fetchone()
+    finally:
+        conn.close()
+    envelope = event_envelope(row)
+    assert envelope is not None, f"event {seq} has no envelope"
+    return envelope

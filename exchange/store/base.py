@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from client_sdk.keys import window_admits
 from client_sdk.vocab import KIND_FEEDBACK
+from exchange.store.packing import stored_envelope
 
 if TYPE_CHECKING:
     from exchange.policy.quota import QuotaLedger
@@ -308,21 +309,22 @@ class LiveEvent:
 LIVE_EVENTS_SQL = (
     "SELECT e.seq, e.kind, coalesce(e.signal, 0), e.received_at, e.envelope,"
     " CASE WHEN e.envelope IS NULL THEN NULL ELSE s.type END, s.category, s.audience, e.expires,"
-    " coalesce(s.submitter, 0), e.member"
-    " FROM events e LEFT JOIN signals s ON s.id = e.signal WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
+    " coalesce(s.submitter, 0), e.member, s.value, c.name"
+    " FROM events e LEFT JOIN signals s ON s.id = e.signal LEFT JOIN categories c ON c.id = s.category"
+    " WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
 )
 
 
 def live_event(row: Sequence[Any]) -> LiveEvent:
     """A ``LIVE_EVENTS_SQL`` row as a LiveEvent."""
-    seq, kind, signal, received_at, envelope, type_, category, audience, expires, submitter, member = row
+    seq, kind, signal, received_at, envelope, type_, category, audience, expires, submitter, member, value, name = row
     return LiveEvent(
         EventRecord(
             int(seq),
             int(kind),
             int(signal),
             int(received_at),
-            b"" if envelope is None else bytes(envelope),
+            b"" if envelope is None else stored_envelope(envelope, value, name),
             int(expires),
         ),
         None if type_ is None else int(type_),

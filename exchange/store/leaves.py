@@ -19,11 +19,14 @@ from typing import Any
 from client_sdk import merkle
 from client_sdk.envelope import EnvelopeError, open_envelope
 from client_sdk.log_entry import LogEntry, leaf_expires
+from client_sdk.vocab import KIND_SUBMIT
+from exchange.store.packing import pack, stored_envelope
 
 #: The columns ``event_leaf`` reads, from ``events e`` joined to ``members m``, as one SELECT's head.
 LEAF_SELECT = (
-    "SELECT e.seq, e.kind, e.received_at, e.expires, m.member_id, e.envelope, e.leaf, e.leaf_tag"
+    "SELECT e.seq, e.kind, e.received_at, e.expires, m.member_id, e.envelope, e.leaf, e.leaf_tag, s.value, c.name"
     " FROM events e LEFT JOIN members m ON m.id = e.member"
+    " LEFT JOIN signals s ON s.id = e.signal LEFT JOIN categories c ON c.id = s.category"
 )
 TAG_BYTES = 8
 
@@ -39,15 +42,22 @@ def _rebuild(seq: Any, kind: Any, at: Any, expires: Any, member_id: Any, envelop
     return LogEntry.for_envelope(int(seq) - 1, int(kind), int(at), int(expires), member_id or "", key_id, raw).encode()
 
 
-def event_leaf(row: Sequence[Any]) -> bytes:
-    """The leaf record of a ``LEAF_SELECT`` row: the stored one, else rebuilt as ``_record_event`` built it.
+def event_envelope(row: Sequence[Any]) -> bytes | None:
+    """The envelope of a ``LEAF_SELECT`` row as its member signed it (None once purged)."""
+    return None if row[5] is None else stored_envelope(row[5], row[8], row[9])
+
+
+def event_leaf(row: Sequence[Any], envelope: bytes | None = None) -> bytes:
+    """The leaf record of a ``LEAF_SELECT`` row: the stored one, else rebuilt as ``_record_event`` built it
+    (``envelope``: the row's ``event_envelope``, if the caller has it already).
 
     ``b""`` (a record that never decodes, which the auditor names) when the row has neither envelope nor
     leaf, or rebuilds a leaf other than the one its tag says was written.
     """
-    seq, kind, at, expires, member_id, envelope, leaf, tag = row
+    seq, kind, at, expires, member_id, _, leaf, tag = row[:8]
     if leaf is not None:
         return bytes(leaf)
+    envelope = envelope if envelope is not None else event_envelope(row)
     if envelope is None:
         return b""
     try:
@@ -69,30 +79,36 @@ def purge_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[bytes, int]]:
 COMPACT_PAGE = 50_000
 
 
+#: What ``compact_stored_leaves`` writes per event: expires, leaf kept (or None), leaf tag, stored envelope, seq.
+Compacted = tuple[int, bytes | None, bytes | None, bytes | None, int]
+
+
 def compact_stored_leaves(
-    fetch: Callable[[int, int], Sequence[Sequence[Any]]],
-    update: Callable[[list[tuple[int, bytes | None, bytes | None, int]]], object],
+    fetch: Callable[[int, int], Sequence[Sequence[Any]]], update: Callable[[list[Compacted]], object]
 ) -> int:
-    """Schema v7: give each event written with a stored leaf its ``expires`` and ``leaf_tag`` columns, and drop
-    the stored leaf wherever the row rebuilds it byte for byte (any other leaf, e.g. one an edit made
-    inconsistent, is kept for the auditor to see). ``fetch(after, limit)`` gives ``LEAF_SELECT`` rows with
-    seq > after in seq order; ``update`` takes (expires, leaf kept or None, tag, seq). Returns the number of
-    leaves dropped."""
+    """The compact-storage migration: give each event written with a stored leaf its ``expires`` and
+    ``leaf_tag`` columns, drop the stored leaf wherever the row rebuilds it byte for byte (any other leaf,
+    e.g. one an edit made inconsistent, is kept for the auditor to see), and store the envelope packed
+    (``packing``). ``fetch(after, limit)`` gives ``LEAF_SELECT`` rows with seq > after in seq order.
+    Returns the number of leaves dropped."""
     dropped, after = 0, 0
     while rows := fetch(after, COMPACT_PAGE):
-        out: list[tuple[int, bytes | None, bytes | None, int]] = []
-        for seq, kind, at, _, member_id, envelope, leaf, _ in rows:
+        out: list[Compacted] = []
+        for seq, kind, at, _, member_id, envelope, leaf, _, value, category in rows:
             stored = bytes(leaf)
+            raw = None if envelope is None else bytes(envelope)
             try:
                 expires = leaf_expires(stored)
-                rebuilt = _rebuild(seq, kind, at, expires, member_id, envelope) if envelope is not None else b""
+                rebuilt = _rebuild(seq, kind, at, expires, member_id, raw) if raw is not None else b""
             except (struct.error, ValueError, EnvelopeError):
                 expires, rebuilt = 0, b""
+            items = (bytes(value), category.encode()) if kind == KIND_SUBMIT and value is not None and category else ()
+            packed = None if raw is None else pack(raw, items)
             if rebuilt == stored:
                 dropped += 1
-                out.append((expires, None, leaf_tag(merkle.leaf_hash(stored)), int(seq)))
+                out.append((expires, None, leaf_tag(merkle.leaf_hash(stored)), packed, int(seq)))
             else:
-                out.append((expires, stored, None, int(seq)))
+                out.append((expires, stored, None, packed, int(seq)))
         update(out)
         after = int(rows[-1][0])
     return dropped

@@ -13,7 +13,7 @@ from __future__ import annotations
 import psycopg
 
 from exchange.store.backfill import key_log_positions
-from exchange.store.leaves import LEAF_SELECT, compact_stored_leaves
+from exchange.store.leaves import LEAF_SELECT, Compacted, compact_stored_leaves
 from exchange.store.sqlite_schema import CERTIFICATE_TABLES, DEFAULT_TAXONOMY, SAFEGUARD_TABLES
 
 # pg_advisory_xact_lock keys: one for schema migrations, one for the log's single writer.
@@ -152,9 +152,11 @@ def _v7(conn: psycopg.Connection) -> None:
     signals and the two unused columns."""
     conn.execute("ALTER TABLE events ADD COLUMN expires BIGINT NOT NULL DEFAULT 0, ADD COLUMN leaf_tag BYTEA")
 
-    def update(rows: list[tuple[int, bytes | None, bytes | None, int]]) -> None:
+    def update(rows: list[Compacted]) -> None:
         with conn.cursor() as cur:
-            cur.executemany("UPDATE events SET expires = %s, leaf = %s, leaf_tag = %s WHERE seq = %s", rows)
+            cur.executemany(
+                "UPDATE events SET expires = %s, leaf = %s, leaf_tag = %s, envelope = %s WHERE seq = %s", rows
+            )
 
     compact_stored_leaves(
         lambda after, limit: conn.execute(

@@ -51,6 +51,7 @@ from exchange.store.base import (
     resubmission,
 )
 from exchange.store.leaves import leaf_tag
+from exchange.store.packing import pack, stored_envelope
 from exchange.store.pg_errors import UNAVAILABLE, Clock, Conn, connect_error, unavailable
 from exchange.store.pg_quota import PgQuotaLedger
 from exchange.store.sql import REVIVE, SqlStore
@@ -100,6 +101,8 @@ _FIND_KEYS = (
 _EVENT_COLUMNS = ("seq", "kind", "signal", "member", "received_at", "envelope", "expires", "leaf_tag")
 _INSERT_EVENT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 _PLACEHOLDERS: dict[str, str] = {}
+#: An event for ``_record_events``: seq, kind, signal, member, time, envelope, expiry, row items (``packing``).
+EventRow = tuple[int, int, int | None, int, int, bytes, int, Sequence[bytes]]
 _INSERT_HASH = "INSERT INTO log_hashes (level, idx, hash) VALUES (%s, %s, %s)"
 
 
@@ -122,10 +125,10 @@ def _events_sql(types: bool, categories: bool) -> str:
     where.append("(s.audience IS NULL OR s.audience = ANY(%(audiences)s::bigint[]))")
     where.append(f"(%(reader)s = 0 OR e.kind <> {KIND_FEEDBACK} OR s.submitter = %(reader)s OR e.member = %(reader)s)")
     return (
-        "SELECT m.top, p.seq, p.kind, p.signal, p.received_at, p.envelope, p.expires"
+        "SELECT m.top, p.seq, p.kind, p.signal, p.received_at, p.envelope, p.expires, p.value, p.name"
         " FROM (SELECT coalesce(max(seq), 0) AS top FROM events) m LEFT JOIN LATERAL ("
-        "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope, e.expires FROM events e"
-        " JOIN signals s ON s.id = e.signal"
+        "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope, e.expires, s.value, c.name FROM events e"
+        " JOIN signals s ON s.id = e.signal LEFT JOIN categories c ON c.id = s.category"
         f" WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT %(limit)s) p ON true ORDER BY p.seq"
     )
 
@@ -258,16 +261,25 @@ class PostgresStore(SqlStore):
         return self._category_names.get(row, "?")
 
     def _record_event(
-        self, conn: Conn, seq: int, kind: int, signal: int | None, member: int, at: int, envelope: bytes, expires: int
+        self,
+        conn: Conn,
+        seq: int,
+        kind: int,
+        signal: int | None,
+        member: int,
+        at: int,
+        envelope: bytes,
+        expires: int,
+        row_items: Sequence[bytes] = (),
     ) -> int:
-        self._record_events(conn, [(seq, kind, signal, member, at, envelope, expires)])
+        self._record_events(conn, [(seq, kind, signal, member, at, envelope, expires, row_items)])
         return seq
 
-    def _record_events(self, conn: Conn, events: Sequence[tuple[int, int, int | None, int, int, bytes, int]]) -> None:
+    def _record_events(self, conn: Conn, events: Sequence[EventRow]) -> None:
         """``_record_event`` for a batch (submit): the rows go in with one COPY."""
         rows: list[tuple[int, int, int | None, int, int, bytes, int, bytes]] = []
         hashes: list[tuple[int, int, bytes]] = []
-        for seq, kind, signal, member, at, envelope, expires in events:
+        for seq, kind, signal, member, at, envelope, expires, row_items in events:
             if seq != self._tree.size + 1:
                 raise RuntimeError(f"log sequencing broke: event {seq} after {self._tree.size}")
             at = self._leaf_time(conn, seq, at)
@@ -281,7 +293,8 @@ class PostgresStore(SqlStore):
                 envelope,
             )
             leaf_hash = merkle.leaf_hash(entry.encode())
-            rows.append((seq, kind, signal, member, at, envelope, expires, leaf_tag(leaf_hash)))  # leaf: rebuilt
+            stored = pack(envelope, row_items)  # the leaf is rebuilt when read
+            rows.append((seq, kind, signal, member, at, stored, expires, leaf_tag(leaf_hash)))
             hashes.extend(self._tree.append(leaf_hash))
         if len(rows) == 1:
             with conn.cursor() as cur:
@@ -377,7 +390,11 @@ class PostgresStore(SqlStore):
                 (bytes(v), int(t), int(s), int(c)): (int(sid), int(r), int(e)) for v, t, s, c, sid, r, e in found
             }
             seq = self._next_seq(conn)
-            events: list[tuple[int, int, int | None, int, int, bytes, int]] = []
+
+            def row(it: NewSignal) -> tuple[bytes, bytes]:  # what its envelope shares with its row (packing)
+                return it.value, self._category_name(it.category, conn).encode()
+
+            events: list[EventRow] = []
             new: dict[int, list[Any]] = {}  # signal id -> its row
             revived: list[tuple[Any, ...]] = []
             for it, key in zip(items, keys, strict=True):
@@ -388,13 +405,17 @@ class PostgresStore(SqlStore):
                     if what != "revived":
                         out.append(SubmitOutcome(what, sid, sid))
                         continue
-                    events.append((seq, KIND_SUBMIT, sid, it.submitter, it.received_at, it.envelope, it.expires_at))
+                    events.append(
+                        (seq, KIND_SUBMIT, sid, it.submitter, it.received_at, it.envelope, it.expires_at, row(it))
+                    )
                     revived.append((it.qualifier, it.audience, it.confidence, it.received_at, it.expires_at, sid))
                     known[key] = (sid, 0, it.expires_at)
                     out.append(SubmitOutcome("accepted", seq, sid))
                     seq += 1
                     continue
-                events.append((seq, KIND_SUBMIT, seq, it.submitter, it.received_at, it.envelope, it.expires_at))
+                events.append(
+                    (seq, KIND_SUBMIT, seq, it.submitter, it.received_at, it.envelope, it.expires_at, row(it))
+                )
                 new[seq] = [
                     seq,
                     it.value,
@@ -459,7 +480,9 @@ class PostgresStore(SqlStore):
             rows = conn.execute(sql, params, prepare=True).fetchall()
         top = int(rows[0][0]) if rows else 0
         events = [
-            EventRecord(int(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5], int(r[6])) for r in rows if r[1] is not None
+            EventRecord(int(r[1]), int(r[2]), int(r[3]), int(r[4]), stored_envelope(r[5], r[7], r[8]), int(r[6]))
+            for r in rows
+            if r[1] is not None
         ]
         # Fewer than asked: nothing more is visible up to the snapshot's end, so resume from there.
         cursor = max(seq, top) if len(events) < limit else events[-1].seq

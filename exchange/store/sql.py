@@ -34,7 +34,7 @@ from exchange.store.base import (
     SignalFlags,
     WarninglistRecord,
 )
-from exchange.store.leaves import LEAF_SELECT, event_leaf, purge_rows
+from exchange.store.leaves import LEAF_SELECT, event_envelope, event_leaf, purge_rows
 from exchange.store.pdq_index import PdqIndex
 
 #: A retracted or expired signal submitted again: active under its old id, with the new submission's details.
@@ -82,11 +82,21 @@ class SqlStore:
         raise NotImplementedError
 
     def _record_event(
-        self, conn: Any, seq: int, kind: int, signal: int | None, member: int, at: int, envelope: bytes, expires: int
+        self,
+        conn: Any,
+        seq: int,
+        kind: int,
+        signal: int | None,
+        member: int,
+        at: int,
+        envelope: bytes,
+        expires: int,
+        row_items: Sequence[bytes] = (),
     ) -> int:
         """The one place an accepted event is written and appended to the signature log: the event row,
         its leaf and any tile hash it completes are in the caller's transaction, committed together or not
-        at all."""
+        at all. ``row_items``: what the envelope shares with its signal's row (a SUBMIT's pseudonym and category
+        name), left out of the stored envelope (``exchange/store/packing.py``)."""
         raise NotImplementedError
 
     def _leaf_time(self, conn: Any, seq: int, at: int) -> int:
@@ -723,7 +733,11 @@ class SqlStore:
         """(index, leaf record, envelope or None if purged) for indices [start, end)."""
         with self._read() as conn:
             rows = self._run(conn, f"{LEAF_SELECT} WHERE e.seq > ? AND e.seq <= ? ORDER BY e.seq", (start, end))
-            return [(int(r[0]) - 1, event_leaf(r), r[5]) for r in rows.fetchall()]
+            out = []
+            for r in rows.fetchall():
+                envelope = event_envelope(r)
+                out.append((int(r[0]) - 1, event_leaf(r, envelope), envelope))
+            return out
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         """The newest saved checkpoint (size, signed note), from whichever process signed it."""

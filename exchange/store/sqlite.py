@@ -40,6 +40,7 @@ from exchange.store.base import (
     resubmission,
 )
 from exchange.store.leaves import leaf_tag
+from exchange.store.packing import pack, stored_envelope
 from exchange.store.sql import REVIVE, SqlStore
 
 _SIGNAL_COLUMNS = (
@@ -178,6 +179,7 @@ class SqliteStore(SqlStore):
         at: int,
         envelope: bytes,
         expires: int,
+        row_items: Sequence[bytes] = (),
     ) -> int:
         at = self._leaf_time(conn, seq, at)
         entry = LogEntry.for_envelope(
@@ -193,13 +195,17 @@ class SqliteStore(SqlStore):
         conn.execute(  # the leaf is rebuilt from this row when read (exchange/store/leaves.py)
             "INSERT INTO events (seq, kind, signal, member, received_at, envelope, expires, leaf_tag)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, kind, signal, member, at, envelope, expires, leaf_tag(leaf_hash)),
+            (seq, kind, signal, member, at, pack(envelope, row_items), expires, leaf_tag(leaf_hash)),
         )
         for level, idx, h in self._tree.append(leaf_hash):
             conn.execute("INSERT INTO log_hashes (level, idx, hash) VALUES (?, ?, ?)", (level, idx, h))
         return seq
 
     # -- the signature log ----------------------------------------------------
+
+    def _row_items(self, it: NewSignal) -> tuple[bytes, bytes]:
+        """What a SUBMIT envelope shares with its signal's row (``packing``)."""
+        return it.value, self._category_names.get(it.category, "").encode()
 
     def _member_name(self, row: int) -> str:
         if row not in self._names:
@@ -281,14 +287,30 @@ class SqliteStore(SqlStore):
                         out.append(SubmitOutcome(what, sid, sid))
                         continue
                     self._record_event(
-                        conn, seq, KIND_SUBMIT, sid, it.submitter, it.received_at, it.envelope, it.expires_at
+                        conn,
+                        seq,
+                        KIND_SUBMIT,
+                        sid,
+                        it.submitter,
+                        it.received_at,
+                        it.envelope,
+                        it.expires_at,
+                        self._row_items(it),
                     )
                     conn.execute(REVIVE, (it.qualifier, it.audience, it.confidence, it.received_at, it.expires_at, sid))
                     out.append(SubmitOutcome("accepted", seq, sid))
                     seq += 1
                     continue
                 self._record_event(
-                    conn, seq, KIND_SUBMIT, seq, it.submitter, it.received_at, it.envelope, it.expires_at
+                    conn,
+                    seq,
+                    KIND_SUBMIT,
+                    seq,
+                    it.submitter,
+                    it.received_at,
+                    it.envelope,
+                    it.expires_at,
+                    self._row_items(it),
                 )
                 conn.execute(
                     "INSERT INTO signals (id, value, type, submitter, category, qualifier, audience, confidence,"
@@ -349,12 +371,16 @@ class SqliteStore(SqlStore):
             where.append(f"(e.kind <> {KIND_FEEDBACK} OR s.submitter = ? OR e.member = ?)")
             args.extend((flt.reader, flt.reader))
         sql = (
-            "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope, e.expires FROM events e"
-            f" JOIN signals s ON s.id = e.signal WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT ?"
+            "SELECT e.seq, e.kind, e.signal, e.received_at, e.envelope, e.expires, s.value, c.name FROM events e"
+            " JOIN signals s ON s.id = e.signal LEFT JOIN categories c ON c.id = s.category"
+            f" WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT ?"
         )
         args.append(limit)
         with self._snapshot() as conn:
-            events = [EventRecord(*r) for r in conn.execute(sql, args)]
+            events = [
+                EventRecord(r[0], r[1], r[2], r[3], stored_envelope(r[4], r[6], r[7]), r[5])
+                for r in conn.execute(sql, args)
+            ]
             if len(events) < limit:
                 # Nothing visible up to the snapshot's end: resume from there.
                 cursor = max(seq, conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])

@@ -176,7 +176,9 @@ def _v7(db: sqlite_utils.Database) -> None:
         lambda after, limit: db.execute(
             f"{LEAF_SELECT} WHERE e.seq > ? AND e.leaf IS NOT NULL ORDER BY e.seq LIMIT ?", (after, limit)
         ).fetchall(),
-        lambda rows: db.conn.executemany("UPDATE events SET expires = ?, leaf = ?, leaf_tag = ? WHERE seq = ?", rows),
+        lambda rows: db.conn.executemany(
+            "UPDATE events SET expires = ?, leaf = ?, leaf_tag = ?, envelope = ? WHERE seq = ?", rows
+        ),
     )
     db.execute(
         "CREATE TABLE deliveries_v7 (signal INTEGER NOT NULL, member INTEGER NOT NULL, via TEXT NOT NULL,"

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from client_sdk import Identifier, Signal
 from client_sdk.wire import signals_pb2
 from tests.console_harness import ConsoleProcess, Screenshots, chrome, wait_for
-from tests.harness import Exchange
+from tests.harness import Exchange, stored_envelope
 
 pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
 _serial = itertools.count()
@@ -79,8 +79,7 @@ def test_audits_from_the_page_keep_a_consistent_checkpoint_history(world: World)
 def test_an_edited_entry_is_named(world: World) -> None:
     target = world.fill(10)[4]
     db = sqlite3.connect(world.exchange.db_path, timeout=30)
-    [raw] = db.execute("SELECT envelope FROM events WHERE seq = ?", (target,)).fetchone()
-    envelope = signals_pb2.Envelope.FromString(raw)
+    envelope = signals_pb2.Envelope.FromString(stored_envelope(world.exchange.db_path, target))
     body = signals_pb2.SignalBody.FromString(envelope.payload)
     body.category = "sextortion.financial"
     envelope.payload = body.SerializeToString()

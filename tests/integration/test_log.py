@@ -19,7 +19,7 @@ from client_sdk.log_entry import LogEntry
 from client_sdk.wire import admin_pb2, log_pb2, signals_pb2
 from exchange.cli import main
 from exchange.store.base import AdminEvent
-from tests.harness import Exchange, start_exchange
+from tests.harness import Exchange, start_exchange, stored_envelope
 
 pytestmark = pytest.mark.integration
 CAT = "sextortion.financial"
@@ -137,10 +137,7 @@ def audited(tmp_path: Path) -> Exchange:
 
 
 def _edited_envelope(exchange: Exchange, seq: int) -> bytes:
-    conn = sqlite3.connect(exchange.db_path)
-    [raw] = conn.execute("SELECT envelope FROM events WHERE seq = ?", (seq,)).fetchone()
-    conn.close()
-    env = signals_pb2.Envelope.FromString(raw)
+    env = signals_pb2.Envelope.FromString(stored_envelope(exchange.db_path, seq))
     body = signals_pb2.SignalBody.FromString(env.payload)
     body.category = "grooming"
     env.payload = body.SerializeToString()

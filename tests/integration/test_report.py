@@ -17,7 +17,7 @@ from client_sdk import ExchangeClient, Identifier, Signal
 from client_sdk.admin import AdminClient
 from client_sdk.audit.report import shown
 from client_sdk.errors import InvalidArgumentError
-from tests.harness import Exchange
+from tests.harness import Exchange, stored_envelope
 from tests.integration.safeguard_tools import sigx
 
 pytestmark = pytest.mark.integration
@@ -144,10 +144,11 @@ def test_a_tampered_entry_names_the_number(exchange: Exchange, tmp_path: Path) -
     assert result["ok"] and "shared.by_category.grooming" in result["agree"]
     assert "<td>shared.by_category.grooming</td><td>12</td>" in html.read_text()
     db = sqlite3.connect(exchange.db_path)
-    [(spam_envelope,)] = db.execute(
-        "SELECT e.envelope FROM events e JOIN signals s ON s.id = e.signal JOIN categories c ON c.id = s.category"
+    [(spam_seq,)] = db.execute(
+        "SELECT e.seq FROM events e JOIN signals s ON s.id = e.signal JOIN categories c ON c.id = s.category"
         " WHERE c.name = 'spam.abuse' ORDER BY e.seq LIMIT 1"
     ).fetchall()
+    spam_envelope = stored_envelope(exchange.db_path, spam_seq)
     [(grooming_seq,)] = db.execute(
         "SELECT e.seq FROM events e JOIN signals s ON s.id = e.signal JOIN categories c ON c.id = s.category"
         " WHERE c.name = 'grooming' ORDER BY e.seq LIMIT 1"

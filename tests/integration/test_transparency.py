@@ -17,7 +17,7 @@ from client_sdk.note import Checkpoint, sign_checkpoint
 from client_sdk.transparency import CheckpointTracker, KeyTransparencyError, LogPin
 from client_sdk.wire import signals_pb2
 from exchange.cli import main
-from tests.harness import Exchange
+from tests.harness import Exchange, stored_envelope
 
 pytestmark = pytest.mark.integration
 CAT = "grooming"
@@ -64,8 +64,7 @@ def test_a_key_the_log_never_registered_is_refused(
         "INSERT INTO signing_keys (key_id, member, public_key, not_before, registered_seq) VALUES (?, ?, ?, ?, ?)",
         (forged.key_id, member, forged.public_key, not_before, registered),
     )
-    [raw] = conn.execute("SELECT envelope FROM events WHERE seq = ?", (r.seq,)).fetchone()
-    env = signals_pb2.Envelope.FromString(raw)
+    env = signals_pb2.Envelope.FromString(stored_envelope(exchange.db_path, r.seq))
     conn.execute("UPDATE events SET envelope = ? WHERE seq = ?", (seal(env.payload_type, env.payload, forged), r.seq))
     conn.commit()
     conn.close()
@@ -154,8 +153,7 @@ def test_an_event_after_its_key_was_retired_is_refused(
     with ExchangeClient.connect(exchange.address, credentials=exchange.creds("demo-a")) as rotated:
         [later] = rotated.submit([Signal(Identifier("domain", "kt6.example"), category=CAT)])
     conn = _db(exchange)
-    [raw] = conn.execute("SELECT envelope FROM events WHERE seq = ?", (later.seq,)).fetchone()
-    env = signals_pb2.Envelope.FromString(raw)
+    env = signals_pb2.Envelope.FromString(stored_envelope(exchange.db_path, later.seq))
     conn.execute("UPDATE events SET envelope = ? WHERE seq = ?", (seal(env.payload_type, env.payload, old), later.seq))
     conn.commit()
     conn.close()

@@ -8,7 +8,7 @@ import pytest
 
 from client_sdk import ExchangeClient, Identifier, Signal, VerificationError
 from client_sdk.wire import signals_pb2
-from tests.harness import Exchange
+from tests.harness import Exchange, stored_envelope
 
 # These tests edit envelopes in the SQLite file behind the server's back: SQLite store only.
 pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
@@ -16,8 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
 
 def _tamper(exchange: Exchange, seq: int, edit: object) -> None:
     conn = sqlite3.connect(exchange.db_path)
-    [raw] = conn.execute("SELECT envelope FROM events WHERE seq = ?", (seq,)).fetchone()
-    env = signals_pb2.Envelope.FromString(raw)
+    env = signals_pb2.Envelope.FromString(stored_envelope(exchange.db_path, seq))
     edit(env)  # type: ignore[operator]
     conn.execute("UPDATE events SET envelope = ? WHERE seq = ?", (env.SerializeToString(), seq))
     conn.commit()
@@ -60,8 +59,8 @@ def test_envelope_of_another_member_in_place_of_an_event_fails(
     signature log says what seq_a is, and ``prove`` checks every event against it."""
     seq_a = _submit(client_a)
     [rb] = client_b.submit([Signal(Identifier("domain", "other.example"), category="grooming")])
+    raw_b = stored_envelope(exchange.db_path, rb.seq)
     conn = sqlite3.connect(exchange.db_path)
-    [raw_b] = conn.execute("SELECT envelope FROM events WHERE seq = ?", (rb.seq,)).fetchone()
     conn.execute("UPDATE events SET envelope = ? WHERE seq = ?", (raw_b, seq_a))  # replay b's event as a's
     conn.commit()
     conn.close()
