@@ -95,6 +95,8 @@ class DeliveryRecorder:
         self._clock = clock
         self._interval = interval
         self._pending: dict[tuple[int, int], str] = {}  # (member row, signal id) -> how it was first received
+        # pairs this process has written (a member looking the same values up again writes nothing); bounded
+        self._written: set[tuple[int, int]] = set()
         self._lock = threading.Lock()
         self._write = threading.Lock()
         self._wake = threading.Event()
@@ -104,8 +106,10 @@ class DeliveryRecorder:
     def add(self, pairs: Iterable[tuple[int, int]], via: str) -> None:
         """Queue (member row, signal id) deliveries by ``via`` (pull, subscribe, lookup)."""
         with self._lock:
+            written = self._written
             for pair in pairs:
-                self._pending.setdefault(pair, via)
+                if pair not in written:
+                    self._pending.setdefault(pair, via)
             if self._thread is None and not self._stopping:
                 self._thread = threading.Thread(target=self._run, name="sigx-deliveries", daemon=True)
                 self._thread.start()
@@ -119,6 +123,10 @@ class DeliveryRecorder:
             if pending:
                 try:
                     self._store.record_received([(m, s, via) for (m, s), via in pending.items()], int(self._clock()))
+                    with self._lock:
+                        if len(self._written) > WRITTEN_KEPT:
+                            self._written.clear()
+                        self._written.update(pending)
                 except ExchangeError as exc:  # the store is down: keep them for the next round
                     _log.warning("deliveries_not_recorded", reason=exc.reason, pending=len(pending))
                     with self._lock:
@@ -139,6 +147,10 @@ class DeliveryRecorder:
             time.sleep(self._interval)  # gather a round's worth
             self._wake.clear()
             self.flush()
+
+
+#: How many written (member, signal) deliveries a recorder remembers (~8 MB) before it starts over.
+WRITTEN_KEPT = 100_000
 
 
 class Safeguards:

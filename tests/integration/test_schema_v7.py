@@ -17,6 +17,7 @@ from client_sdk import envelope, keys, merkle
 from client_sdk.log_entry import LogEntry
 from exchange.store import pg_schema, sqlite_schema
 from exchange.store.base import Store
+from exchange.store.packing import PACKED
 from exchange.store.postgres import PostgresStore
 from exchange.store.sqlite import SqliteStore
 from tests.harness import postgres_database
@@ -126,6 +127,8 @@ def _upgraded(
         _check(store, rows)
     assert query("SELECT seq FROM events WHERE leaf IS NOT NULL") == [(EDITED,)]
     assert query("SELECT count(*) FROM events WHERE leaf_tag IS NOT NULL") == [(EVENTS - 1,)]
+    stored = [bytes(r[0]) for r in query("SELECT envelope FROM events ORDER BY seq")]
+    assert all(s[0] == PACKED and len(s) < len(r[5]) for s, r in zip(stored, rows, strict=True))  # packed
     assert {(r[0], r[1]) for r in query("SELECT signal, member FROM deliveries")} == {
         (s, m) for s, m in _deliveries(rows) if m != rows[s - 1][3]
     }
