@@ -90,7 +90,7 @@ def unpack(stored: bytes, row_items: Sequence[bytes | None]) -> bytes:
         pairs: Iterable[tuple[int, int]]
         if len(head) == 2 * count and (not head or max(head) < 0x80):  # every index and offset one byte: the
             pos = 2 + 2 * count  # usual case, read without varint decoding (served on every pull)
-            pairs: Iterable[tuple[int, int]] = zip(head[0::2], head[1::2], strict=True)
+            pairs = zip(head[0::2], head[1::2], strict=True)
         else:
             pairs, pos = _pairs(stored, count)
         out: list[bytes] = []
