@@ -359,6 +359,9 @@ def serve(settings: Settings, on_ready: Callable[[RunningExchange], None] | None
     log.info("exchange_started", listen=settings.listen, port=running.port, data_dir=str(settings.data_dir))
     if on_ready is not None:
         on_ready(running)
-    done.wait()
+    # Python runs signal handlers on the main thread only, when it next executes bytecode: a SIGTERM the
+    # kernel hands to another of the process's threads cannot interrupt an untimed wait here, so it is timed.
+    while not done.wait(0.25):
+        pass
     running.stop(settings.grace)
     log.info("exchange_stopped")
