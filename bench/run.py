@@ -340,9 +340,11 @@ def lookup_batched_raw(bench: Bench, batches: list[list[tuple[str, bytes]]], sec
 
 def lookup_batched_sql(db_path: Path, batches: list[list[tuple[str, bytes]]], seconds: float) -> dict[str, Any]:
     """The same batches as bare SQL on the server's SQLite file (read-only, in this process, one thread): the
-    store's look-up SELECT with the reader's audience clause, rows fetched, nothing else. The SDK's batched
-    look-up is measured against this."""
-    from exchange.store.sqlite import _SIGNAL_COLUMNS
+    store's look-up SELECT (``lookup_sql``) with the reader's audience clause, rows fetched, nothing else. The
+    SDK's batched look-up is measured against this."""
+    from exchange.store.sqlite import lookup_sql
+
+    visible = " AND (s.audience IS NULL OR s.audience IN (?))"  # what ``_visible`` gives a member in no group
 
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     conn.execute("PRAGMA cache_size = -65536")
@@ -353,12 +355,7 @@ def lookup_batched_sql(db_path: Path, batches: list[list[tuple[str, bytes]]], se
         values = [v for _, v in batches[i % len(batches)]]
         for start in range(0, len(values), 900):  # the store's chunks (SQLite's parameter limit)
             chunk = values[start : start + 900]
-            rows = conn.execute(
-                f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.value IN ({','.join('?' * len(chunk))})"
-                " AND s.type = ? AND s.retracted = 0 AND s.expires_at > ?"
-                " AND (s.audience IS NULL OR s.audience IN (?))",
-                [*chunk, wl.SIGNAL_TYPE_EMAIL, now, 0],
-            ).fetchall()
+            rows = conn.execute(lookup_sql(len(chunk), visible), [*chunk, wl.SIGNAL_TYPE_EMAIL, now, 0]).fetchall()
             found += len(rows)
         done += len(values)
         i += 1

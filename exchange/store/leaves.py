@@ -20,7 +20,7 @@ from client_sdk import merkle
 from client_sdk.envelope import EnvelopeError, open_envelope
 from client_sdk.log_entry import LogEntry, leaf_expires
 from client_sdk.vocab import KIND_SUBMIT
-from exchange.store.packing import pack, stored_envelope
+from exchange.store.packing import pack, row_items, stored_envelope
 
 #: The columns ``event_leaf`` reads, from ``events e`` joined to ``members m``, as one SELECT's head.
 LEAF_SELECT = (
@@ -47,26 +47,33 @@ def event_envelope(row: Sequence[Any]) -> bytes | None:
     return None if row[5] is None else stored_envelope(row[5], row[8], row[9])
 
 
-def event_leaf(row: Sequence[Any], envelope: bytes | None = None) -> bytes:
-    """The leaf record of a ``LEAF_SELECT`` row: the stored one, else rebuilt as ``_record_event`` built it
-    (``envelope``: the row's ``event_envelope``, if the caller has it already).
+def event_leaf_and_hash(row: Sequence[Any], envelope: bytes | None = None) -> tuple[bytes, bytes]:
+    """The leaf record of a ``LEAF_SELECT`` row and its Merkle leaf hash: the stored record, else rebuilt as
+    ``_record_event`` built it (``envelope``: the row's ``event_envelope``, if the caller has it already).
 
-    ``b""`` (a record that never decodes, which the auditor names) when the row has neither envelope nor
-    leaf, or rebuilds a leaf other than the one its tag says was written.
+    The record is ``b""`` (one that never decodes, which the auditor names) when the row has neither envelope
+    nor leaf, or rebuilds a leaf other than the one its tag says was written.
     """
     seq, kind, at, expires, member_id, _, leaf, tag = row[:8]
     if leaf is not None:
-        return bytes(leaf)
+        return bytes(leaf), merkle.leaf_hash(bytes(leaf))
     envelope = envelope if envelope is not None else event_envelope(row)
+    lost = b"", merkle.leaf_hash(b"")
     if envelope is None:
-        return b""
+        return lost
     try:
         rebuilt = _rebuild(seq, kind, at, expires, member_id, envelope)
     except (struct.error, EnvelopeError, ValueError):
-        return b""
-    if tag is None or leaf_tag(merkle.leaf_hash(rebuilt)) != bytes(tag):
-        return b""
-    return rebuilt
+        return lost
+    digest = merkle.leaf_hash(rebuilt)
+    if tag is None or leaf_tag(digest) != bytes(tag):
+        return lost
+    return rebuilt, digest
+
+
+def event_leaf(row: Sequence[Any], envelope: bytes | None = None) -> bytes:
+    """The leaf record of a ``LEAF_SELECT`` row (``event_leaf_and_hash`` without the hash)."""
+    return event_leaf_and_hash(row, envelope)[0]
 
 
 def purge_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[bytes, int]]:
@@ -102,7 +109,7 @@ def compact_stored_leaves(
                 rebuilt = _rebuild(seq, kind, at, expires, member_id, raw) if raw is not None else b""
             except (struct.error, ValueError, EnvelopeError):
                 expires, rebuilt = 0, b""
-            items = (bytes(value), category.encode()) if kind == KIND_SUBMIT and value is not None and category else ()
+            items = row_items(value, category) if kind == KIND_SUBMIT else ()
             packed = None if raw is None else pack(raw, items)
             if rebuilt == stored:
                 dropped += 1

@@ -120,9 +120,17 @@ def _pairs(stored: bytes, count: int) -> tuple[list[tuple[int, int]], int]:
     return pairs, pos
 
 
+def row_items(value: Any, category_name: str | None) -> tuple[bytes, bytes] | tuple[()]:
+    """What a SUBMIT envelope shares with its signal's row, as ``pack`` and ``unpack`` take it: the pseudonym
+    and the category name (nothing when the row has neither)."""
+    if value is None or not category_name:
+        return ()
+    return bytes(value), category_name.encode()
+
+
 def stored_envelope(stored: Any, value: Any, category_name: str | None) -> bytes:
     """An envelope as its member signed it, from its stored form and its signal row's pseudonym and category
     name (what every read of ``events.envelope`` joins)."""
     if not stored or stored[0] != PACKED:
         return bytes(stored)
-    return unpack(bytes(stored), (value, category_name.encode() if category_name else None))
+    return unpack(bytes(stored), row_items(value, category_name))

@@ -51,7 +51,7 @@ from exchange.store.base import (
     resubmission,
 )
 from exchange.store.leaves import leaf_tag
-from exchange.store.packing import pack, stored_envelope
+from exchange.store.packing import pack, row_items, stored_envelope
 from exchange.store.pg_errors import UNAVAILABLE, Clock, Conn, connect_error, unavailable
 from exchange.store.pg_quota import PgQuotaLedger
 from exchange.store.sql import REVIVE, SqlStore
@@ -279,7 +279,7 @@ class PostgresStore(SqlStore):
         """``_record_event`` for a batch (submit): the rows go in with one COPY."""
         rows: list[tuple[int, int, int | None, int, int, bytes, int, bytes]] = []
         hashes: list[tuple[int, int, bytes]] = []
-        for seq, kind, signal, member, at, envelope, expires, row_items in events:
+        for seq, kind, signal, member, at, envelope, expires, shared in events:
             if seq != self._tree.size + 1:
                 raise RuntimeError(f"log sequencing broke: event {seq} after {self._tree.size}")
             at = self._leaf_time(conn, seq, at)
@@ -293,7 +293,7 @@ class PostgresStore(SqlStore):
                 envelope,
             )
             leaf_hash = merkle.leaf_hash(entry.encode())
-            stored = pack(envelope, row_items)  # the leaf is rebuilt when read
+            stored = pack(envelope, shared)  # the leaf is rebuilt when read
             rows.append((seq, kind, signal, member, at, stored, expires, leaf_tag(leaf_hash)))
             hashes.extend(self._tree.append(leaf_hash))
         if len(rows) == 1:
@@ -391,8 +391,8 @@ class PostgresStore(SqlStore):
             }
             seq = self._next_seq(conn)
 
-            def row(it: NewSignal) -> tuple[bytes, bytes]:  # what its envelope shares with its row (packing)
-                return it.value, self._category_name(it.category, conn).encode()
+            def row(it: NewSignal) -> tuple[bytes, ...]:  # what its envelope shares with its row (packing)
+                return row_items(it.value, self._category_name(it.category, conn))
 
             events: list[EventRow] = []
             new: dict[int, list[Any]] = {}  # signal id -> its row

@@ -34,7 +34,7 @@ from exchange.store.base import (
     SignalFlags,
     WarninglistRecord,
 )
-from exchange.store.leaves import LEAF_SELECT, event_envelope, event_leaf, purge_rows
+from exchange.store.leaves import LEAF_SELECT, event_envelope, event_leaf, event_leaf_and_hash, purge_rows
 from exchange.store.pdq_index import PdqIndex
 
 #: A retracted or expired signal submitted again: active under its old id, with the new submission's details.
@@ -602,14 +602,14 @@ class SqlStore:
 
     def record_received(self, deliveries: Sequence[tuple[int, int, str]], at: int) -> None:
         """Record first deliveries in one transaction (see ``Store.record_received``)."""
-        rows = sorted({(signal, member, via, at, member) for member, signal, via in deliveries})  # in key order
+        rows = sorted({(signal, member, via) for member, signal, via in deliveries})  # in key order
         if rows:
             with self._write() as conn:
                 self._run_many(  # a member's own signals are never asked about (redress asks their recipients)
                     conn,
                     "INSERT INTO deliveries (signal, member, via, at) SELECT s.id, ?, ?, ? FROM signals s"
                     " WHERE s.id = ? AND s.submitter <> ? ON CONFLICT (signal, member) DO NOTHING",
-                    [(member, via, at, signal, own) for signal, member, via, at, own in rows],
+                    [(member, via, at, signal, member) for signal, member, via in rows],
                 )
 
     def list_warninglists(self) -> list[WarninglistRecord]:
@@ -672,7 +672,7 @@ class SqlStore:
 
     def _leaf_hashes(self, conn: Any, start: int, end: int) -> list[bytes]:
         rows = self._run(conn, f"{LEAF_SELECT} WHERE e.seq > ? AND e.seq <= ? ORDER BY e.seq", (start, end))
-        return [merkle.leaf_hash(event_leaf(r)) for r in rows]
+        return [event_leaf_and_hash(r)[1] for r in rows]
 
     def _stored_hashes(self, conn: Any, level: int, start: int, end: int) -> list[bytes]:
         rows = self._run(

@@ -40,7 +40,7 @@ from exchange.store.base import (
     resubmission,
 )
 from exchange.store.leaves import leaf_tag
-from exchange.store.packing import pack, stored_envelope
+from exchange.store.packing import pack, row_items, stored_envelope
 from exchange.store.sql import REVIVE, SqlStore
 
 _SIGNAL_COLUMNS = (
@@ -48,6 +48,14 @@ _SIGNAL_COLUMNS = (
     " s.first_seen, s.last_seen, s.expires_at, s.audience, s.retracted"
 )
 _NO_FEEDBACK = (0, 0, 0, 0, 0)
+
+
+def lookup_sql(values: int, visible: str) -> str:
+    """The look-up's SELECT for ``values`` pseudonyms (parameters: the values, type, now, then ``visible``'s)."""
+    return (
+        f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.value IN ({','.join('?' * values)})"
+        f" AND s.type = ? AND s.retracted = 0 AND s.expires_at > ?{visible}"
+    )
 
 
 def _visible(flt: EventFilter) -> tuple[str, list[int]]:
@@ -203,9 +211,9 @@ class SqliteStore(SqlStore):
 
     # -- the signature log ----------------------------------------------------
 
-    def _row_items(self, it: NewSignal) -> tuple[bytes, bytes]:
+    def _row_items(self, it: NewSignal) -> tuple[bytes, ...]:
         """What a SUBMIT envelope shares with its signal's row (``packing``)."""
-        return it.value, self._category_names.get(it.category, "").encode()
+        return row_items(it.value, self._category_names.get(it.category))
 
     def _member_name(self, row: int) -> str:
         if row not in self._names:
@@ -427,13 +435,7 @@ class SqliteStore(SqlStore):
         with self._snapshot() as conn:
             for start in range(0, len(values), 900):
                 chunk = list(values[start : start + 900])
-                rows.extend(
-                    conn.execute(
-                        f"SELECT {_SIGNAL_COLUMNS} FROM signals s WHERE s.value IN ({','.join('?' * len(chunk))})"
-                        f" AND s.type = ? AND s.retracted = 0 AND s.expires_at > ?{visible}",
-                        [*chunk, type_, now, *args],
-                    )
-                )
+                rows.extend(conn.execute(lookup_sql(len(chunk), visible), [*chunk, type_, now, *args]))
             return self._matches(conn, rows, [0] * len(rows))
 
     def lookup_pdq(
