@@ -7,8 +7,9 @@ that turns ``grpc.RpcError`` into the SDK's error tree.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import attrgetter
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from client_sdk.client.pulling import Pulling
 from client_sdk.client.safeguarding import Safeguarding
 from client_sdk.client.submitting import Submitting
 from client_sdk.credentials import Credentials
+from client_sdk.errors import InvalidArgumentError
 from client_sdk.models import (
     Accepted,
     Identifier,
@@ -91,24 +93,48 @@ class ExchangeClient(Submitting, Pulling, Safeguarding):
     def lookup(
         self, queries: Sequence[Identifier | tuple[str, bytes]], *, max_distance: int | None = None
     ) -> list[LookupResult]:
-        """Active visible signals matching each identifier (pseudonymised first) or (type, value) pair."""
+        """Active visible signals matching each identifier (pseudonymised first) or (type, value) pair.
+
+        More than ``BATCH`` queries go as calls of ``BATCH``, two in flight at a time (the exchange answers
+        one while this process reads the other's matches)."""
         idents = [q for q in queries if isinstance(q, Identifier)]
         values = iter(self._values(idents))
-        wire = []
-        for q in queries:
-            if isinstance(q, Identifier):
-                wire.append(exchange_pb2.LookupQuery(type=q.code, value=next(values)))
-            else:
-                wire.append(exchange_pb2.LookupQuery(type=TYPE_CODES[canonical_type(q[0])], value=q[1]))
+        size = BATCH
+        codes: dict[str, int] = {}
+
+        def requests() -> Iterator[exchange_pb2.LookupRequest]:
+            for start in range(0, len(queries), size):
+                request = exchange_pb2.LookupRequest()
+                if max_distance is not None:
+                    request.max_distance = max_distance
+                add = request.queries.add
+                for q in queries[start : start + size]:
+                    if isinstance(q, Identifier):
+                        add(type=q.code, value=next(values))
+                    else:
+                        code = codes.get(q[0])
+                        if code is None:
+                            code = codes[q[0]] = TYPE_CODES[canonical_type(q[0])]
+                        add(type=code, value=q[1])
+                yield request
+
         out: list[LookupResult] = []
-        for start in range(0, len(wire), BATCH):
-            chunk = wire[start : start + BATCH]
-            request = exchange_pb2.LookupRequest(queries=chunk)
-            if max_distance is not None:
-                request.max_distance = max_distance
-            resp = self._call(self._exchange.Lookup, request)
-            for q, result in zip(queries[start : start + BATCH], resp.results, strict=True):
-                out.append(LookupResult(q if isinstance(q, Identifier) else q[1], [_match(m) for m in result.matches]))
+        starts = range(0, len(queries), size)
+        call = 0
+        try:
+            for resp in self._pipelined(self._exchange.Lookup, requests()):
+                start = starts[call]
+                for q, result in zip(queries[start : start + size], resp.results, strict=True):
+                    ms = result.matches
+                    matches = [_match(m) for m in ms] if ms else []
+                    out.append(LookupResult(q if isinstance(q, Identifier) else q[1], matches))
+                call += 1
+        except InvalidArgumentError as exc:  # the exchange counts queries within its call: count the caller's
+            raise InvalidArgumentError(
+                _QUERY_INDEX.sub(lambda m: f"query {starts[call] + int(m[1])}:", exc.message, count=1),
+                reason=exc.reason,
+                retry_after=exc.retry_after,
+            ) from None
         return out
 
     def retract(self, signal_id: int, reason: str = "", *, reason_code: str = "") -> Accepted:
@@ -147,6 +173,9 @@ class ExchangeClient(Submitting, Pulling, Safeguarding):
         resp = self._call(self._directory_stub.WhoAmI, directory_pb2.WhoAmIRequest())
         m = resp.member
         return MemberInfo(m.member_id, m.display_name, m.role, m.status, tuple(resp.groups), m.kind)
+
+
+_QUERY_INDEX = re.compile(r"^query (\d+):")
 
 
 def _match(m: exchange_pb2.Match) -> Match:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
@@ -149,15 +150,50 @@ class Connection:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: Callable[..., T], request: Any, *, idempotent: bool = True, **kwargs: Any) -> T:
+    def _call(
+        self,
+        method: Callable[..., T],
+        request: Any,
+        *,
+        idempotent: bool = True,
+        retrying: Retrying | None = None,
+        **kwargs: Any,
+    ) -> T:
         timeout = kwargs.pop("timeout", self.timeout)
-        retrying = self._retrying()
+        retrying = retrying or self._retrying()
         while True:
             try:
                 return method(request, timeout=timeout, **kwargs)
             except grpc.RpcError as exc:
                 if not (idempotent and retrying.again(exc.code())):  # type: ignore[attr-defined]
                     raise from_rpc_error(exc) from None
+
+    def _pipelined(self, method: Any, requests: Iterable[Any], depth: int = 2) -> Iterator[Any]:
+        """The answers to ``requests`` of an idempotent unary ``method``, in order, with up to ``depth`` calls
+        in flight: the exchange works on the next request while this process reads the answer to the last.
+        A call that fails is retried like any ``_call`` (on its own, in order); a failure that is not retried
+        is raised once the calls before it are answered, and the calls after it are cancelled."""
+        flight: deque[tuple[Any, grpc.Future]] = deque()
+        try:
+            for request in requests:
+                flight.append((request, method.future(request, timeout=self.timeout)))
+                if len(flight) >= depth:
+                    yield self._answer(method, *flight.popleft())
+            while flight:
+                yield self._answer(method, *flight.popleft())
+        finally:
+            for _, future in flight:
+                future.cancel()
+
+    def _answer(self, method: Any, request: Any, future: grpc.Future) -> Any:
+        """The answer of a call made with ``method.future``, retried through ``_call`` if it failed so."""
+        try:
+            return future.result()
+        except grpc.RpcError as exc:
+            retrying = self._retrying()
+            if not retrying.again(exc.code()):  # type: ignore[attr-defined]
+                raise from_rpc_error(exc) from None
+            return self._call(method, request, retrying=retrying)
 
     def _retrying(self) -> Retrying:
         return Retrying(self.retry, self.address, self.on_retry)
