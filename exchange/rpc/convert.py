@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 
 from client_sdk.positions import log_index
@@ -48,17 +50,27 @@ def pull_response(page: Page) -> exchange_pb2.PullResponse:
     return out
 
 
-def queries(request: exchange_pb2.LookupRequest) -> list[Query]:
-    return [Query(q.type, q.value) for q in request.queries]
+def queries(request: exchange_pb2.LookupRequest) -> Sequence[Query]:
+    """The request's queries, read where they are (each ``LookupQuery`` has the ``type`` and ``value`` of a Query)."""
+    return request.queries  # type: ignore[return-value]
 
 
 def lookup_response(answer: LookupAnswer) -> exchange_pb2.LookupResponse:
+    """The answer as the wire's response: a result per query, a match per signal. A match's feedback counts and
+    submitter quality are left unset when all zero (read as zeros), and the quality of each (submitter,
+    category) is built once per response."""
     out = exchange_pb2.LookupResponse()
+    add_result = out.results.add
+    flags = answer.flags
+    qualities: dict[tuple[str, str], exchange_pb2.SubmitterQuality | None] = {}
     for matches in answer.results:
-        result = out.results.add()
+        result = add_result()
+        if not matches:
+            continue
+        add = result.matches.add
         for m in matches:
             s = m.signal
-            result.matches.add(
+            match = add(
                 signal_id=s.signal_id,
                 submitter=s.submitter,
                 type=s.type,
@@ -69,24 +81,33 @@ def lookup_response(answer: LookupAnswer) -> exchange_pb2.LookupResponse:
                 first_seen=s.first_seen,
                 last_seen=s.last_seen,
                 expires_at=s.expires_at,
-                feedback=exchange_pb2.FeedbackCounts(
-                    confirmed=m.feedback[0],
-                    actioned=m.feedback[1],
-                    false_positive=m.feedback[2],
-                    not_found=m.feedback[3],
-                    duplicate=m.feedback[4],
-                ),
                 distance=m.distance,
                 seq=s.signal_id,
-                warninglists=answer.flags[s.signal_id].warninglists if s.signal_id in answer.flags else (),
-                submitter_quality=_quality(answer.quality.get((s.submitter, s.category), {})),
             )
+            if any(m.feedback):
+                f = match.feedback
+                f.confirmed, f.actioned, f.false_positive, f.not_found, f.duplicate = m.feedback
+            key = (s.submitter, s.category)
+            quality = qualities[key] if key in qualities else qualities.setdefault(key, _quality(answer.quality, key))
+            if quality is not None:
+                match.submitter_quality.CopyFrom(quality)
+            flagged = flags.get(s.signal_id)
+            if flagged is not None and flagged.warninglists:
+                match.warninglists.extend(flagged.warninglists)
     return out
 
 
-def _quality(verdicts: dict[int, int]) -> exchange_pb2.SubmitterQuality:
-    names = {VERDICT_CODES[n]: n for n in ("confirmed", "actioned", "false_positive", "not_found")}
-    return exchange_pb2.SubmitterQuality(**{name: verdicts.get(code, 0) for code, name in names.items()})
+_QUALITY_VERDICTS = tuple((VERDICT_CODES[n], n) for n in ("confirmed", "actioned", "false_positive", "not_found"))
+
+
+def _quality(
+    quality: dict[tuple[str, str], dict[int, int]], key: tuple[str, str]
+) -> exchange_pb2.SubmitterQuality | None:
+    """A submitter's record in a category as the wire has it; None when no member has given a verdict."""
+    verdicts = quality.get(key)
+    if not verdicts:
+        return None
+    return exchange_pb2.SubmitterQuality(**{name: verdicts.get(code, 0) for code, name in _QUALITY_VERDICTS})
 
 
 def member(m: MemberRecord) -> directory_pb2.Member:

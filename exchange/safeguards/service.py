@@ -211,8 +211,8 @@ class Safeguards:
         self.live_deliveries.add(((caller.row, s) for s in signal_ids if s), via)
 
     def looked_up(
-        self, caller: Caller, results: list[list[MatchRecord]]
-    ) -> tuple[list[list[MatchRecord]], dict[int, SignalFlags]]:
+        self, caller: Caller, results: list[Sequence[MatchRecord]]
+    ) -> tuple[list[Sequence[MatchRecord]], dict[int, SignalFlags]]:
         """A look-up's matches without the quarantined signals, recorded as delivered and counted against the
         match-flood threshold (crossing it quarantines the signal: the match that crossed is dropped too);
         with the flags of what is left."""
@@ -230,7 +230,11 @@ class Safeguards:
         for sid, n in sorted(counts.items()):
             if n > limit and self._flood(caller, sid, n, window, now):
                 flags[sid] = replace(flags.get(sid, _NONE), quarantine="match_flood")
-        kept = [[m for m in ms if not flags.get(m.signal.signal_id, _NONE).quarantine] for ms in results]
+        if not any(f.quarantine for f in flags.values()):
+            return results, flags
+        kept: list[Sequence[MatchRecord]] = [
+            [m for m in ms if not flags.get(m.signal.signal_id, _NONE).quarantine] for ms in results
+        ]
         return kept, {s: f for s, f in flags.items() if not f.quarantine}
 
     def _flood(self, caller: Caller, signal_id: int, matches: int, window: int, now: int) -> bool:

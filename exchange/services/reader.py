@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from client_sdk import positions
 from client_sdk.positions import encode_cursor
@@ -41,15 +42,22 @@ class Page:
 class LookupAnswer:
     """For each query the matching signals, and the flags of those that have any (by signal id)."""
 
-    results: list[list[MatchRecord]]
+    results: list[Sequence[MatchRecord]]
     flags: dict[int, SignalFlags]
     quality: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)  # (submitter, category) -> verdicts
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
-    type: int
-    value: bytes
+class Query(Protocol):
+    """One look-up query: a signal type and a value (the wire's ``LookupQuery`` is one, read as it is)."""
+
+    @property
+    def type(self) -> int: ...
+
+    @property
+    def value(self) -> bytes: ...
+
+
+_NO_MATCHES: tuple[MatchRecord, ...] = ()
 
 
 class ReaderService:
@@ -126,44 +134,61 @@ class ReaderService:
         distance = self._settings.default_pdq_distance if max_distance is None else max_distance
         if not 0 <= distance <= 256:
             raise InvalidArgumentError("max_distance must be 0..256", reason="max_distance")
-        for i, q in enumerate(queries):
-            want = VALUE_BYTES.get(q.type)
-            if want is None:
-                raise InvalidArgumentError(f"query {i}: unknown signal type {q.type}", reason="unknown_type")
-            if len(q.value) != want:
-                raise InvalidArgumentError(f"query {i}: value must be {want} bytes", reason="bad_value")
-        flt = self._policy.read_filter(caller, sorted({q.type for q in queries}), lookup=True)
+        types = [q.type for q in queries]
+        values = [q.value for q in queries]
+        kinds = set(types)
+        _check_queries(types, values, kinds)
+        flt = self._policy.read_filter(caller, sorted(kinds), lookup=True)
         with self._policy.charged(caller, "lookups_per_day", len(queries)):
-            results = self._lookup(caller, queries, distance, flt)
+            results = self._lookup(caller, types, values, kinds, distance, flt)
         kept, flags = self._safeguards.looked_up(caller, results)
         return LookupAnswer(kept, flags, self._safeguards.quality(m.signal for ms in kept for m in ms))
 
     def _lookup(
-        self, caller: Caller, queries: Sequence[Query], distance: int, flt: EventFilter
-    ) -> list[list[MatchRecord]]:
+        self, caller: Caller, types: list[int], values: list[bytes], kinds: set[int], distance: int, flt: EventFilter
+    ) -> list[Sequence[MatchRecord]]:
+        """Each query's matches the caller may see (a shared empty tuple for the many that match nothing)."""
         now = int(self._clock())
-        results: list[list[MatchRecord]] = [[] for _ in queries]
-        by_type: dict[int, list[int]] = {}
-        for i, q in enumerate(queries):
-            by_type.setdefault(q.type, []).append(i)
-        for type_, idxs in by_type.items():
+        found: dict[int, list[MatchRecord]] = {}  # query index -> matches
+        groups: dict[int, Sequence[int]] = {types[0]: range(len(types))} if len(kinds) == 1 else {}
+        if not groups:
+            for i, type_ in enumerate(types):
+                groups.setdefault(type_, []).append(i)  # type: ignore[attr-defined]
+        for type_, idxs in groups.items():
+            wanted = [values[i] for i in idxs] if len(groups) > 1 else values
             if type_ == TYPE_MEDIA_PDQ:
-                for i, matches in zip(
-                    idxs, self._store.lookup_pdq([queries[i].value for i in idxs], distance, now, flt), strict=True
-                ):
-                    results[i] = matches
+                for i, matches in zip(idxs, self._store.lookup_pdq(wanted, distance, now, flt), strict=True):
+                    if matches:
+                        found[i] = matches
                 continue
+            where = dict(zip(wanted, idxs, strict=True))  # value -> its query (the last, if asked twice)
             positions: dict[bytes, list[int]] = {}
-            for i in idxs:
-                positions.setdefault(queries[i].value, []).append(i)
-            for match in self._store.lookup(type_, list(positions), now, flt):
-                for i in positions[match.signal.value]:
-                    results[i].append(match)
+            if len(where) < len(wanted):  # a value asked more than once: every query asking it gets the matches
+                for i, v in zip(idxs, wanted, strict=True):
+                    positions.setdefault(v, []).append(i)
+            for match in self._store.lookup(type_, list(where), now, flt):
+                v = match.signal.value
+                for i in positions.get(v) or (where[v],):
+                    found.setdefault(i, []).append(match)
         visible = self._policy.reader(caller)
         corroborated = self._policy.corroborated(caller)
-        out: list[list[MatchRecord]] = []
-        for ms in results:
+        out: list[Sequence[MatchRecord]] = [_NO_MATCHES] * len(types)
+        for i, ms in found.items():
             seen = [m for m in ms if visible(m.signal)]
-            kept = {id(s) for s in corroborated([m.signal for m in seen])}
-            out.append([m for m in seen if id(m.signal) in kept])
+            if seen:
+                kept = {id(s) for s in corroborated([m.signal for m in seen])}
+                out[i] = [m for m in seen if id(m.signal) in kept]
         return out
+
+
+def _check_queries(types: list[int], values: list[bytes], kinds: set[int]) -> None:
+    """Raise InvalidArgumentError naming the first query of an unknown type or with a value of the wrong size."""
+    sizes = {VALUE_BYTES.get(t) for t in kinds}
+    if len(sizes) == 1 and None not in sizes and set(map(len, values)) == sizes:
+        return  # the common case, checked at C speed: one value size, every value of it
+    for i, (type_, value) in enumerate(zip(types, values, strict=True)):
+        want = VALUE_BYTES.get(type_)
+        if want is None:
+            raise InvalidArgumentError(f"query {i}: unknown signal type {type_}", reason="unknown_type")
+        if len(value) != want:
+            raise InvalidArgumentError(f"query {i}: value must be {want} bytes", reason="bad_value")

