@@ -301,15 +301,16 @@ class PolicyEngine:
 
         return visible
 
-    def corroborated(self, caller: Caller) -> Callable[[Sequence[SignalRecord]], list[SignalRecord]]:
+    def corroborated(self, caller: Caller) -> Callable[[Sequence[SignalRecord]], list[SignalRecord]] | None:
         """The charter's ``min_submitters`` for one look-up result: of the signals matching one query, those
-        whose category the caller's kind may see now, given how many distinct members submitted them."""
+        whose category the caller's kind may see now, given how many distinct members submitted them. None
+        when the charter has no such rule (every signal is kept)."""
         charter = self.charter()[1]
         kind = caller.member.kind
+        if not charter.min_submitters:
+            return None
 
         def keep(signals: Sequence[SignalRecord]) -> list[SignalRecord]:
-            if not charter.min_submitters:
-                return list(signals)
             submitters: dict[str, set[str]] = {}
             for s in signals:
                 submitters.setdefault(s.category, set()).add(s.submitter)

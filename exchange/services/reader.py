@@ -175,9 +175,11 @@ class ReaderService:
         out: list[Sequence[MatchRecord]] = [_NO_MATCHES] * len(types)
         for i, ms in found.items():
             seen = [m for m in ms if visible(m.signal)]
-            if seen:
+            if seen and corroborated is not None:
                 kept = {id(s) for s in corroborated([m.signal for m in seen])}
-                out[i] = [m for m in seen if id(m.signal) in kept]
+                seen = [m for m in seen if id(m.signal) in kept]
+            if seen:
+                out[i] = seen
         return out
 
 
