@@ -204,6 +204,9 @@ def _check_bindable(settings: Settings) -> None:
         return
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR as gRPC binds: connections of a stopped exchange in TIME_WAIT do not hold the port, while
+        # another process listening on it still does (the probe sets no SO_REUSEPORT)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host.strip("[]"), int(port)))
         except OSError as exc:
