@@ -99,16 +99,15 @@ class ExchangeClient(Submitting, Pulling, Safeguarding):
         one while this process reads the other's matches)."""
         idents = [q for q in queries if isinstance(q, Identifier)]
         values = iter(self._values(idents))
-        size = BATCH
         codes: dict[str, int] = {}
 
         def requests() -> Iterator[exchange_pb2.LookupRequest]:
-            for start in range(0, len(queries), size):
+            for start in range(0, len(queries), BATCH):
                 request = exchange_pb2.LookupRequest()
                 if max_distance is not None:
                     request.max_distance = max_distance
                 add = request.queries.add
-                for q in queries[start : start + size]:
+                for q in queries[start : start + BATCH]:
                     if isinstance(q, Identifier):
                         add(type=q.code, value=next(values))
                     else:
@@ -119,12 +118,12 @@ class ExchangeClient(Submitting, Pulling, Safeguarding):
                 yield request
 
         out: list[LookupResult] = []
-        starts = range(0, len(queries), size)
+        starts = range(0, len(queries), BATCH)
         call = 0
         try:
             for resp in self._pipelined(self._exchange.Lookup, requests()):
                 start = starts[call]
-                for q, result in zip(queries[start : start + size], resp.results, strict=True):
+                for q, result in zip(queries[start : start + BATCH], resp.results, strict=True):
                     ms = result.matches
                     matches = [_match(m) for m in ms] if ms else []
                     out.append(LookupResult(q if isinstance(q, Identifier) else q[1], matches))

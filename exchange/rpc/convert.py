@@ -88,7 +88,9 @@ def lookup_response(answer: LookupAnswer) -> exchange_pb2.LookupResponse:
                 f = match.feedback
                 f.confirmed, f.actioned, f.false_positive, f.not_found, f.duplicate = m.feedback
             key = (s.submitter, s.category)
-            quality = qualities[key] if key in qualities else qualities.setdefault(key, _quality(answer.quality, key))
+            if key not in qualities:
+                qualities[key] = _quality(answer.quality, key)
+            quality = qualities[key]
             if quality is not None:
                 match.submitter_quality.CopyFrom(quality)
             flagged = flags.get(s.signal_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -150,10 +150,14 @@ class ReaderService:
         """Each query's matches the caller may see (a shared empty tuple for the many that match nothing)."""
         now = int(self._clock())
         found: dict[int, list[MatchRecord]] = {}  # query index -> matches
-        groups: dict[int, Sequence[int]] = {types[0]: range(len(types))} if len(kinds) == 1 else {}
-        if not groups:
+        groups: Mapping[int, Sequence[int]]
+        if len(kinds) == 1:
+            groups = {types[0]: range(len(types))}
+        else:
+            by_type: dict[int, list[int]] = {}
             for i, type_ in enumerate(types):
-                groups.setdefault(type_, []).append(i)  # type: ignore[attr-defined]
+                by_type.setdefault(type_, []).append(i)
+            groups = by_type
         for type_, idxs in groups.items():
             wanted = [values[i] for i in idxs] if len(groups) > 1 else values
             if type_ == TYPE_MEDIA_PDQ:
