@@ -87,7 +87,7 @@ SERVICE_NAMES = (
 HEALTH_INTERVAL = 2.0  # seconds between store probes behind the health service
 GC_THRESHOLDS = (50_000, 20, 100)  # for ``serve``: see there
 SWITCH_INTERVAL = 0.0002  # seconds; for ``serve``: see there
-_M_MMAP_THRESHOLD = -3  # mallopt parameter (glibc malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc malloc.h)
 
 
 class EventLoopThread:
@@ -328,13 +328,19 @@ async def _watch_health(health_: Health, services: Services, offload: Callable[.
         await health_.report(await offload(_store_answers, services.store))
 
 
-def _fixed_mmap_threshold(size: int = 1 << 20) -> None:
-    """Allocations of ``size`` and more get pages of their own, given back when freed. glibc's default
+def _fixed_malloc_thresholds(mmap_from: int = 1 << 20, trim_from: int = 8 << 20) -> None:
+    """Allocations of ``mmap_from`` and more get pages of their own, given back when freed. glibc's default
     raises that threshold to the largest block freed so far (up to 32 MiB), after which the PDQ index's
     arrays, rebuilt on a background thread, came from per-thread heaps that kept the memory: at 1M PDQ
-    signals the server held ~240 MiB for an index of ~110 MiB. Not glibc: nothing to do."""
+    signals the server held ~240 MiB for an index of ~110 MiB. Fixing it also stops glibc raising the trim
+    threshold, which stays at 128 KiB unless set: every thread's heap would then be handed back to the kernel
+    whenever its free top passed 128 KiB and faulted in again by the next call (a batched PDQ search at 1M
+    hashes spent half its CPU in the kernel, ~90 page faults a query), so free heap is kept up to
+    ``trim_from`` per heap. Not glibc: nothing to do."""
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(_M_MMAP_THRESHOLD, size)
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, mmap_from)
+        libc.mallopt(_M_TRIM_THRESHOLD, trim_from)
 
 
 def serve(settings: Settings, on_ready: Callable[[RunningExchange], None] | None = None) -> None:
@@ -350,7 +356,7 @@ def serve(settings: Settings, on_ready: Callable[[RunningExchange], None] | None
     # writing to thousands of streams: 5 ms by default, a tenth of a second for one Evaluate. At 0.2 ms
     # look-up p99 under fan-out roughly halved (bench/streams.py).
     sys.setswitchinterval(SWITCH_INTERVAL)
-    _fixed_mmap_threshold()
+    _fixed_malloc_thresholds()
     done = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
