@@ -35,7 +35,12 @@ CHUNKS = 16
 _BUCKETS = 1 << 16
 _MAX_RADIUS = 2  # probe radius per chunk; beyond it (distance >= 48) a scan is cheaper
 _MIN_TAIL = 4096
-_QUERY_BLOCK = 64  # queries measured together: bounds the candidate arrays to a few MiB
+#: Candidates measured together (their gathered hashes take 32 bytes each): queries go in blocks of about this
+#: many candidates. Small enough for the temporaries to stay in cache and, at ~1 MiB, below the server's mmap
+#: threshold (``sigx serve`` fixes it at 1 MiB), above which every temporary would be fresh pages, faulted in
+#: and zeroed on each search: blocks of 64 queries at 1M hashes ran at ~40% of this rate in the server.
+_CANDIDATE_BUDGET = 1 << 15
+_MAX_QUERY_BLOCK = 64
 
 Ids = npt.NDArray[np.int64]
 Hashes = npt.NDArray[np.uint64]
@@ -118,6 +123,15 @@ _EMPTY_MAIN = _Main(
 )
 
 
+def _block_size(indexed: int, radius: int, budget: int) -> int:
+    """Queries to measure together against ``indexed`` bucketed hashes probed at ``radius``: about
+    ``budget`` candidates (each probed bucket holds ``indexed / 65536`` hashes on average)."""
+    if radius > _MAX_RADIUS:
+        return 1  # a scan: each query measures every hash on its own
+    per_query = CHUNKS * len(_MASKS[radius]) * indexed // _BUCKETS
+    return max(1, min(_MAX_QUERY_BLOCK, budget // max(1, per_query)))
+
+
 class PdqIndex:
     """Signal ids by PDQ hash; thread-safe (additions under a lock, searches on a consistent copy).
 
@@ -125,7 +139,9 @@ class PdqIndex:
     on a background thread once it is not (searches go on meanwhile, on the old main part and the
     whole tail), so no search or submit waits for a sort of a million rows."""
 
-    def __init__(self, *, min_tail: int = _MIN_TAIL, sync_merge_below: int = 1 << 16) -> None:
+    def __init__(
+        self, *, min_tail: int = _MIN_TAIL, sync_merge_below: int = 1 << 16, candidate_budget: int = _CANDIDATE_BUDGET
+    ) -> None:
         self._lock = threading.Lock()
         self._main = _EMPTY_MAIN
         self._tail_words: Hashes = np.empty((0, 4), np.uint64)
@@ -133,6 +149,7 @@ class PdqIndex:
         self._merging: threading.Thread | None = None
         self._min_tail = min_tail
         self._sync_below = sync_merge_below
+        self._budget = candidate_budget
         self.last_id = 0
 
     def __len__(self) -> int:
@@ -207,10 +224,11 @@ class PdqIndex:
         with self._lock:
             main, tail_words, tail_ids = self._main, self._tail_words, self._tail_ids
         out: list[list[tuple[int, int]]] = []
-        for start in range(0, len(values), _QUERY_BLOCK):
-            block = _as_words(values[start : start + _QUERY_BLOCK])
+        radius = max_distance // CHUNKS
+        step = _block_size(len(main.ids), radius, self._budget)
+        for start in range(0, len(values), step):
+            block = _as_words(values[start : start + step])
             found: list[dict[int, int]] = [{} for _ in range(len(block))]
-            radius = max_distance // CHUNKS
             if radius <= _MAX_RADIUS and len(main.ids):
                 which, positions = main.candidates(block, radius)
                 distances = _distances(np.take(main.words, positions, axis=0), np.take(block, which, axis=0))

@@ -3,7 +3,8 @@
 Stored hashes are random, queries are stored hashes with exactly ``k`` bits flipped (``k`` around
 the default limit: 0, 1, 15, 16, 17, 30, 31, 32, 33, 47, 48, 64) or fresh random hashes; the index
 is searched while its tail is small, after merges into the main part, during a background merge,
-and with limits on both sides of the probe-radius steps (15/16, 31/32, 47/48).
+and with limits on both sides of the probe-radius steps (15/16, 31/32, 47/48), its queries measured one
+by one, a few at a time or all together.
 """
 
 from __future__ import annotations
@@ -53,10 +54,13 @@ def workloads(draw: st.DrawFn) -> tuple[list[tuple[int, bytes]], list[bytes], in
 
 
 @SETTINGS
-@given(workloads(), st.integers(1, 64), st.booleans())
-def test_index_equals_brute_force(work: tuple[list[tuple[int, bytes]], list[bytes], int], batch: int, bg: bool) -> None:
+@given(workloads(), st.integers(1, 64), st.booleans(), st.sampled_from([1, 3, 5, 1 << 15]))
+def test_index_equals_brute_force(
+    work: tuple[list[tuple[int, bytes]], list[bytes], int], batch: int, bg: bool, budget: int
+) -> None:
+    # candidate budgets from one query per block to every query in one block
     stored, queries, limit = work
-    index = PdqIndex(min_tail=16, sync_merge_below=0 if bg else 1 << 30)
+    index = PdqIndex(min_tail=16, sync_merge_below=0 if bg else 1 << 30, candidate_budget=budget)
     for start in range(0, len(stored), batch):
         index.add(stored[start : start + batch])
         seen = stored[: start + batch]
