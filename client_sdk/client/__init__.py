@@ -190,10 +190,12 @@ def _match(m: exchange_pb2.Match) -> Match:
         first,
         last,
         expires,
-        dict(zip(VERDICTS, _FEEDBACK(m.feedback), strict=True)),
+        dict(zip(VERDICTS, _FEEDBACK(m.feedback), strict=True)) if m.HasField("feedback") else _NO_FEEDBACK.copy(),
         m.distance,
-        tuple(m.warninglists),
-        dict(zip(QUALITY_VERDICTS, _QUALITY(m.submitter_quality), strict=True)),
+        tuple(wl) if (wl := m.warninglists) else (),
+        dict(zip(QUALITY_VERDICTS, _QUALITY(m.submitter_quality), strict=True))
+        if m.HasField("submitter_quality")
+        else _NO_QUALITY.copy(),
     )
 
 
@@ -204,3 +206,7 @@ _MATCH_HEAD = attrgetter(
 )
 _FEEDBACK = attrgetter(*VERDICTS)
 _QUALITY = attrgetter(*QUALITY_VERDICTS)
+#: What an unset ``feedback`` or ``submitter_quality`` reads as (the exchange leaves all-zero counts unset); copied
+#: per match, since a ``Match``'s dicts are its own.
+_NO_FEEDBACK = dict.fromkeys(VERDICTS, 0)
+_NO_QUALITY = dict.fromkeys(QUALITY_VERDICTS, 0)
