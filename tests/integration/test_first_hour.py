@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -127,8 +128,15 @@ def test_ctrl_c_during_a_push_says_what_is_stored_and_a_rerun_resumes(exchange: 
     deadline = time.monotonic() + 60
     while exchange.running.store.log_size() < 500 and time.monotonic() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    # Another process holds the database's write lock while the push is interrupted, so the push cannot
+    # finish first on a busy machine: its pending batch waits (the exchange's busy timeout is 10 s).
+    blocker = sqlite3.connect(exchange.db_path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        blocker.close()
     assert proc.returncode == 130, err
     assert "interrupted:" in err and "of the 6000 signals are stored" in err and "run the same command again" in err
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
