@@ -206,7 +206,7 @@ _MATCH_HEAD = attrgetter(
 )
 _FEEDBACK = attrgetter(*VERDICTS)
 _QUALITY = attrgetter(*QUALITY_VERDICTS)
-#: What an unset ``feedback`` or ``submitter_quality`` reads as (the exchange leaves all-zero counts unset); copied
-#: per match, since a ``Match``'s dicts are its own.
+#: What an unset ``feedback`` or ``submitter_quality`` reads as (the exchange usually leaves all-zero counts unset);
+#: copied per match, since a ``Match``'s dicts are its own.
 _NO_FEEDBACK = dict.fromkeys(VERDICTS, 0)
 _NO_QUALITY = dict.fromkeys(QUALITY_VERDICTS, 0)

@@ -36,10 +36,11 @@ _BUCKETS = 1 << 16
 _MAX_RADIUS = 2  # probe radius per chunk; beyond it (distance >= 48) a scan is cheaper
 _MIN_TAIL = 4096
 #: Candidates measured together (their gathered hashes take 32 bytes each): queries go in blocks of about this
-#: many candidates. Small enough for the temporaries to stay in cache and, at ~1 MiB, below the server's mmap
-#: threshold (``sigx serve`` fixes it at 1 MiB), above which every temporary would be fresh pages, faulted in
-#: and zeroed on each search: blocks of 64 queries at 1M hashes ran at ~40% of this rate in the server.
-_CANDIDATE_BUDGET = 1 << 15
+#: many candidates. Small enough for the temporaries to stay in cache and, at ~0.75 MiB, below the server's
+#: mmap threshold (``sigx serve`` fixes it at 1 MiB), above which every temporary would be fresh pages,
+#: faulted in and zeroed on each search. At 1M hashes that is blocks of 5 queries; in process, blocks of 64
+#: took 1.5x as long a query as blocks of 8.
+_CANDIDATE_BUDGET = 3 << 13
 _MAX_QUERY_BLOCK = 64
 
 Ids = npt.NDArray[np.int64]

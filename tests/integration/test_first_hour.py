@@ -128,9 +128,9 @@ def test_ctrl_c_during_a_push_says_what_is_stored_and_a_rerun_resumes(exchange: 
     deadline = time.monotonic() + 60
     while exchange.running.store.log_size() < 500 and time.monotonic() < deadline:
         time.sleep(0.05)
-    # Another process holds the database's write lock while the push is interrupted, so the push cannot
-    # finish first on a busy machine: its pending batch waits (the exchange's busy timeout is 10 s).
-    blocker = sqlite3.connect(exchange.db_path, isolation_level=None)
+    # A second connection holds the database's write lock while the push is interrupted, so on a busy
+    # machine the push cannot finish in between: its pending batch waits (the exchange's busy timeout is 10 s).
+    blocker = sqlite3.connect(exchange.db_path, isolation_level=None, timeout=30)
     try:
         blocker.execute("BEGIN IMMEDIATE")
         proc.send_signal(signal.SIGINT)
