@@ -60,27 +60,37 @@ Clock = Callable[[], float]
 
 
 class MatchCounter:
-    """Look-up matches per (member, signal) in the current window, counted in this process (each replica
-    counts the look-ups it answers)."""
+    """Look-up matches per (member, signal) in the last ``window`` seconds, counted in this process (each
+    replica counts the look-ups it answers).
 
-    MAX_ENTRIES = 200_000  # beyond this, entries of past windows are dropped
+    A sliding window, estimated from two fixed ones: the matches of the current window plus those of the
+    previous one weighted by the share of it still inside ``(now - window, now]``. A count of fixed windows
+    alone let a flood straddle a boundary: ``limit`` matches just before it and ``limit`` just after went
+    unnoticed. The estimate is never below the current window's count and never above the last two windows'.
+    """
+
+    MAX_ENTRIES = 200_000  # beyond this, entries of windows before the previous one are dropped
 
     def __init__(self) -> None:
-        self._counts: dict[tuple[int, int], tuple[int, int]] = {}  # -> (window number, matches in it)
+        # -> (window number, matches in it, matches in the window before it)
+        self._counts: dict[tuple[int, int], tuple[int, int, int]] = {}
         self._lock = threading.Lock()
 
     def count(self, member_row: int, signal_ids: Iterable[int], now: int, window: int) -> dict[int, int]:
-        """Count one match of each signal; {signal id: matches in the current window}."""
-        win = now // window
+        """Count one match of each signal; {signal id: its matches in the last ``window`` seconds (estimated)}."""
+        win, into = divmod(now, window)
+        left = window - into  # seconds of the previous window still inside the sliding one
         out: dict[int, int] = {}
         with self._lock:
             if len(self._counts) > self.MAX_ENTRIES:
-                self._counts = {k: v for k, v in self._counts.items() if v[0] == win}
+                self._counts = {k: v for k, v in self._counts.items() if v[0] >= win - 1}
             for sid in signal_ids:
-                seen, n = self._counts.get((member_row, sid), (win, 0))
-                n = n + 1 if seen == win else 1
-                self._counts[(member_row, sid)] = (win, n)
-                out[sid] = n
+                seen, n, before = self._counts.get((member_row, sid), (win, 0, 0))
+                if seen != win:
+                    n, before = 0, n if seen == win - 1 else 0
+                n += 1
+                self._counts[(member_row, sid)] = (win, n, before)
+                out[sid] = n + before * left // window
         return out
 
 

@@ -59,6 +59,26 @@ def test_false_positives_quarantine_and_the_submitter_releases(exchange: Exchang
     audit_ok(exchange, tmp_path / "audit")
 
 
+def test_a_match_flood_straddling_the_top_of_the_hour_is_counted_whole(exchange: Exchange, tmp_path: Path) -> None:
+    op = ["--as", str(exchange.creds("operator")), "--server", exchange.address]
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[members.demo-b]\nquarantine_lookup_matches = 3\n")  # the default window: 3600 s
+    code, _, err = sigx("admin", "policy", "apply", str(policy), "--yes", *op)
+    assert code == 0, err
+    value = Identifier("phone", "+14155550123")
+    with exchange.client("demo-a") as a, exchange.client("demo-b") as b:
+        [s] = a.submit([Signal(value, category=CAT)])
+        exchange.clock.advance((3600 - exchange.clock() % 3600 - 20) % 3600)  # 20 s before the top of an hour
+        assert [_matches(b, value) for _ in range(3)] == [[s.signal_id]] * 3  # three: at the limit, not over
+        exchange.clock.advance(40)  # 20 s past it: a fixed window would start again from nothing
+        assert _matches(b, value) == [s.signal_id]  # 1 + 3 x 3580/3600 (floor: 2) = 3
+        assert _matches(b, value) == []  # 2 + 2 = 4 in the last hour: quarantined
+        [held] = a.quarantined()
+        assert (held.signal_id, held.reason) == (s.signal_id, "match_flood")
+    [flood] = [x for x in log_bodies(exchange, "sigx.safeguard/v1") if x.WhichOneof("action") == "quarantine"]
+    assert (flood.quarantine.member, flood.quarantine.matches, flood.quarantine.window) == ("demo-b", 4, 3600)
+
+
 def test_match_flood_and_by_hand(exchange: Exchange, tmp_path: Path) -> None:
     op = ["--as", str(exchange.creds("operator")), "--server", exchange.address]
     policy = tmp_path / "policy.toml"
