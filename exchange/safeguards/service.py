@@ -60,20 +60,21 @@ Clock = Callable[[], float]
 
 
 class MatchCounter:
-    """Look-up matches per (member, signal) in the last ``window`` seconds, counted in this process (each
-    replica counts the look-ups it answers).
+    """Look-up matches per (member, signal) in about the last ``window`` seconds, counted in this process
+    (each replica counts the look-ups it answers).
 
     A sliding window, estimated from two fixed ones: the matches of the current window plus those of the
-    previous one weighted by the share of it still inside ``(now - window, now]``. A count of fixed windows
-    alone let a flood straddle a boundary: ``limit`` matches just before it and ``limit`` just after went
-    unnoticed. The estimate is never below the current window's count and never above the last two windows'.
+    previous one weighted by the share of it still inside ``(now - window, now]`` (as if they had been spread
+    evenly over it). A count of fixed windows alone let a burst straddle a boundary: ``limit`` matches just
+    before it and ``limit`` just after went unnoticed. The estimate is never below the current window's count
+    and never above the last two windows'; matches bunched at the end of the previous window are undercounted.
     """
 
     MAX_ENTRIES = 200_000  # beyond this, entries of windows before the previous one are dropped
 
     def __init__(self) -> None:
-        # -> (window number, matches in it, matches in the window before it)
-        self._counts: dict[tuple[int, int], tuple[int, int, int]] = {}
+        # -> (window length, window number, matches in it, matches in the window before it)
+        self._counts: dict[tuple[int, int], tuple[int, int, int, int]] = {}
         self._lock = threading.Lock()
 
     def count(self, member_row: int, signal_ids: Iterable[int], now: int, window: int) -> dict[int, int]:
@@ -82,16 +83,24 @@ class MatchCounter:
         left = window - into  # seconds of the previous window still inside the sliding one
         out: dict[int, int] = {}
         with self._lock:
-            if len(self._counts) > self.MAX_ENTRIES:
-                self._counts = {k: v for k, v in self._counts.items() if v[0] >= win - 1}
+            if len(self._counts) > self.MAX_ENTRIES:  # each entry by its own window: members' windows differ
+                self._counts = {k: v for k, v in self._counts.items() if v[1] >= now // v[0] - 1}
             for sid in signal_ids:
-                seen, n, before = self._counts.get((member_row, sid), (win, 0, 0))
-                if seen != win:
+                length, seen, n, before = self._counts.get((member_row, sid), (window, win, 0, 0))
+                if length != window:  # the member's window changed: start afresh
+                    seen, n, before = win, 0, 0
+                elif seen != win:
                     n, before = 0, n if seen == win - 1 else 0
                 n += 1
-                self._counts[(member_row, sid)] = (win, n, before)
+                self._counts[(member_row, sid)] = (window, win, n, before)
                 out[sid] = n + before * left // window
         return out
+
+    def forget(self, signal_id: int) -> None:
+        """Drop every member's count of ``signal_id`` (it was quarantined for them: once released, counting
+        starts afresh rather than quarantining it again at the next match)."""
+        with self._lock:
+            self._counts = {k: v for k, v in self._counts.items() if k[1] != signal_id}
 
 
 class DeliveryRecorder:
@@ -266,6 +275,7 @@ class Safeguards:
             self._store.set_quarantine(signal_id, True, "match_flood", now, SafeguardEvent(system.row, envelope, now))
         except (FailedPreconditionError, NotFoundError):
             return False
+        self._matches.forget(signal_id)
         _log.info("signal_quarantined", signal=signal_id, reason="match_flood", member=caller.member_id)
         return True
 

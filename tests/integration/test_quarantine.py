@@ -75,6 +75,8 @@ def test_a_match_flood_straddling_the_top_of_the_hour_is_counted_whole(exchange:
         assert _matches(b, value) == []  # 2 + 2 = 4 in the last hour: quarantined
         [held] = a.quarantined()
         assert (held.signal_id, held.reason) == (s.signal_id, "match_flood")
+        a.release(s.signal_id, reason="reviewed")
+        assert _matches(b, value) == [s.signal_id]  # released: counted afresh, not quarantined again at once
     [flood] = [x for x in log_bodies(exchange, "sigx.safeguard/v1") if x.WhichOneof("action") == "quarantine"]
     assert (flood.quarantine.member, flood.quarantine.matches, flood.quarantine.window) == ("demo-b", 4, 3600)
 
@@ -86,6 +88,7 @@ def test_match_flood_and_by_hand(exchange: Exchange, tmp_path: Path) -> None:
     code, out, err = sigx("admin", "policy", "apply", str(policy), "--yes", *op)
     assert code == 0, err
     stock = Identifier("media_md5", "ab" * 16)
+    exchange.clock.advance((1800 - exchange.clock() % 3600) % 3600)  # mid-hour: the four matches in one hour
     with exchange.client("demo-a") as a, exchange.client("demo-b") as b:
         [s] = a.submit([Signal(stock, category="csam.distribution")])
         assert [_matches(b, stock) for _ in range(3)] == [[s.signal_id]] * 3

@@ -58,3 +58,21 @@ def test_a_flood_straddling_a_window_boundary_counts_whole() -> None:
     assert after == [n + 9 for n in range(1, 11)]  # 10 earlier matches, weighted 3599/3600, floor: 9 of them
     assert counter.count(2, [7], 3601, 3600) == {7: 1}  # another member's matches are its own
     assert counter.count(1, [7], 2 * 3600 - 1, 3600) == {7: 11}  # an hour on, the earlier ten have slid out
+
+
+def test_pruning_keeps_the_counts_of_members_with_longer_windows() -> None:
+    counter = MatchCounter()
+    counter.MAX_ENTRIES = 1
+    assert [counter.count(1, [7], 3500, 3600)[7] for _ in range(3)] == [1, 2, 3]  # member 1: hourly
+    counter.count(2, [8], 3700, 60)
+    counter.count(2, [9], 3700, 60)  # member 2's minute windows prune
+    assert counter.count(1, [7], 3700, 3600) == {7: 1 + 3 * 3500 // 3600}  # member 1's last hour still counts
+
+
+def test_forgetting_a_signal_starts_every_members_count_afresh() -> None:
+    counter = MatchCounter()
+    for member in (1, 2):
+        counter.count(member, [7, 8], 100, 3600)
+    counter.forget(7)
+    assert counter.count(1, [7, 8], 101, 3600) == {7: 1, 8: 2}
+    assert counter.count(2, [7], 101, 3600) == {7: 1}
