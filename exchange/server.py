@@ -335,10 +335,9 @@ def _fixed_malloc_thresholds(mmap_from: int = 1 << 20, trim_from: int = 8 << 20)
     signals the server held ~240 MiB for an index of ~110 MiB. Fixing it also stops glibc raising the trim
     threshold, which stays at 128 KiB unless set: every thread's heap would then be handed back to the kernel
     whenever its free top passed 128 KiB and faulted in again by the next call (a batched PDQ search at 1M
-    hashes spent half its CPU in the kernel, ~90 page faults a query), so free heap is kept up to
-    ``trim_from`` per heap. That can hold up to ``trim_from`` of idle free memory in each of glibc's heaps (one
-    per thread that allocated, up to 8 per core): at most ~128 MiB on 2 cores, ~8 MiB per busy worker in
-    practice. Not glibc: nothing to do."""
+    hashes spent half its CPU in the kernel, ~90 page faults a query). So each of glibc's heaps (one per
+    thread that allocated, up to 8 per core) keeps up to ``trim_from`` free: at most ~128 MiB on 2 cores,
+    +3-6 MiB measured under a flood of submits (tests/integration/test_streams.py). Not glibc: nothing to do."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, mmap_from)
