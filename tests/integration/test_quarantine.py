@@ -59,7 +59,7 @@ def test_false_positives_quarantine_and_the_submitter_releases(exchange: Exchang
     audit_ok(exchange, tmp_path / "audit")
 
 
-def test_a_match_flood_straddling_the_top_of_the_hour_is_counted_whole(exchange: Exchange, tmp_path: Path) -> None:
+def test_a_match_flood_straddling_the_top_of_the_hour_is_caught(exchange: Exchange, tmp_path: Path) -> None:
     op = ["--as", str(exchange.creds("operator")), "--server", exchange.address]
     policy = tmp_path / "policy.toml"
     policy.write_text("[members.demo-b]\nquarantine_lookup_matches = 3\n")  # the default window: 3600 s

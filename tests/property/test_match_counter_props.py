@@ -50,7 +50,7 @@ def test_the_estimate_lies_between_one_fixed_window_and_two(history: list[tuple[
             assert estimate == current
 
 
-def test_a_flood_straddling_a_window_boundary_counts_whole() -> None:
+def test_a_burst_straddling_a_window_boundary_is_counted_from_both_windows() -> None:
     counter = MatchCounter()
     before = [counter.count(1, [7], 3600 - 1, 3600)[7] for _ in range(10)]  # the last second of a window
     after = [counter.count(1, [7], 3600 + 1, 3600)[7] for _ in range(10)]  # the first of the next
