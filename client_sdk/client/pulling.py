@@ -43,6 +43,9 @@ class _Page:
     owners: list[str]
     futures: list[Future[list[bool]]]
     verify: bool
+    #: a check that failed before any signature was looked at (an envelope that does not open, an unknown
+    #: key, a key not valid at the event): raised in the page's turn, after every earlier page is handed out
+    error: VerificationError | None = None
 
 
 class Pulling(LogChecking):
@@ -112,33 +115,43 @@ class Pulling(LogChecking):
     def _start_page(self, page: exchange_pb2.PullResponse, verify: bool) -> _Page:
         """Open the envelopes, check their keys against the directory, start the signature checks."""
         events = list(page.events)
-        opened = [env.open_envelope(e.envelope) for e in events]
-        owners: list[str] = []
-        futures: list[Future[list[bool]]] = []
-        if verify:
-            items = []
-            page_keys: dict[str, TrustedKey | None] = {}
-            for event, op in zip(events, opened, strict=True):
-                key = page_keys.get(op.key_id)
-                if key is None:
-                    key = page_keys[op.key_id] = self._directory.key(op.key_id, events[-1].seq)
-                if key is None:
-                    raise VerificationError(f"event {event.seq}: signed by unknown key {op.key_id}")
-                if not key.admits(event.seq, event.received_at):
-                    raise VerificationError(f"event {event.seq}: key {op.key_id} was not valid when it was received")
-                items.append((key.public_key, op.signed_message(), op.signature))
-                owners.append(key.member_id)
-            step = max(64, len(items) // 4 + 1)
-            futures = [
-                self._pool.submit(lambda part: [keys.verify(*i) for i in part], items[i : i + step])
-                for i in range(0, len(items), step)
-            ]
+        try:
+            opened = [env.open_envelope(e.envelope) for e in events]
+            owners, items = self._signers(events, opened) if verify else ([], [])
+        except VerificationError as exc:
+            return _Page(page.cursor, [], [], [], [], verify, exc)
+        step = max(64, len(items) // 4 + 1)
+        futures = [
+            self._pool.submit(lambda part: [keys.verify(*i) for i in part], items[i : i + step])
+            for i in range(0, len(items), step)
+        ]
         return _Page(page.cursor, events, opened, owners, futures, verify)
+
+    def _signers(
+        self, events: list[exchange_pb2.Event], opened: list[env.OpenedEnvelope]
+    ) -> tuple[list[str], list[tuple[bytes, bytes, bytes]]]:
+        """Each event's signer (a key of the directory, valid when the event was received) and what to verify."""
+        owners: list[str] = []
+        items = []
+        page_keys: dict[str, TrustedKey | None] = {}
+        for event, op in zip(events, opened, strict=True):
+            key = page_keys.get(op.key_id)
+            if key is None:
+                key = page_keys[op.key_id] = self._directory.key(op.key_id, events[-1].seq)
+            if key is None:
+                raise VerificationError(f"event {event.seq}: signed by unknown key {op.key_id}")
+            if not key.admits(event.seq, event.received_at):
+                raise VerificationError(f"event {event.seq}: key {op.key_id} was not valid when it was received")
+            items.append((key.public_key, op.signed_message(), op.signature))
+            owners.append(key.member_id)
+        return owners, items
 
     def _finish_page(
         self, page: _Page, on_cursor: Callable[[str], None] | None, prove: bool = False
     ) -> Iterator[Event]:
         """Wait for the page's signature checks, then parse the (now verified) bodies into Events."""
+        if page.error is not None:
+            raise page.error
         if page.verify:
             verdicts = [ok for future in page.futures for ok in future.result()]
             for event, ok in zip(page.events, verdicts, strict=True):

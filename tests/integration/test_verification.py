@@ -52,6 +52,34 @@ def test_unknown_signer_fails_verification(
         list(client_b.pull())
 
 
+@pytest.mark.parametrize("fault", ["signature", "unknown key"])
+def test_a_bad_event_stops_the_pull_at_its_page_after_every_earlier_page(
+    exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient, fault: str
+) -> None:
+    """Pages are checked ahead of the one being handed out: a bad event in page 3 (pages of 7 here) still
+    lets pages 1-2 through, verified, and nothing of page 3 is handed out; the error names the event."""
+    results = client_a.submit([Signal(Identifier("domain", f"s{i}.example"), category="grooming") for i in range(30)])
+    seqs = [e.seq for e in client_b.pull(verify=False)]
+    bad = seqs[17]  # the 4th event of the 3rd page
+
+    def edit(env: signals_pb2.Envelope) -> None:
+        if fault == "unknown key":
+            env.signatures[0].keyid = "0000000000000000"
+        else:
+            body = signals_pb2.SignalBody.FromString(env.payload)
+            body.category = "csam.distribution"
+            env.payload = body.SerializeToString()
+
+    assert any(r.seq == bad for r in results)
+    _tamper(exchange, bad, edit)
+    handed_out = []
+    with pytest.raises(VerificationError, match=f"event {bad}: " if fault == "signature" else "unknown key"):
+        for event in client_b.pull():
+            handed_out.append(event.seq)
+    assert handed_out == seqs[:14]
+    assert [e.seq for e in client_b.pull(limit=14)] == seqs[:14]  # the good pages alone pass
+
+
 def test_envelope_of_another_member_in_place_of_an_event_fails(
     exchange: Exchange, client_a: ExchangeClient, client_b: ExchangeClient
 ) -> None:
