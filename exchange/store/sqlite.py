@@ -48,6 +48,15 @@ _SIGNAL_COLUMNS = (
     " s.first_seen, s.last_seen, s.expires_at, s.audience, s.retracted"
 )
 _NO_FEEDBACK = (0, 0, 0, 0, 0)
+#: A new signal, unless its natural key is stored already (then no row: rowcount 0). Any other conflict raises.
+_INSERT_NEW_SIGNAL = (
+    "INSERT INTO signals (id, value, type, submitter, category, qualifier, audience, confidence,"
+    " first_seen, last_seen, expires_at, retracted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+    " ON CONFLICT (value, type, submitter, category) DO NOTHING"
+)
+_FIND_SIGNAL = (
+    "SELECT id, retracted, expires_at FROM signals WHERE value = ? AND type = ? AND submitter = ? AND category = ?"
+)
 
 
 def lookup_sql(values: int, visible: str) -> str:
@@ -282,64 +291,55 @@ class SqliteStore(SqlStore):
             return out
         with self._write() as conn:
             seq = self._next_seq(conn)
-            find = (
-                "SELECT id, retracted, expires_at FROM signals"
-                " WHERE value = ? AND type = ? AND submitter = ? AND category = ?"
-            )
             for it in items:
-                existing = conn.execute(find, (it.value, it.type, it.submitter, it.category)).fetchone()
-                if existing is not None:
-                    sid, retracted, expires = existing
-                    what = resubmission(retracted, expires, it.received_at)
-                    if what != "revived":
-                        out.append(SubmitOutcome(what, sid, sid))
-                        continue
-                    self._record_event(
-                        conn,
-                        seq,
-                        KIND_SUBMIT,
-                        sid,
-                        it.submitter,
-                        it.received_at,
-                        it.envelope,
-                        it.expires_at,
-                        self._row_items(it),
-                    )
-                    conn.execute(REVIVE, (it.qualifier, it.audience, it.confidence, it.received_at, it.expires_at, sid))
-                    out.append(SubmitOutcome("accepted", seq, sid))
+                # New signals are the common case: the insert probes the natural-key index once, and only a
+                # signal already stored (a conflict, no row inserted) is looked up to see what it is.
+                inserted = conn.execute(_INSERT_NEW_SIGNAL, (seq, *self._signal_columns(it))).rowcount
+                if inserted:
+                    self._record_submit(conn, seq, seq, it)
+                    out.append(SubmitOutcome("accepted", seq, seq))
                     seq += 1
                     continue
-                self._record_event(
-                    conn,
-                    seq,
-                    KIND_SUBMIT,
-                    seq,
-                    it.submitter,
-                    it.received_at,
-                    it.envelope,
-                    it.expires_at,
-                    self._row_items(it),
-                )
-                conn.execute(
-                    "INSERT INTO signals (id, value, type, submitter, category, qualifier, audience, confidence,"
-                    " first_seen, last_seen, expires_at, retracted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                    (
-                        seq,
-                        it.value,
-                        it.type,
-                        it.submitter,
-                        it.category,
-                        it.qualifier,
-                        it.audience,
-                        it.confidence,
-                        it.received_at,
-                        it.received_at,
-                        it.expires_at,
-                    ),
-                )
-                out.append(SubmitOutcome("accepted", seq, seq))
+                sid, retracted, expires = conn.execute(
+                    _FIND_SIGNAL, (it.value, it.type, it.submitter, it.category)
+                ).fetchone()
+                what = resubmission(retracted, expires, it.received_at)
+                if what != "revived":
+                    out.append(SubmitOutcome(what, sid, sid))
+                    continue
+                self._record_submit(conn, seq, sid, it)
+                conn.execute(REVIVE, (it.qualifier, it.audience, it.confidence, it.received_at, it.expires_at, sid))
+                out.append(SubmitOutcome("accepted", seq, sid))
                 seq += 1
         return out
+
+    def _record_submit(self, conn: sqlite3.Connection, seq: int, signal: int, it: NewSignal) -> None:
+        self._record_event(
+            conn,
+            seq,
+            KIND_SUBMIT,
+            signal,
+            it.submitter,
+            it.received_at,
+            it.envelope,
+            it.expires_at,
+            self._row_items(it),
+        )
+
+    @staticmethod
+    def _signal_columns(it: NewSignal) -> tuple[object, ...]:
+        return (
+            it.value,
+            it.type,
+            it.submitter,
+            it.category,
+            it.qualifier,
+            it.audience,
+            it.confidence,
+            it.received_at,
+            it.received_at,
+            it.expires_at,
+        )
 
     def _signal_from_row(self, row: tuple) -> SignalRecord:
         sid, submitter, type_, value, category, qualifier, conf, first, last, expires, audience, retracted = row
