@@ -98,6 +98,23 @@ class NewSignal:
     envelope: bytes
     received_at: int
 
+    def signal_row(self, signal_id: int) -> tuple[object, ...]:
+        """Its ``signals`` row up to ``retracted``: id, value, type, submitter, category, qualifier, audience,
+        confidence, first_seen, last_seen, expires_at."""
+        return (
+            signal_id,
+            self.value,
+            self.type,
+            self.submitter,
+            self.category,
+            self.qualifier,
+            self.audience,
+            self.confidence,
+            self.received_at,
+            self.received_at,
+            self.expires_at,
+        )
+
 
 #: What a display shows for a member row it cannot name (a log leaf never records it: ``leaf_submitter``).
 UNKNOWN_MEMBER = "?"

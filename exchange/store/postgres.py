@@ -395,7 +395,7 @@ class PostgresStore(SqlStore):
                 return row_items(it.value, self._category_name(it.category, conn))
 
             events: list[EventRow] = []
-            new: dict[int, list[Any]] = {}  # signal id -> its row
+            new: dict[int, tuple[object, ...]] = {}  # signal id -> its row
             revived: list[tuple[Any, ...]] = []
             for it, key in zip(items, keys, strict=True):
                 existing = known.get(key)
@@ -416,19 +416,7 @@ class PostgresStore(SqlStore):
                 events.append(
                     (seq, KIND_SUBMIT, seq, it.submitter, it.received_at, it.envelope, it.expires_at, row(it))
                 )
-                new[seq] = [
-                    seq,
-                    it.value,
-                    it.type,
-                    it.submitter,
-                    it.category,
-                    it.qualifier,
-                    it.audience,
-                    it.confidence,
-                    it.received_at,
-                    it.received_at,
-                    it.expires_at,
-                ]
+                new[seq] = it.signal_row(seq)
                 known[key] = (seq, 0, it.expires_at)
                 out.append(SubmitOutcome("accepted", seq, seq))
                 seq += 1

@@ -294,7 +294,7 @@ class SqliteStore(SqlStore):
             for it in items:
                 # New signals are the common case: the insert probes the natural-key index once, and only a
                 # signal already stored (a conflict, no row inserted) is looked up to see what it is.
-                inserted = conn.execute(_INSERT_NEW_SIGNAL, (seq, *self._signal_columns(it))).rowcount
+                inserted = conn.execute(_INSERT_NEW_SIGNAL, it.signal_row(seq)).rowcount
                 if inserted:
                     self._record_submit(conn, seq, seq, it)
                     out.append(SubmitOutcome("accepted", seq, seq))
@@ -324,21 +324,6 @@ class SqliteStore(SqlStore):
             it.envelope,
             it.expires_at,
             self._row_items(it),
-        )
-
-    @staticmethod
-    def _signal_columns(it: NewSignal) -> tuple[object, ...]:
-        return (
-            it.value,
-            it.type,
-            it.submitter,
-            it.category,
-            it.qualifier,
-            it.audience,
-            it.confidence,
-            it.received_at,
-            it.received_at,
-            it.expires_at,
         )
 
     def _signal_from_row(self, row: tuple) -> SignalRecord:
