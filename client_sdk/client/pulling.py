@@ -119,7 +119,7 @@ class Pulling(LogChecking):
             opened = [env.open_envelope(e.envelope) for e in events]
             owners, items = self._signers(events, opened) if verify else ([], [])
         except VerificationError as exc:
-            return _Page(page.cursor, [], [], [], [], verify, exc)
+            return _Page(page.cursor, [], [], [], [], verify, error=exc)
         step = max(64, len(items) // 4 + 1)
         futures = [
             self._pool.submit(lambda part: [keys.verify(*i) for i in part], items[i : i + step])
